@@ -1,0 +1,151 @@
+//! What was measured for one request: the input of all metric math.
+//!
+//! All times are integer microseconds from the start of the measured run (the instant the
+//! first measured request was due). Latencies are measured from the **intended** send time
+//! (`intended_us`), never from the actual send, so a client that falls behind cannot hide
+//! server delay (no coordinated omission); the lateness `sent_us - intended_us` is kept
+//! separately.
+
+use crate::request::{Priority, RequestKind};
+use serde::{Deserialize, Serialize};
+
+/// Where an output token count came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// The server's `usage` object.
+    Usage,
+    /// The number of content chunks received (one chunk may carry several tokens).
+    Chunks,
+    /// Nothing to count (embeddings, failed requests).
+    None,
+}
+
+/// How a request ended. A failed request is data, not an `Err`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Completed with a 2xx status and a well-formed body or stream.
+    Success,
+    /// The server answered with a non-2xx status.
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The error message from the body, if any (truncated).
+        message: String,
+    },
+    /// No complete answer within the per-request timeout.
+    Timeout,
+    /// Could not connect, or the connection failed before a response arrived.
+    Connection {
+        /// What the client library said.
+        message: String,
+    },
+    /// A stream started but ended before `[DONE]` or broke mid-way.
+    StreamBroken {
+        /// What went wrong.
+        message: String,
+    },
+    /// A 2xx response whose body could not be understood.
+    Malformed {
+        /// What was wrong with it.
+        message: String,
+    },
+    /// The run was interrupted (Ctrl-C) before this request finished.
+    Cancelled,
+}
+
+impl Outcome {
+    /// Whether the request succeeded.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Success)
+    }
+
+    /// A stable key for counting failures by kind: `http_429`, `http_503`, `timeout`,
+    /// `connection`, `stream_broken`, `malformed`, `cancelled`; `None` on success.
+    pub fn error_key(&self) -> Option<String> {
+        match self {
+            Self::Success => None,
+            Self::Http { status, .. } => Some(format!("http_{status}")),
+            Self::Timeout => Some("timeout".into()),
+            Self::Connection { .. } => Some("connection".into()),
+            Self::StreamBroken { .. } => Some("stream_broken".into()),
+            Self::Malformed { .. } => Some("malformed".into()),
+            Self::Cancelled => Some("cancelled".into()),
+        }
+    }
+}
+
+/// Everything measured for one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RequestRecord {
+    /// The request's id in the workload.
+    pub id: u64,
+    /// Request kind.
+    pub kind: RequestKind,
+    /// Priority class.
+    pub priority: Priority,
+    /// Model name sent.
+    pub model: String,
+    /// End-to-end deadline sent in `X-SLO-Deadline-Ms`.
+    pub slo_deadline_ms: u64,
+    /// When the request was due to be sent (from the schedule).
+    pub intended_us: u64,
+    /// When it was actually sent (after any `--max-concurrency` wait).
+    pub sent_us: u64,
+    /// Arrival of the first chunk carrying content (streaming), or of the whole response
+    /// (non-streaming and embeddings). `None` when nothing arrived.
+    pub first_token_us: Option<u64>,
+    /// When the request ended (last byte, error, or timeout).
+    pub end_us: u64,
+    /// Gaps between consecutive content chunks, in microseconds (one entry per chunk after
+    /// the first). A chunk carrying several tokens counts as one gap.
+    pub itl_us: Vec<u32>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Output tokens (see `output_tokens_source`).
+    pub output_tokens: u32,
+    /// Where `output_tokens` came from.
+    pub output_tokens_source: TokenSource,
+    /// Content chunks received.
+    pub chunks: u32,
+    /// Prompt tokens reported by the server's `usage`, if it sent one.
+    pub input_tokens: Option<u32>,
+    /// `X-Queue-Time-Ms` response header, when present.
+    pub queue_time_ms: Option<f64>,
+    /// `X-Backend-Instance` response header, when present.
+    pub backend_instance: Option<String>,
+    /// Time spent waiting for a `--max-concurrency` slot before sending.
+    pub concurrency_wait_us: u64,
+}
+
+impl RequestRecord {
+    /// Time to first token in ms, from the intended send time.
+    pub fn ttft_ms(&self) -> Option<f64> {
+        self.first_token_us
+            .map(|t| t.saturating_sub(self.intended_us) as f64 / 1000.0)
+    }
+
+    /// End-to-end latency in ms, from the intended send time.
+    pub fn e2e_ms(&self) -> f64 {
+        self.end_us.saturating_sub(self.intended_us) as f64 / 1000.0
+    }
+
+    /// Send lateness in ms (actual send minus intended send).
+    pub fn lateness_ms(&self) -> f64 {
+        self.sent_us.saturating_sub(self.intended_us) as f64 / 1000.0
+    }
+
+    /// Time per output token after the first, in ms: `(e2e - ttft) / (tokens - 1)`.
+    /// `None` for failures, embeddings, and requests with fewer than two output tokens.
+    pub fn tpot_ms(&self) -> Option<f64> {
+        if !self.outcome.is_success() || !self.kind.is_llm() || self.output_tokens < 2 {
+            return None;
+        }
+        let first = self.first_token_us?;
+        Some(self.end_us.saturating_sub(first) as f64 / 1000.0 / f64::from(self.output_tokens - 1))
+    }
+}

@@ -1,0 +1,1 @@
+//! A pure Server-Sent Events decoder for OpenAI-style streams.
