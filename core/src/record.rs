@@ -18,6 +18,9 @@ pub enum TokenSource {
     Usage,
     /// The number of content chunks received (one chunk may carry several tokens).
     Chunks,
+    /// Estimated from the generated text (about four characters per token): a non-streamed
+    /// response without `usage`.
+    Estimated,
     /// Nothing to count (embeddings, failed requests).
     None,
 }

@@ -1,1 +1,384 @@
-//! A pure Server-Sent Events decoder for OpenAI-style streams.
+//! A pure Server-Sent Events decoder for OpenAI-style streams, and a fast classifier for
+//! the JSON chunks they carry.
+//!
+//! [`SseDecoder`] is fed bytes exactly as they come off the socket (events may be split at
+//! any byte, several may arrive in one read) and calls back once per complete event with its
+//! `data` (multi-line `data:` fields joined with `\n`, as the SSE spec says). Comments
+//! (`:` lines), `event:`, `id:` and `retry:` fields are skipped. `\n`, `\r\n` and `\r` line
+//! endings are accepted.
+//!
+//! [`classify_chunk`] reads an OpenAI chunk without building a JSON tree: it finds whether the
+//! chunk carries generated content (`delta.content` or `text` non-empty), and parses the JSON
+//! fully only for the rare chunks that carry `usage` or `error`. This keeps JSON parsing off the
+//! per-token hot path.
+
+use serde::Deserialize;
+
+/// Incremental SSE decoder. Holds at most one incomplete event between calls.
+#[derive(Debug, Default, Clone)]
+pub struct SseDecoder {
+    /// Bytes of the current, incomplete line.
+    line: Vec<u8>,
+    /// `data` of the event being assembled.
+    data: Vec<u8>,
+    /// Whether the event being assembled has a `data` field yet.
+    has_data: bool,
+    /// The previous byte was `\r` (so a following `\n` belongs to the same line ending).
+    after_cr: bool,
+}
+
+impl SseDecoder {
+    /// A decoder with nothing buffered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds bytes; calls `on_event(data)` for each event completed by them.
+    pub fn feed(&mut self, mut bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
+        while !bytes.is_empty() {
+            if self.after_cr {
+                self.after_cr = false;
+                if bytes[0] == b'\n' {
+                    bytes = &bytes[1..];
+                    continue;
+                }
+            }
+            match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+                None => {
+                    self.line.extend_from_slice(bytes);
+                    return;
+                }
+                Some(i) => {
+                    let end_byte = bytes[i];
+                    if self.line.is_empty() {
+                        self.end_line(&bytes[..i], &mut on_event);
+                    } else {
+                        self.line.extend_from_slice(&bytes[..i]);
+                        let line = std::mem::take(&mut self.line);
+                        self.end_line(&line, &mut on_event);
+                        self.line = line;
+                        self.line.clear();
+                    }
+                    self.after_cr = end_byte == b'\r';
+                    bytes = &bytes[i + 1..];
+                }
+            }
+        }
+    }
+
+    /// Whether bytes of an unfinished event are buffered (a stream that ends now was cut).
+    pub fn has_partial(&self) -> bool {
+        !self.line.is_empty() || self.has_data
+    }
+
+    fn end_line(&mut self, line: &[u8], on_event: &mut impl FnMut(&[u8])) {
+        if line.is_empty() {
+            if self.has_data {
+                on_event(&self.data);
+                self.data.clear();
+                self.has_data = false;
+            }
+            return;
+        }
+        if line[0] == b':' {
+            return;
+        }
+        let (field, value) = match line.iter().position(|&b| b == b':') {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
+        };
+        if field == b"data" {
+            if self.has_data {
+                self.data.push(b'\n');
+            }
+            self.data.extend_from_slice(value);
+            self.has_data = true;
+        }
+    }
+}
+
+/// Token usage as OpenAI reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    #[serde(default)]
+    pub prompt_tokens: u32,
+    /// Generated tokens.
+    #[serde(default)]
+    pub completion_tokens: u32,
+}
+
+/// What one SSE `data` payload of an OpenAI stream means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkKind {
+    /// `[DONE]`: the stream's end marker.
+    Done,
+    /// A JSON chunk.
+    Json {
+        /// It carries non-empty generated text.
+        has_content: bool,
+        /// Its `usage`, when present and not null.
+        usage: Option<Usage>,
+    },
+    /// An in-stream error object (`{"error": ...}`), with its message.
+    Error(String),
+    /// Not JSON, or JSON of an unexpected shape.
+    Malformed(String),
+}
+
+/// Classifies one SSE `data` payload of an OpenAI chat or completions stream.
+pub fn classify_chunk(data: &[u8]) -> ChunkKind {
+    let trimmed = data.trim_ascii();
+    if trimmed == b"[DONE]" {
+        return ChunkKind::Done;
+    }
+    if trimmed.first() != Some(&b'{') || trimmed.last() != Some(&b'}') {
+        return ChunkKind::Malformed(format!(
+            "expected a JSON object or [DONE], got {:?}",
+            String::from_utf8_lossy(&trimmed[..trimmed.len().min(80)])
+        ));
+    }
+    let has_usage = key_value_starts(trimmed, b"\"usage\"").any(|b| b == b'{');
+    let has_error = key_value_starts(trimmed, b"\"error\"").any(|b| b != b'n');
+    if has_usage || has_error {
+        return classify_slow(trimmed);
+    }
+    let has_content = key_value_starts_with_rest(trimmed, b"\"content\"")
+        .chain(key_value_starts_with_rest(trimmed, b"\"text\""))
+        .any(|rest| rest.len() >= 2 && rest[0] == b'"' && rest[1] != b'"');
+    ChunkKind::Json {
+        has_content,
+        usage: None,
+    }
+}
+
+/// The first byte of the value of every occurrence of `key` (a quoted key followed by `:`).
+fn key_value_starts<'a>(data: &'a [u8], key: &'a [u8]) -> impl Iterator<Item = u8> + 'a {
+    key_value_starts_with_rest(data, key).filter_map(|rest| rest.first().copied())
+}
+
+/// The bytes from the value of every occurrence of `key` to the end of `data`.
+fn key_value_starts_with_rest<'a>(
+    data: &'a [u8],
+    key: &'a [u8],
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while from + key.len() <= data.len() {
+            let pos = find(&data[from..], key)? + from;
+            from = pos + key.len();
+            let mut rest = data[from..].trim_ascii_start();
+            if let Some(r) = rest.strip_prefix(b":") {
+                rest = r.trim_ascii_start();
+                return Some(rest);
+            }
+        }
+        None
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    let first = needle[0];
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        match hay[i..=hay.len() - needle.len()]
+            .iter()
+            .position(|&b| b == first)
+        {
+            None => return None,
+            Some(p) => {
+                i += p;
+                if &hay[i..i + needle.len()] == needle {
+                    return Some(i);
+                }
+                i += 1;
+            }
+        }
+    }
+    None
+}
+
+#[derive(Deserialize)]
+struct FullChunk {
+    #[serde(default)]
+    choices: Vec<FullChoice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct FullChoice {
+    #[serde(default)]
+    delta: Option<FullDelta>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FullDelta {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+fn classify_slow(data: &[u8]) -> ChunkKind {
+    match serde_json::from_slice::<FullChunk>(data) {
+        Err(e) => ChunkKind::Malformed(format!("invalid JSON chunk: {e}")),
+        Ok(c) => {
+            if let Some(err) = c.error.filter(|e| !e.is_null()) {
+                let msg = err
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| err.to_string());
+                return ChunkKind::Error(msg);
+            }
+            let has_content = c.choices.iter().any(|ch| {
+                ch.delta
+                    .as_ref()
+                    .and_then(|d| d.content.as_deref())
+                    .is_some_and(|s| !s.is_empty())
+                    || ch.text.as_deref().is_some_and(|s| !s.is_empty())
+            });
+            ChunkKind::Json {
+                has_content,
+                usage: c.usage,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(parts: &[&[u8]]) -> Vec<String> {
+        let mut d = SseDecoder::new();
+        let mut out = Vec::new();
+        for p in parts {
+            d.feed(p, |e| out.push(String::from_utf8(e.to_vec()).unwrap()));
+        }
+        out
+    }
+
+    #[test]
+    fn events_split_at_every_byte_decode_the_same() {
+        let stream = b": keep-alive\n\ndata: {\"a\":1}\n\nevent: x\nid: 3\ndata: line1\ndata: line2\n\ndata:[DONE]\n\n";
+        let whole = decode_all(&[stream]);
+        assert_eq!(whole, vec!["{\"a\":1}", "line1\nline2", "[DONE]"]);
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(decode_all(&bytes), whole);
+        for cut in 0..stream.len() {
+            assert_eq!(
+                decode_all(&[&stream[..cut], &stream[cut..]]),
+                whole,
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn crlf_and_cr_line_endings() {
+        assert_eq!(
+            decode_all(&[b"data: x\r\n\r\ndata: y\r\rdata: z\n\n"]),
+            ["x", "y", "z"]
+        );
+        assert_eq!(decode_all(&[b"data: x\r", b"\n", b"\r\n"]), ["x"]);
+    }
+
+    #[test]
+    fn partial_event_is_reported() {
+        let mut d = SseDecoder::new();
+        d.feed(b"data: {\"a\"", |_| panic!("no event yet"));
+        assert!(d.has_partial());
+        let mut n = 0;
+        d.feed(b":1}\n\n", |_| n += 1);
+        assert_eq!(n, 1);
+        assert!(!d.has_partial());
+    }
+
+    #[test]
+    fn classify_role_content_usage_done_error() {
+        let role = br#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}"#;
+        assert_eq!(
+            classify_chunk(role),
+            ChunkKind::Json {
+                has_content: false,
+                usage: None
+            }
+        );
+        let content = br#"{"choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null}"#;
+        assert_eq!(
+            classify_chunk(content),
+            ChunkKind::Json {
+                has_content: true,
+                usage: None
+            }
+        );
+        let spaced = br#"{"choices": [{"delta": {"content": "\"q"}}]}"#;
+        assert!(matches!(
+            classify_chunk(spaced),
+            ChunkKind::Json {
+                has_content: true,
+                ..
+            }
+        ));
+        let empty = br#"{"choices":[{"delta":{"content":""},"finish_reason":"stop"}]}"#;
+        assert!(matches!(
+            classify_chunk(empty),
+            ChunkKind::Json {
+                has_content: false,
+                ..
+            }
+        ));
+        let text = br#"{"object":"text_completion","choices":[{"text":" world"}]}"#;
+        assert!(matches!(
+            classify_chunk(text),
+            ChunkKind::Json {
+                has_content: true,
+                ..
+            }
+        ));
+        let usage = br#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#;
+        assert_eq!(
+            classify_chunk(usage),
+            ChunkKind::Json {
+                has_content: false,
+                usage: Some(Usage {
+                    prompt_tokens: 5,
+                    completion_tokens: 7
+                })
+            }
+        );
+        assert_eq!(classify_chunk(b" [DONE] "), ChunkKind::Done);
+        let err = br#"{"error":{"message":"boom","type":"server_error"}}"#;
+        assert_eq!(classify_chunk(err), ChunkKind::Error("boom".into()));
+        assert!(matches!(
+            classify_chunk(b"nonsense"),
+            ChunkKind::Malformed(_)
+        ));
+        assert!(matches!(
+            classify_chunk(b"{\"usage\":{"),
+            ChunkKind::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn logprobs_content_list_is_not_generated_text() {
+        let c = br#"{"choices":[{"delta":{"content":""},"logprobs":{"content":[{"token":"a"}]}}]}"#;
+        assert!(matches!(
+            classify_chunk(c),
+            ChunkKind::Json {
+                has_content: false,
+                ..
+            }
+        ));
+    }
+}
