@@ -137,9 +137,13 @@ impl RequestRecord {
         self.end_us.saturating_sub(self.intended_us) as f64 / 1000.0
     }
 
-    /// Send lateness in ms (actual send minus intended send).
+    /// Send lateness in ms: how far behind its schedule the client sent this request, not
+    /// counting a deliberate `--max-concurrency` wait (`sent - intended - concurrency_wait`).
     pub fn lateness_ms(&self) -> f64 {
-        self.sent_us.saturating_sub(self.intended_us) as f64 / 1000.0
+        self.sent_us
+            .saturating_sub(self.intended_us)
+            .saturating_sub(self.concurrency_wait_us) as f64
+            / 1000.0
     }
 
     /// Time per output token after the first, in ms: `(e2e - ttft) / (tokens - 1)`.

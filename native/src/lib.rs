@@ -4,3 +4,6 @@
 
 pub mod cli;
 pub mod client;
+pub mod control;
+pub mod export;
+pub mod sender;

@@ -1,0 +1,405 @@
+//! The benchmark runner: for each step (a policy, or a rate of a sweep), put the policy in
+//! place on the control plane, warm up, send the step's workload open-loop, snapshot the
+//! control plane's metrics, and turn the records into a [`PolicyRun`] of one [`Report`].
+//!
+//! Every step of a `compare` sends the identical workload. A failure or Ctrl-C in the middle
+//! keeps what was measured: the report is returned with `partial: true` together with the
+//! error.
+
+use crate::client::{Client, ClientOptions, PreparedRequest};
+use crate::control::{ControlPlane, Launched, SwitchMode, fill_launch_template};
+use crate::sender::{Cancel, SendOptions, send_open_loop};
+use crate::server;
+use anyhow::{Context, Result, bail};
+use cpbench_core::config::BenchmarkConfig;
+use cpbench_core::report::{Environment, PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
+use cpbench_core::record::RequestRecord;
+use cpbench_core::workload::{RequestSpec, Workload};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// p99 send lateness above which the client is said to have fallen behind.
+pub const LATENESS_WARN_MS: f64 = 2.0;
+
+/// Which control plane to measure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Start the reference control plane in-process with this cluster (preset or YAML file).
+    Embedded {
+        /// Preset name or YAML path.
+        cluster: String,
+    },
+    /// A control plane already running at this URL (or started by `--launch`).
+    Url(String),
+}
+
+/// How a benchmark invocation runs.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// What kind of report this is.
+    pub kind: ReportKind,
+    /// The control plane.
+    pub target: Target,
+    /// How policies are put in place.
+    pub switch: SwitchMode,
+    /// Bearer token for the control plane.
+    pub api_key: Option<String>,
+    /// Where launch logs go.
+    pub output_dir: PathBuf,
+    /// No progress output.
+    pub quiet: bool,
+    /// Keep per-request records in the report.
+    pub keep_records: bool,
+    /// Longest wait for queues to drain between steps.
+    pub drain: Duration,
+    /// Longest wait for a launched control plane to become healthy.
+    pub launch_timeout: Duration,
+}
+
+/// One measured run of a report.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Policy to run.
+    pub policy: String,
+    /// What distinguishes this run (sweep rate, experiment ratio).
+    pub params: RunParams,
+    /// The config of this step (timeouts, stream, SLOs, concurrency cap).
+    pub config: BenchmarkConfig,
+    /// The requests (warmup and measured).
+    pub workload: Arc<Workload>,
+}
+
+/// Prints a status line on stderr unless quiet.
+fn say(quiet: bool, msg: impl AsRef<str>) {
+    if !quiet {
+        eprintln!("{}", msg.as_ref());
+    }
+}
+
+/// Runs every step and builds the report. On failure or interruption, returns the partial
+/// report with the error (the caller writes the report either way).
+pub async fn run_steps(
+    opts: &BenchOptions,
+    report_config: &BenchmarkConfig,
+    steps: Vec<Step>,
+    cancel: &Cancel,
+) -> (Report, Option<anyhow::Error>) {
+    let first = steps.first().map(|s| s.workload.clone());
+    let (hash, n) = first
+        .as_ref()
+        .map(|w| (w.hash(), w.requests.len() as u64))
+        .unwrap_or_default();
+    let mut report = Report::new(
+        opts.kind,
+        now_rfc3339(),
+        serde_json::to_value(report_config).unwrap_or_default(),
+        report_config.seed,
+        hash,
+        n,
+    );
+    report.environment = environment();
+    let err = run_into(opts, steps, cancel, &mut report).await.err();
+    if err.is_some() || cancel.stop.is_cancelled() || report.runs.iter().any(|r| r.partial) {
+        report.partial = true;
+    }
+    if cancel.stop.is_cancelled() {
+        report
+            .warnings
+            .push("interrupted (Ctrl-C): the report holds what was measured until then".into());
+    }
+    if let Some(e) = &err {
+        report.warnings.push(format!("run failed: {e:#}"));
+    }
+    (report, err)
+}
+
+async fn run_into(
+    opts: &BenchOptions,
+    steps: Vec<Step>,
+    cancel: &Cancel,
+    report: &mut Report,
+) -> Result<()> {
+    let Some(first) = steps.first() else {
+        bail!("nothing to run: no policies");
+    };
+    // The embedded control plane lives for the whole invocation.
+    let mut embedded = None;
+    let base_url = match &opts.target {
+        Target::Embedded { cluster } => {
+            let spec = server::cluster_from_arg(cluster)?;
+            let running = server::start(server::ServerOptions {
+                host: "127.0.0.1".into(),
+                port: 0,
+                policy: first.policy.clone(),
+                cluster: spec,
+                seed: first.config.seed,
+            })
+            .await
+            .context("starting the embedded reference control plane")?;
+            let url = running.url();
+            say(
+                opts.quiet,
+                format!("control plane: embedded reference control plane (cluster {cluster}) at {url}"),
+            );
+            report.environment.embedded_control_plane = true;
+            report
+                .environment
+                .notes
+                .push(format!("embedded reference control plane, cluster {cluster}, simulated GPUs"));
+            embedded = Some(running);
+            url
+        }
+        Target::Url(u) => {
+            say(opts.quiet, format!("control plane: {u}"));
+            u.clone()
+        }
+    };
+    report.environment.control_plane_url = Some(base_url.clone());
+    let result = run_all_steps(opts, &base_url, steps, cancel, report).await;
+    if let Some(s) = embedded {
+        s.shutdown().await;
+    }
+    result
+}
+
+async fn run_all_steps(
+    opts: &BenchOptions,
+    base_url: &str,
+    steps: Vec<Step>,
+    cancel: &Cancel,
+    report: &mut Report,
+) -> Result<()> {
+    let total = steps.len();
+    for (i, step) in steps.into_iter().enumerate() {
+        if cancel.stop.is_cancelled() {
+            break;
+        }
+        let label = match &step.params.label {
+            Some(l) => format!("{} ({l})", step.policy),
+            None => step.policy.clone(),
+        };
+        say(opts.quiet, format!("[{}/{total}] {label}", i + 1));
+        let run = match &opts.switch {
+            SwitchMode::Launch(template) => {
+                let (command, port) = fill_launch_template(template, &step.policy)?;
+                let url = match port {
+                    Some(p) => format!("http://127.0.0.1:{p}"),
+                    None => base_url.to_string(),
+                };
+                let log_path = opts
+                    .output_dir
+                    .join(format!("launch_{}_{}.log", file_stamp(), sanitize(&step.policy)));
+                let probe = reqwest::Client::builder().no_proxy().build()?;
+                let child =
+                    Launched::start(&command, &url, &log_path, probe, opts.launch_timeout).await?;
+                say(
+                    opts.quiet,
+                    format!("  launched {command:?} (log {})", log_path.display()),
+                );
+                let res = run_step(opts, &url, &step, PolicySwitch::Launched, cancel).await;
+                child.stop(Duration::from_secs(10)).await?;
+                let mut run = res?;
+                run.warnings
+                    .push(format!("control plane launched as {command:?}; log at {}", log_path.display()));
+                run
+            }
+            SwitchMode::Admin => run_step(opts, base_url, &step, PolicySwitch::Verified, cancel).await?,
+            SwitchMode::None => {
+                let mut run =
+                    run_step(opts, base_url, &step, PolicySwitch::NotSwitched, cancel).await?;
+                run.warnings.push(format!(
+                    "the policy was not switched (--policy-switch none): these numbers are for whatever policy the control plane ran, labelled {:?}",
+                    step.policy
+                ));
+                run
+            }
+        };
+        for w in &run.warnings {
+            say(opts.quiet, format!("  warning: {w}"));
+        }
+        report.runs.push(run);
+    }
+    Ok(())
+}
+
+fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Result<Client> {
+    Ok(Client::new(ClientOptions {
+        base_url: url.to_string(),
+        api_key: opts.api_key.clone(),
+        timeout: Duration::from_secs_f64(config.timeout_s),
+        stream: config.stream,
+        max_idle_connections: 4096,
+    })?)
+}
+
+async fn run_step(
+    opts: &BenchOptions,
+    url: &str,
+    step: &Step,
+    switch: PolicySwitch,
+    cancel: &Cancel,
+) -> Result<PolicyRun> {
+    let client = client_for(opts, url, &step.config)?;
+    let cp = ControlPlane::new(client.http().clone(), client.base_url());
+    cp.wait_healthy(Duration::from_secs(10)).await?;
+    let mut notes = Vec::new();
+    if switch == PolicySwitch::Verified {
+        let v = cp.set_policy(&step.policy).await?;
+        notes.push(format!(
+            "policy {:?} set with POST /admin/set_policy and confirmed by {}{}",
+            step.policy,
+            v.confirmed_by,
+            v.previous
+                .map(|p| format!(" (previous: {p})"))
+                .unwrap_or_default()
+        ));
+    }
+    if switch != PolicySwitch::Launched {
+        let how = cp.reset_or_drain(opts.drain).await;
+        notes.push(format!("before the run: {how}"));
+    }
+    let send_opts = SendOptions {
+        max_concurrency: step.config.max_concurrency.map(|n| n as usize),
+        ..SendOptions::default()
+    };
+    let tag = format!("{}-{}", sanitize(&step.policy), file_stamp());
+    // Warmup: same client and pool, not measured.
+    if !step.workload.warmup.is_empty() {
+        let warm = prepare(&client, &step.workload.warmup, &format!("{tag}-warmup"));
+        let res = send_open_loop(&client, warm, &send_opts, cancel, &ProgressBar::hidden()).await;
+        let failed: Vec<_> = res
+            .records
+            .iter()
+            .filter_map(|r| r.outcome.error_key().map(|k| (k, format!("{:?}", r.outcome))))
+            .collect();
+        if !res.records.is_empty() && failed.len() == res.records.len() {
+            bail!(
+                "all {} warmup requests failed (first: {}); check the model names (--model), the URL and the API key",
+                failed.len(),
+                failed[0].1
+            );
+        }
+        if !failed.is_empty() {
+            notes.push(format!(
+                "{} of {} warmup requests failed",
+                failed.len(),
+                res.records.len()
+            ));
+        }
+    }
+    let before = cp.metrics().await;
+    let started_at = now_rfc3339();
+    let measured = prepare(&client, &step.workload.requests, &tag);
+    let progress = progress_bar(opts.quiet, measured.len() as u64);
+    let res = send_open_loop(&client, measured, &send_opts, cancel, &progress).await;
+    progress.finish_and_clear();
+    let after = cp.metrics().await;
+    let rate_warning = send_rate_warning(&res.records, &step.workload);
+    let mut run = PolicyRun::from_records(
+        step.policy.clone(),
+        switch,
+        step.params.clone(),
+        res.records,
+        &step.config.slo,
+        opts.keep_records,
+    );
+    run.started_at = Some(started_at);
+    run.control_plane.before = before;
+    run.control_plane.after = after;
+    run.partial = res.interrupted;
+    if res.unsent > 0 {
+        run.warnings.push(format!(
+            "{} of {} requests were never sent (interrupted)",
+            res.unsent,
+            step.workload.requests.len()
+        ));
+    }
+    run.warnings.extend(lateness_warning(&run));
+    run.warnings.extend(rate_warning);
+    run.warnings.extend(notes.into_iter().map(|n| format!("note: {n}")));
+    Ok(run)
+}
+
+fn prepare(client: &Client, specs: &[RequestSpec], tag: &str) -> Arc<Vec<PreparedRequest>> {
+    Arc::new(specs.iter().map(|s| client.prepare(s, tag)).collect())
+}
+
+/// A warning when the client's p99 send lateness is over [`LATENESS_WARN_MS`].
+fn lateness_warning(run: &PolicyRun) -> Option<String> {
+    let l = run.summary.lateness.as_ref()?;
+    (l.p99_ms > LATENESS_WARN_MS).then(|| {
+        format!(
+            "the client fell behind its schedule: p99 send lateness {:.2} ms > {LATENESS_WARN_MS} ms (latencies are still measured from the intended send times)",
+            l.p99_ms
+        )
+    })
+}
+
+/// A warning when requests left the client at a lower rate than the schedule asked for.
+fn send_rate_warning(records: &[RequestRecord], workload: &Workload) -> Option<String> {
+    if records.len() < 20 {
+        return None;
+    }
+    let first = workload.requests.first()?.offset_us;
+    let last = workload.requests.last()?.offset_us;
+    let sent_min = records.iter().map(|r| r.sent_us).min()?;
+    let sent_max = records.iter().map(|r| r.sent_us).max()?;
+    if last <= first || sent_max <= sent_min {
+        return None;
+    }
+    let scheduled = (workload.requests.len() - 1) as f64 / ((last - first) as f64 / 1e6);
+    let achieved = (records.len() - 1) as f64 / ((sent_max - sent_min) as f64 / 1e6);
+    (achieved < 0.95 * scheduled).then(|| {
+        format!("achieved send rate {achieved:.1} req/s is below the schedule's {scheduled:.1} req/s")
+    })
+}
+
+fn progress_bar(quiet: bool, n: u64) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template(
+            "  {bar:40} {pos}/{len} requests done, {per_sec}, elapsed {elapsed}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// The current time as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// The current time for file names: `20261128T063000Z`.
+pub fn file_stamp() -> String {
+    now_rfc3339().replace(['-', ':'], "")
+}
+
+/// A name safe in file names.
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect()
+}
+
+fn environment() -> Environment {
+    Environment {
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        os: Some(format!("{} {}", std::env::consts::OS, std::env::consts::ARCH)),
+        cpu_count: std::thread::available_parallelism()
+            .ok()
+            .map(|n| n.get() as u32),
+        notes: vec![
+            "latencies are measured from each request's intended send time (open loop, no coordinated omission)".into(),
+        ],
+        ..Environment::default()
+    }
+}
