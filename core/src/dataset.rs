@@ -1,1 +1,373 @@
-//! (module under construction)
+//! Prompt datasets, parsed from bytes (the runner reads the file; this module never opens it).
+//!
+//! Two formats:
+//! - **ShareGPT** JSON: an array of `{"conversations": [{"from": "human", "value": "..."},
+//!   {"from": "gpt", "value": "..."}, ...]}`. The prompt is the first human turn (`human` or
+//!   `user`); the output length is the token estimate of the first reply after it (`gpt`,
+//!   `assistant` or `chatgpt`). Conversations without a human turn are skipped and counted,
+//!   as vLLM's ShareGPT loader does; other keys are ignored.
+//! - **JSONL**: one object per non-blank line with `prompt` (or `text`) and optionally
+//!   `output_tokens` (or `max_tokens`).
+//!
+//! Token counts are estimates ([`crate::text::estimate_tokens`]), not tokenizer counts.
+
+use crate::text::estimate_tokens;
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+use thiserror::Error;
+
+/// The format of a dataset file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetFormat {
+    /// A ShareGPT-style JSON array of conversations.
+    Sharegpt,
+    /// One JSON object per line with `prompt` or `text`.
+    Jsonl,
+}
+
+impl DatasetFormat {
+    /// The name as written in a config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sharegpt => "sharegpt",
+            Self::Jsonl => "jsonl",
+        }
+    }
+
+    /// The format a file name's extension implies: `.jsonl` is JSONL, `.json` ShareGPT.
+    pub fn from_path(path: &str) -> Option<Self> {
+        let ext = path.rsplit_once('.')?.1.to_ascii_lowercase();
+        match ext.as_str() {
+            "jsonl" | "ndjson" => Some(Self::Jsonl),
+            "json" => Some(Self::Sharegpt),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DatasetFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One usable prompt of a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetEntry {
+    /// The prompt text.
+    pub prompt: String,
+    /// Estimated prompt tokens.
+    pub prompt_tokens_est: u32,
+    /// Output length: the estimate of the recorded reply (ShareGPT) or the given
+    /// `output_tokens` (JSONL); `None` when the entry has none.
+    pub output_tokens_est: Option<u32>,
+}
+
+impl DatasetEntry {
+    /// An entry for a prompt, estimating its tokens.
+    pub fn new(prompt: String, output_tokens_est: Option<u32>) -> Self {
+        Self {
+            prompt_tokens_est: estimate_tokens(&prompt),
+            prompt,
+            output_tokens_est,
+        }
+    }
+}
+
+/// A parsed dataset.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Dataset {
+    /// The usable entries, in file order.
+    pub entries: Vec<DatasetEntry>,
+    /// Entries of the file that were skipped (ShareGPT conversations with no human turn or
+    /// an empty prompt).
+    pub skipped: usize,
+}
+
+/// Why a dataset could not be read.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum DatasetError {
+    /// The ShareGPT JSON is malformed; `message` names the entry index, the field and the
+    /// position.
+    #[error("ShareGPT dataset: {message}")]
+    ShareGpt {
+        /// What is wrong, and where.
+        message: String,
+    },
+    /// A JSONL line is malformed or lacks a field.
+    #[error("JSONL dataset line {line}: {message}")]
+    JsonlLine {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file has no usable entry.
+    #[error(
+        "{format} dataset has no usable entries ({skipped} skipped): expected at least one prompt"
+    )]
+    Empty {
+        /// The format read.
+        format: DatasetFormat,
+        /// How many entries were skipped.
+        skipped: usize,
+    },
+}
+
+impl Dataset {
+    /// Parses a dataset of the given format.
+    pub fn parse(bytes: &[u8], format: DatasetFormat) -> Result<Self, DatasetError> {
+        match format {
+            DatasetFormat::Sharegpt => Self::parse_sharegpt(bytes),
+            DatasetFormat::Jsonl => Self::parse_jsonl(bytes),
+        }
+    }
+
+    /// Parses ShareGPT JSON (see the module doc).
+    pub fn parse_sharegpt(bytes: &[u8]) -> Result<Self, DatasetError> {
+        let ShareGptFile(ds) =
+            serde_json::from_slice(bytes).map_err(|e| DatasetError::ShareGpt {
+                message: e.to_string(),
+            })?;
+        if ds.entries.is_empty() {
+            return Err(DatasetError::Empty {
+                format: DatasetFormat::Sharegpt,
+                skipped: ds.skipped,
+            });
+        }
+        Ok(ds)
+    }
+
+    /// Parses JSONL (see the module doc).
+    pub fn parse_jsonl(bytes: &[u8]) -> Result<Self, DatasetError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| DatasetError::JsonlLine {
+            line: 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
+            message: format!("not UTF-8 text: {e}"),
+        })?;
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let err = |message: String| DatasetError::JsonlLine {
+                line: i + 1,
+                message,
+            };
+            let raw: RawJsonlLine = serde_json::from_str(line).map_err(|e| err(e.to_string()))?;
+            let prompt = match (raw.prompt, raw.text) {
+                (Some(p), _) | (None, Some(p)) => p,
+                (None, None) => {
+                    return Err(err("missing field `prompt` (or `text`)".to_string()));
+                }
+            };
+            if prompt.is_empty() {
+                return Err(err(
+                    "`prompt`: got \"\", expected non-empty text".to_string()
+                ));
+            }
+            let output = raw.output_tokens.or(raw.max_tokens);
+            if output == Some(0) {
+                return Err(err(
+                    "`output_tokens`: got 0, expected at least 1".to_string()
+                ));
+            }
+            entries.push(DatasetEntry::new(prompt, output));
+        }
+        if entries.is_empty() {
+            return Err(DatasetError::Empty {
+                format: DatasetFormat::Jsonl,
+                skipped: 0,
+            });
+        }
+        Ok(Self {
+            entries,
+            skipped: 0,
+        })
+    }
+
+    /// Number of usable entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there is no usable entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[derive(Deserialize)]
+struct RawJsonlLine {
+    prompt: Option<String>,
+    text: Option<String>,
+    output_tokens: Option<u32>,
+    max_tokens: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "an object with `conversations`: [{\"from\": ..., \"value\": ...}, ...]")]
+struct RawConversation {
+    conversations: Vec<RawTurn>,
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "a turn {\"from\": ..., \"value\": ...}")]
+struct RawTurn {
+    from: String,
+    value: String,
+}
+
+fn is_human(from: &str) -> bool {
+    matches!(from, "human" | "user")
+}
+
+fn is_reply(from: &str) -> bool {
+    matches!(from, "gpt" | "assistant" | "chatgpt")
+}
+
+/// A streaming visitor over the top-level array, so each entry is converted as it is read
+/// (no whole-file `Value` tree) and errors carry the entry's index.
+struct ShareGptFile(Dataset);
+
+impl<'de> Deserialize<'de> for ShareGptFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(ShareGptVisitor).map(ShareGptFile)
+    }
+}
+
+struct ShareGptVisitor;
+
+impl<'de> Visitor<'de> for ShareGptVisitor {
+    type Value = Dataset;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of {\"conversations\": [...]} objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dataset, A::Error> {
+        let mut ds = Dataset::default();
+        let mut index = 0usize;
+        loop {
+            let item = seq
+                .next_element::<RawConversation>()
+                .map_err(|e| de::Error::custom(format_args!("entry {index}: {e}")))?;
+            let Some(conv) = item else { break };
+            let human = conv.conversations.iter().position(|t| is_human(&t.from));
+            match human {
+                Some(h) if !conv.conversations[h].value.is_empty() => {
+                    let reply = conv.conversations[h + 1..]
+                        .iter()
+                        .find(|t| is_reply(&t.from))
+                        .map(|t| estimate_tokens(&t.value).max(1));
+                    let prompt = conv.conversations.into_iter().nth(h).map(|t| t.value);
+                    ds.entries
+                        .push(DatasetEntry::new(prompt.unwrap_or_default(), reply));
+                }
+                _ => ds.skipped += 1,
+            }
+            index += 1;
+        }
+        Ok(ds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sharegpt_takes_first_human_turn_and_first_reply() {
+        let json = br#"[
+          {"id": "a", "conversations": [
+            {"from": "system", "value": "be nice"},
+            {"from": "human", "value": "What is a queue?"},
+            {"from": "gpt", "value": "A line of waiting requests, served in order."},
+            {"from": "human", "value": "ignored"}]},
+          {"id": "b", "conversations": []},
+          {"id": "c", "conversations": [{"from": "human", "value": "no reply"}]}
+        ]"#;
+        let ds = Dataset::parse(json, DatasetFormat::Sharegpt).unwrap();
+        assert_eq!(ds.len(), 2);
+        assert_eq!(ds.skipped, 1);
+        assert_eq!(ds.entries[0].prompt, "What is a queue?");
+        assert_eq!(ds.entries[0].prompt_tokens_est, 4);
+        assert_eq!(ds.entries[0].output_tokens_est, Some(11));
+        assert_eq!(ds.entries[1].output_tokens_est, None);
+    }
+
+    #[test]
+    fn sharegpt_errors_name_entry_and_field() {
+        let json = br#"[{"conversations": []}, {"turns": []}]"#;
+        let e = Dataset::parse_sharegpt(json).unwrap_err().to_string();
+        assert!(e.contains("entry 1"), "{e}");
+        assert!(e.contains("missing field `conversations`"), "{e}");
+        assert!(e.contains("line 1"), "{e}");
+        let json = br#"[{"conversations": [{"from": "human"}]}]"#;
+        let e = Dataset::parse_sharegpt(json).unwrap_err().to_string();
+        assert!(e.contains("entry 0") && e.contains("`value`"), "{e}");
+        let e = Dataset::parse_sharegpt(b"{}").unwrap_err().to_string();
+        assert!(e.contains("array"), "{e}");
+        let e = Dataset::parse_sharegpt(b"[{\"conversations\": []}]").unwrap_err();
+        assert_eq!(
+            e,
+            DatasetError::Empty {
+                format: DatasetFormat::Sharegpt,
+                skipped: 1
+            }
+        );
+    }
+
+    #[test]
+    fn jsonl_reads_prompt_or_text_and_optional_output() {
+        let text = b"{\"prompt\": \"hello there\", \"output_tokens\": 20}\n\n{\"text\": \"abc\", \"max_tokens\": 5, \"x\": 1}\n{\"prompt\": \"p\"}\n";
+        let ds = Dataset::parse(text, DatasetFormat::Jsonl).unwrap();
+        assert_eq!(ds.len(), 3);
+        assert_eq!(ds.entries[0].output_tokens_est, Some(20));
+        assert_eq!(ds.entries[1].prompt, "abc");
+        assert_eq!(ds.entries[1].output_tokens_est, Some(5));
+        assert_eq!(ds.entries[2].output_tokens_est, None);
+    }
+
+    #[test]
+    fn jsonl_errors_name_line_and_field() {
+        let e = Dataset::parse_jsonl(b"{\"prompt\": \"a\"}\n{\"output_tokens\": 3}\n").unwrap_err();
+        assert_eq!(
+            e,
+            DatasetError::JsonlLine {
+                line: 2,
+                message: "missing field `prompt` (or `text`)".into()
+            }
+        );
+        let e = Dataset::parse_jsonl(b"{\"prompt\": 5}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("JSONL dataset line 1:") && e.contains("invalid type"),
+            "{e}"
+        );
+        assert!(matches!(
+            Dataset::parse_jsonl(b"\n"),
+            Err(DatasetError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn format_from_path() {
+        assert_eq!(
+            DatasetFormat::from_path("a/b.JSONL"),
+            Some(DatasetFormat::Jsonl)
+        );
+        assert_eq!(
+            DatasetFormat::from_path("x.json"),
+            Some(DatasetFormat::Sharegpt)
+        );
+        assert_eq!(DatasetFormat::from_path("x.csv"), None);
+        assert_eq!(DatasetFormat::from_path("noext"), None);
+    }
+}

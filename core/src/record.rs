@@ -117,6 +117,9 @@ pub struct RequestRecord {
     pub chunks: u32,
     /// Prompt tokens reported by the server's `usage`, if it sent one.
     pub input_tokens: Option<u32>,
+    /// The workload's estimate of the prompt tokens (`RequestSpec::prompt_tokens_est`), used
+    /// where the server sent no `usage` (see [`input_tokens_or_est`](Self::input_tokens_or_est)).
+    pub prompt_tokens_est: u32,
     /// `X-Queue-Time-Ms` response header, when present.
     pub queue_time_ms: Option<f64>,
     /// `X-Backend-Instance` response header, when present.
@@ -144,6 +147,12 @@ impl RequestRecord {
             .saturating_sub(self.intended_us)
             .saturating_sub(self.concurrency_wait_us) as f64
             / 1000.0
+    }
+
+    /// Input tokens for throughput: the server's `usage` count when present, else the
+    /// workload's estimate.
+    pub fn input_tokens_or_est(&self) -> u32 {
+        self.input_tokens.unwrap_or(self.prompt_tokens_est)
     }
 
     /// Time per output token after the first, in ms: `(e2e - ttft) / (tokens - 1)`.
