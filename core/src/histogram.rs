@@ -30,10 +30,11 @@ pub const SIGNIFICANT_DIGITS: u8 = 3;
 /// The largest value HdrHistogram can track, in µs (about 292,000 years).
 const MAX_TRACKABLE_US: u64 = u64::MAX / 2;
 
-/// A histogram of latencies in integer microseconds (see the [module docs](self) for precision).
+/// A histogram of latencies in integer microseconds with 3 significant digits: exact below
+/// 2,048 µs, within 0.1 % above (see the module docs).
 ///
-/// Serializes as [`HistogramData`]. Two histograms are equal when they hold the same counts in
-/// the same buckets.
+/// Serializes as `HistogramData`: the significant digits and the sparse non-empty buckets.
+/// Two histograms are equal when they hold the same counts in the same buckets.
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(into = "HistogramData", try_from = "HistogramData")]
@@ -132,7 +133,8 @@ impl LatencyHistogram {
         self.inner.is_empty()
     }
 
-    /// The smallest recorded value in ms (its bucket's lowest equivalent value); 0 when empty.
+    /// The smallest recorded value in ms (its bucket's lowest equivalent value, so at most the
+    /// exact minimum); 0 when empty.
     pub fn min_ms(&self) -> f64 {
         if self.is_empty() {
             return 0.0;
@@ -150,13 +152,34 @@ impl LatencyHistogram {
 
     /// The mean in ms (each value taken at its bucket's middle); 0 when empty.
     pub fn mean_ms(&self) -> f64 {
-        self.inner.mean() / 1000.0
+        self.moments_us().0 / 1000.0
     }
 
     /// The population standard deviation in ms (each value taken at its bucket's middle);
     /// 0 when empty.
     pub fn stddev_ms(&self) -> f64 {
-        self.inner.stdev() / 1000.0
+        self.moments_us().1 / 1000.0
+    }
+
+    /// Mean and population standard deviation in µs, each value taken at its bucket's middle;
+    /// one pass over the counts. `(0, 0)` when empty.
+    pub fn moments_us(&self) -> (f64, f64) {
+        let total = self.count();
+        if total == 0 {
+            return (0.0, 0.0);
+        }
+        let mids: Vec<(f64, f64)> = self
+            .buckets()
+            .map(|(v, c)| (self.inner.median_equivalent(v) as f64, c as f64))
+            .collect();
+        let total = total as f64;
+        let mean = mids.iter().map(|(v, c)| v * c).sum::<f64>() / total;
+        let var = mids
+            .iter()
+            .map(|(v, c)| (v - mean) * (v - mean) * c)
+            .sum::<f64>()
+            / total;
+        (mean, var.sqrt())
     }
 
     /// The nearest-rank percentile `p` (0 to 100; clamped to that range; NaN reads as 0) in ms;
@@ -170,8 +193,41 @@ impl LatencyHistogram {
         if self.is_empty() {
             return 0;
         }
-        let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 100.0) };
-        self.inner.value_at_quantile(p / 100.0)
+        // HdrHistogram answers quantile 0 with the lowest equivalent value; every other rank
+        // with the highest. Use the highest for all, so percentile 0 is rank 1 like the others.
+        self.inner
+            .highest_equivalent(self.inner.value_at_quantile(clamp_percentile(p) / 100.0))
+    }
+
+    /// Several nearest-rank percentiles in µs, in the order given, with one pass over the
+    /// counts; each equals [`percentile_us`](Self::percentile_us) of the same `p`.
+    pub fn percentiles_us(&self, ps: &[f64]) -> Vec<u64> {
+        let total = self.count();
+        if total == 0 {
+            return vec![0; ps.len()];
+        }
+        let mut order: Vec<(usize, u64)> = ps
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| {
+                // The same rank HdrHistogram computes: ceil(q * n), at least 1.
+                let rank = ((clamp_percentile(p) / 100.0 * total as f64).ceil() as u64).max(1);
+                (i, rank)
+            })
+            .collect();
+        order.sort_by_key(|&(_, rank)| rank);
+        let mut out = vec![0; ps.len()];
+        let mut buckets = self.buckets();
+        let (mut value, mut seen) = (0u64, 0u64);
+        for (i, rank) in order {
+            while seen < rank {
+                let Some((v, c)) = buckets.next() else { break };
+                value = v;
+                seen += c;
+            }
+            out[i] = value;
+        }
+        out
     }
 
     /// The non-empty buckets in ascending order, as `(highest equivalent value in µs, count)`.
@@ -243,6 +299,11 @@ impl LatencyHistogram {
         }
         Ok(Self { inner })
     }
+}
+
+/// A percentile clamped to 0..=100, NaN read as 0.
+fn clamp_percentile(p: f64) -> f64 {
+    if p.is_nan() { 0.0 } else { p.clamp(0.0, 100.0) }
 }
 
 fn us_to_ms(us: u64) -> f64 {
@@ -349,6 +410,10 @@ mod tests {
         assert_eq!(h.percentile_us(250.0), 100);
         assert_eq!(h.percentile_us(-3.0), 1);
         assert_eq!(h.percentile_us(f64::NAN), 1);
+        let ps = [99.9, 0.0, 50.0, 1.5, 250.0, f64::NAN];
+        let one_by_one: Vec<u64> = ps.iter().map(|&p| h.percentile_us(p)).collect();
+        assert_eq!(h.percentiles_us(&ps), one_by_one);
+        assert_eq!(LatencyHistogram::new().percentiles_us(&ps), vec![0; 6]);
     }
 
     #[test]

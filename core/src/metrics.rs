@@ -25,6 +25,7 @@ use crate::histogram::LatencyHistogram;
 use crate::record::{Outcome, RequestRecord};
 use crate::slo::{SloTargets, meets_slo};
 use serde::{Deserialize, Serialize};
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 /// Which time span the rates of a [`Summary`] are divided by.
@@ -39,9 +40,9 @@ pub enum MeasureWindow {
 
 impl MeasureWindow {
     /// The window's length in µs for these records.
-    pub fn duration_us(self, records: &[RequestRecord]) -> u64 {
+    pub fn duration_us<R: Borrow<RequestRecord>>(self, records: &[R]) -> u64 {
         match self {
-            Self::UntilLastEnd => records.iter().map(|r| r.end_us).max().unwrap_or(0),
+            Self::UntilLastEnd => records.iter().map(|r| r.borrow().end_us).max().unwrap_or(0),
             Self::DurationUs(us) => us,
         }
     }
@@ -81,17 +82,23 @@ impl LatencyStats {
         if h.is_empty() {
             return None;
         }
+        let [p50, p90, p95, p99, p999] = h.percentiles_us(&[50.0, 90.0, 95.0, 99.0, 99.9])[..]
+        else {
+            unreachable!("five percentiles asked, five returned")
+        };
+        let (mean_us, stddev_us) = h.moments_us();
+        let ms = |us: u64| us as f64 / 1000.0;
         Some(Self {
             count: h.count(),
-            mean_ms: h.mean_ms(),
+            mean_ms: mean_us / 1000.0,
             min_ms: h.min_ms(),
             max_ms: h.max_ms(),
-            stddev_ms: h.stddev_ms(),
-            p50_ms: h.percentile_ms(50.0),
-            p90_ms: h.percentile_ms(90.0),
-            p95_ms: h.percentile_ms(95.0),
-            p99_ms: h.percentile_ms(99.0),
-            p999_ms: h.percentile_ms(99.9),
+            stddev_ms: stddev_us / 1000.0,
+            p50_ms: ms(p50),
+            p90_ms: ms(p90),
+            p95_ms: ms(p95),
+            p99_ms: ms(p99),
+            p999_ms: ms(p999),
         })
     }
 }
@@ -128,10 +135,10 @@ pub struct LatencyHistograms {
 
 impl LatencyHistograms {
     /// The histograms of a set of records.
-    pub fn from_records(records: &[RequestRecord]) -> Self {
+    pub fn from_records<R: Borrow<RequestRecord>>(records: &[R]) -> Self {
         let mut h = Self::default();
         for r in records {
-            h.record(r);
+            h.record(r.borrow());
         }
         h
     }
@@ -233,8 +240,8 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of `records` and their histograms (see the [module docs](self)).
-    pub fn from_records(
-        records: &[RequestRecord],
+    pub fn from_records<R: Borrow<RequestRecord>>(
+        records: &[R],
         targets: &SloTargets,
         window: MeasureWindow,
     ) -> (Summary, LatencyHistograms) {
@@ -245,8 +252,8 @@ impl Summary {
 
     /// The summary of `records`, reading latency statistics from `histograms` (which must be
     /// [`LatencyHistograms::from_records`] of the same records).
-    pub fn with_histograms(
-        records: &[RequestRecord],
+    pub fn with_histograms<R: Borrow<RequestRecord>>(
+        records: &[R],
         targets: &SloTargets,
         window: MeasureWindow,
         histograms: &LatencyHistograms,
@@ -259,6 +266,7 @@ impl Summary {
         };
         let mut timeouts = 0u64;
         for r in records {
+            let r = r.borrow();
             s.requests_total += 1;
             if meets_slo(r, targets) {
                 s.slo_met += 1;
@@ -299,8 +307,8 @@ impl Summary {
 }
 
 /// The summary of `records` (shorthand for [`Summary::from_records`] without the histograms).
-pub fn summarize(
-    records: &[RequestRecord],
+pub fn summarize<R: Borrow<RequestRecord>>(
+    records: &[R],
     targets: &SloTargets,
     window: MeasureWindow,
 ) -> Summary {
@@ -340,8 +348,8 @@ pub struct Breakdowns {
 
 impl Breakdowns {
     /// The breakdowns of `records`; `window` is resolved once over all of them.
-    pub fn from_records(
-        records: &[RequestRecord],
+    pub fn from_records<R: Borrow<RequestRecord>>(
+        records: &[R],
         targets: &SloTargets,
         window: MeasureWindow,
     ) -> Self {
@@ -356,15 +364,16 @@ impl Breakdowns {
     }
 }
 
-fn group_summaries(
-    records: &[RequestRecord],
+fn group_summaries<R: Borrow<RequestRecord>>(
+    records: &[R],
     targets: &SloTargets,
     window: MeasureWindow,
     key: impl Fn(&RequestRecord) -> String,
 ) -> BTreeMap<String, Summary> {
-    let mut groups: BTreeMap<String, Vec<RequestRecord>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<&RequestRecord>> = BTreeMap::new();
     for r in records {
-        groups.entry(key(r)).or_default().push(r.clone());
+        let r = r.borrow();
+        groups.entry(key(r)).or_default().push(r);
     }
     groups
         .into_iter()
@@ -416,8 +425,12 @@ pub struct TimeSeries {
 
 impl TimeSeries {
     /// The series of `records`.
-    pub fn from_records(records: &[RequestRecord], targets: &SloTargets) -> Self {
-        let Some(last_us) = records.iter().map(|r| r.intended_us.max(r.end_us)).max() else {
+    pub fn from_records<R: Borrow<RequestRecord>>(records: &[R], targets: &SloTargets) -> Self {
+        let Some(last_us) = records
+            .iter()
+            .map(|r| r.borrow().intended_us.max(r.borrow().end_us))
+            .max()
+        else {
             return Self::default();
         };
         let n = usize::try_from(last_us / 1_000_000 + 1).expect("seconds fit in usize");
@@ -431,6 +444,7 @@ impl TimeSeries {
         let mut ttft: Vec<Vec<u64>> = vec![Vec::new(); n];
         let sec = |us: u64| (us / 1_000_000) as usize;
         for r in records {
+            let r = r.borrow();
             seconds[sec(r.intended_us)].sent += 1;
             let i = sec(r.end_us);
             let b = &mut seconds[i];
@@ -517,18 +531,23 @@ mod tests {
 
     #[test]
     fn empty_set_is_all_zero_and_none() {
-        let s = summarize(&[], &SloTargets::default(), MeasureWindow::UntilLastEnd);
+        let s =
+            summarize::<RequestRecord>(&[], &SloTargets::default(), MeasureWindow::UntilLastEnd);
         assert_eq!(s, Summary::default());
         assert_eq!(s.duration_s, 0.0);
         assert!(s.ttft.is_none() && s.e2e.is_none());
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains("NaN") && !json.contains("inf"));
         assert!(
-            TimeSeries::from_records(&[], &SloTargets::default())
+            TimeSeries::from_records::<RequestRecord>(&[], &SloTargets::default())
                 .seconds
                 .is_empty()
         );
-        let b = Breakdowns::from_records(&[], &SloTargets::default(), MeasureWindow::UntilLastEnd);
+        let b = Breakdowns::from_records::<RequestRecord>(
+            &[],
+            &SloTargets::default(),
+            MeasureWindow::UntilLastEnd,
+        );
         assert!(b.by_model.is_empty());
     }
 

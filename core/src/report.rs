@@ -27,7 +27,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Report {
-    /// The shape's version; equals [`SCHEMA_VERSION`] for every report this build reads.
+    /// The shape's version (`SCHEMA_VERSION` of the writing tool); a reader refuses any
+    /// version but its own.
     pub schema_version: u32,
     /// The tool that wrote the file.
     pub tool: ToolInfo,
@@ -455,6 +456,17 @@ impl Report {
         }
     }
 
+    /// The JSON Schema (draft 2020-12) of the result file, pretty-printed with a trailing
+    /// newline: the text checked in at `schema/report.schema.json`.
+    #[cfg(feature = "schema")]
+    pub fn json_schema_pretty() -> String {
+        let schema = schemars::schema_for!(Report);
+        let mut text =
+            serde_json::to_string_pretty(&schema).expect("a JSON Schema always serializes");
+        text.push('\n');
+        text
+    }
+
     /// The report as pretty-printed JSON (two-space indent, no trailing newline); byte-stable
     /// for a given report.
     pub fn to_json_pretty(&self) -> String {
@@ -480,7 +492,12 @@ mod tests {
                 RequestKind::LlmChat
             },
             priority: Priority::ALL[(id % 3) as usize],
-            model: if id.is_multiple_of(4) { "bge-m3" } else { "qwen" }.into(),
+            model: if id.is_multiple_of(4) {
+                "bge-m3"
+            } else {
+                "qwen"
+            }
+            .into(),
             slo_deadline_ms: 1000,
             intended_us,
             sent_us: intended_us + 200 + id,
