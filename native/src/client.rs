@@ -224,6 +224,7 @@ impl Client {
             output_tokens_source,
             chunks: m.chunks,
             input_tokens: m.usage.map(|u| u.prompt_tokens),
+            prompt_tokens_est: spec.prompt_tokens_est,
             queue_time_ms: m.queue_time_ms,
             backend_instance: m.backend_instance,
             concurrency_wait_us,

@@ -10,7 +10,7 @@ use crate::runner::{self, BenchOptions, Step, Target};
 use crate::sender::Cancel;
 use crate::server;
 use crate::settings::{self, Resolved};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use cpbench_core::config::{BenchmarkConfig, Mode, example_yaml};
 use cpbench_core::report::{Report, ReportKind, RunParams};
 use std::path::Path;
@@ -255,7 +255,7 @@ fn config_cmd(a: &ConfigArgs) -> Result<i32> {
 }
 
 fn validate_cmd(a: &ValidateArgs) -> Result<i32> {
-    let mut c = match settings::read_config_file(&a.file) {
+    let c = match settings::read_config_file(&a.file) {
         Ok(c) => c,
         Err(e) => {
             println!("{e:#}");

@@ -1,9 +1,13 @@
 //! sage-cp-bench: the native runner, CLI and reference control plane.
 //!
-//! The binary is a thin wrapper around [`cli::run`]; the library is the test surface.
+//! The binary is a thin wrapper around [`commands::run`]; the library is the test surface.
 
 pub mod cli;
 pub mod client;
+pub mod commands;
 pub mod control;
 pub mod export;
+pub mod runner;
 pub mod sender;
+pub mod settings;
+pub mod simulate;

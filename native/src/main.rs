@@ -1,5 +1,6 @@
 use clap::Parser;
-use sage_cp_bench::cli::{Cli, run};
+use sage_cp_bench::cli::Cli;
+use sage_cp_bench::commands::{UsageError, run};
 
 fn main() {
     let cli = Cli::parse();
@@ -7,7 +8,8 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("Error: {e:#}");
-            std::process::exit(1);
+            let code = if e.downcast_ref::<UsageError>().is_some() { 2 } else { 1 };
+            std::process::exit(code);
         }
     }
 }

@@ -370,9 +370,15 @@ fn progress_bar(quiet: bool, n: u64) -> ProgressBar {
     pb
 }
 
-/// The current time as RFC 3339 (UTC, seconds).
+/// The current time as RFC 3339 (UTC, seconds); `SOURCE_DATE_EPOCH` (seconds since 1970),
+/// when set, replaces the clock so that reports are byte-reproducible.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    let t = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(|s| std::time::UNIX_EPOCH + Duration::from_secs(s))
+        .unwrap_or_else(std::time::SystemTime::now);
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// The current time for file names: `20261128T063000Z`.

@@ -164,6 +164,7 @@ fn cancelled_record(req: &PreparedRequest, t0: Instant) -> RequestRecord {
         output_tokens_source: TokenSource::None,
         chunks: 0,
         input_tokens: None,
+        prompt_tokens_est: spec.prompt_tokens_est,
         queue_time_ms: None,
         backend_instance: None,
         concurrency_wait_us: 0,
