@@ -12,9 +12,9 @@
 //!   `embedding_batch_sizes` rather than one fixed `embedding_batch_size`.
 //! - `timeout_seconds` is spelled `timeout_s` (the old name is accepted).
 
-use crate::arrival::ArrivalConfig;
-use crate::dataset::DatasetFormat;
-use crate::lengths::LengthDist;
+pub use crate::arrival::ArrivalConfig;
+pub use crate::dataset::DatasetFormat;
+pub use crate::lengths::LengthDist;
 use crate::request::{PerPriority, Priority, RequestKind};
 use crate::slo::SloTargets;
 use serde::de::IgnoredAny;
