@@ -12,9 +12,9 @@
 //!   `embedding_batch_sizes` rather than one fixed `embedding_batch_size`.
 //! - `timeout_seconds` is spelled `timeout_s` (the old name is accepted).
 
-use crate::arrival::ArrivalConfig;
-use crate::dataset::DatasetFormat;
-use crate::lengths::LengthDist;
+pub use crate::arrival::ArrivalConfig;
+pub use crate::dataset::DatasetFormat;
+pub use crate::lengths::LengthDist;
 use crate::request::{PerPriority, Priority, RequestKind};
 use crate::slo::SloTargets;
 use serde::de::IgnoredAny;
@@ -162,8 +162,9 @@ pub struct BenchmarkConfig {
     #[serde(deserialize_with = "de_embedding_input_length")]
     pub embedding_input_length: LengthDist,
     /// Share of LLM requests. In llm mode it is 1; in hybrid mode it and `embedding_ratio` sum
-    /// to 1 (giving only one of them in a hybrid config file implies the other; giving neither
-    /// means 0.5 / 0.5).
+    /// to 1. When a hybrid config text is parsed with [`Self::from_yaml`], [`Self::from_json`]
+    /// or [`Self::from_text`], giving only one of them implies the other and giving neither
+    /// means [`HYBRID_DEFAULT_LLM_RATIO`].
     pub llm_ratio: f64,
     /// Share of embedding requests (0 in llm mode).
     pub embedding_ratio: f64,

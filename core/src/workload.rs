@@ -78,6 +78,9 @@ pub enum WorkloadError {
         /// The config's dataset path.
         path: String,
     },
+    /// The dataset passed has no entries.
+    #[error("the dataset passed has no entries: expected at least one prompt")]
+    EmptyDataset,
     /// A dataset was passed but the config names none.
     #[error("a dataset was passed but the config has no `dataset`")]
     UnexpectedDataset,
@@ -413,13 +416,7 @@ pub fn generate(config: &BenchmarkConfig, data: &WorkloadData) -> Result<Workloa
     if let Some(d) = dataset
         && d.entries.is_empty()
     {
-        return Err(WorkloadError::MissingDataset {
-            path: config
-                .dataset
-                .as_ref()
-                .map(|r| r.path.clone())
-                .unwrap_or_default(),
-        });
+        return Err(WorkloadError::EmptyDataset);
     }
     let inline_trace;
     let trace = match (&config.arrival, &config.trace, &data.trace) {
@@ -670,6 +667,15 @@ mod tests {
         assert_eq!(e, WorkloadError::UnexpectedDataset);
         let e = generate(&with_dataset(c.clone()), &WorkloadData::none()).unwrap_err();
         assert!(matches!(e, WorkloadError::MissingDataset { .. }), "{e}");
+        let e = generate(
+            &with_dataset(c.clone()),
+            &WorkloadData {
+                dataset: Some(Dataset::default()),
+                trace: None,
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e, WorkloadError::EmptyDataset);
         let mut t = c.clone();
         t.arrival = ArrivalConfig::Trace {
             timestamps_ms: vec![],
