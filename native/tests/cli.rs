@@ -1,18 +1,211 @@
-//! The binary as a user runs it.
+//! The binary as a user runs it: exit codes, files written, Ctrl-C, reproducibility.
 
-use std::process::Command;
+use cpbench_core::report::{Report, ReportKind};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sage-cp-bench"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sage-cp-bench"));
+    c.env_remove("SAGE_CONTROL_PLANE_URL").env_remove("OPENAI_API_KEY");
+    c
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cpbench-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn reports_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("report_"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn read_report(path: &Path) -> Report {
+    Report::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]
 fn version_flag_prints_the_package_version() {
     let out = bin().arg("--version").output().unwrap();
     assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
-        text.trim(),
+        text(&out.stdout).trim(),
         format!("sage-cp-bench {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn example_configs_validate_and_hashes_agree() {
+    let dir = temp_dir("config");
+    for mode in ["llm", "hybrid"] {
+        let file = dir.join(format!("{mode}.yaml"));
+        let out = bin()
+            .args(["config", "--mode", mode, "--output"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = bin().arg("validate").arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+        let v = text(&out.stdout);
+        assert!(v.contains("valid"), "{v}");
+        let hash = bin()
+            .args(["config", "--hash"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let hash = text(&hash.stdout).trim().to_string();
+        assert_eq!(hash.len(), 64);
+        assert!(v.contains(&hash), "validate prints the same hash: {v}");
+        let other = bin()
+            .args(["config", "--hash"])
+            .arg(&file)
+            .args(["--seed", "7"])
+            .output()
+            .unwrap();
+        assert_ne!(text(&other.stdout).trim(), hash);
+    }
+}
+
+#[test]
+fn validate_lists_every_problem_and_exits_1() {
+    let dir = temp_dir("validate");
+    let file = dir.join("bad.yaml");
+    std::fs::write(
+        &file,
+        "request_rate: -5\nwarmup_requests: 500\nnum_requests: 100\npolicies: ['']\n",
+    )
+    .unwrap();
+    let out = bin().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out.stdout);
+    for field in ["request_rate", "warmup_requests", "policies[0]"] {
+        assert!(t.contains(field), "{field} missing from:\n{t}");
+    }
+    std::fs::write(&file, "request_rat: 5\n").unwrap();
+    let out = bin().arg("validate").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("request_rat"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn bad_flags_are_usage_errors_naming_the_flag() {
+    let out = bin()
+        .args(["run", "--rate", "-1", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("request_rate"), "{}", text(&out.stderr));
+    let out = bin()
+        .args(["compare", "--policies", "fifo,round_robin", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out.stderr);
+    assert!(e.contains("round_robin") && e.contains("slo_aware"), "{e}");
+}
+
+#[test]
+fn run_against_the_embedded_control_plane_writes_a_valid_report() {
+    let dir = temp_dir("run");
+    let out: Output = bin()
+        .args(["run", "--requests", "20", "--rate", "20", "--warmup", "2", "--cluster", "tiny", "-o"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("| fifo"), "{stdout}");
+    assert!(text(&out.stderr).contains("embedded reference control plane"));
+    let reports = reports_in(&dir);
+    assert_eq!(reports.len(), 1);
+    let r = read_report(&reports[0]);
+    assert_eq!(r.kind, ReportKind::Run);
+    assert!(r.environment.embedded_control_plane);
+    assert_eq!(r.runs.len(), 1);
+    assert_eq!(r.runs[0].summary.requests_total, 20);
+    assert_eq!(r.runs[0].summary.requests_succeeded, 20);
+    let csv = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .expect("a CSV is written");
+    assert_eq!(std::fs::read_to_string(csv).unwrap().lines().count(), 21);
+}
+
+#[test]
+fn simulate_is_byte_identical_across_runs() {
+    let dir_a = temp_dir("sim-a");
+    let dir_b = temp_dir("sim-b");
+    for d in [&dir_a, &dir_b] {
+        let out = bin()
+            .env("SOURCE_DATE_EPOCH", "1764300000")
+            .args(["simulate", "--requests", "300", "--rate", "30", "--policies", "fifo,priority", "-q", "-o"])
+            .arg(d)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let a = std::fs::read(&reports_in(&dir_a)[0]).unwrap();
+    let b = std::fs::read(&reports_in(&dir_b)[0]).unwrap();
+    assert!(a == b, "two simulations with the same seed differ");
+    let r = read_report(&reports_in(&dir_a)[0]);
+    assert!(r.simulated);
+    assert_eq!(r.runs.len(), 2);
+}
+
+#[test]
+fn ctrl_c_leaves_a_valid_partial_result() {
+    let dir = temp_dir("sigint");
+    let mut child = bin()
+        .args(["run", "--requests", "4000", "--rate", "50", "--warmup", "0", "--cluster", "tiny", "-o"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it is sending, then interrupt.
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let start = Instant::now();
+    loop {
+        let line = lines.next().expect("stderr closed early").unwrap();
+        if line.contains("[1/1]") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "never started");
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let reports = reports_in(&dir);
+    assert_eq!(reports.len(), 1);
+    let r = read_report(&reports[0]);
+    assert!(r.partial);
+    assert!(r.runs[0].partial);
+    let sent = r.runs[0].summary.requests_total;
+    assert!(sent > 10 && sent < 4000, "{sent} requests recorded");
+    assert!(r.warnings.iter().any(|w| w.contains("interrupted")));
 }
