@@ -1300,23 +1300,25 @@ mod binary {
 
     #[cfg(unix)]
     #[tokio::test]
-    async fn exits_cleanly_on_sigterm() {
-        let (mut child, url) = spawn(&[]);
-        assert_eq!(
-            http()
-                .get(format!("{url}/health"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        assert!(wait_exit(&mut child).success());
+    async fn exits_cleanly_on_sigterm_and_sigint() {
+        for signal in ["-TERM", "-INT"] {
+            let (mut child, url) = spawn(&[]);
+            assert_eq!(
+                http()
+                    .get(format!("{url}/health"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                200
+            );
+            let status = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            assert!(wait_exit(&mut child).success(), "{signal}");
+        }
     }
 
     #[test]

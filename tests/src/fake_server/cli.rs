@@ -185,6 +185,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     })?;
     let stdin_closed = watch_stdin();
     rt.block_on(async move {
+        let stop = Stop::install(stdin_closed);
         let server = FakeServer::try_start(behavior, args.addr())?;
         {
             let mut out = std::io::stdout().lock();
@@ -195,7 +196,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                     source,
                 })?;
         }
-        wait_for_stop(stdin_closed).await;
+        stop.wait().await;
         server.shutdown().await;
         Ok(())
     })
@@ -214,31 +215,67 @@ fn flag_of(field: &str) -> &'static str {
     }
 }
 
-/// Resolves on SIGINT, SIGTERM, or when `stdin_closed` fires.
-async fn wait_for_stop(stdin_closed: Option<tokio::sync::oneshot::Receiver<()>>) {
-    let stdin = async {
-        match stdin_closed {
-            Some(rx) => {
-                let _ = rx.await;
-            }
-            None => std::future::pending().await,
-        }
-    };
+/// What stops the server: SIGINT, SIGTERM, or the end of a piped stdin. The handlers are
+/// installed before the listening line is printed, so a signal sent as soon as that line is
+/// read is never missed.
+struct Stop {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
+    signals: Vec<tokio::signal::unix::Signal>,
+    stdin_closed: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Stop {
+    /// Installs the handlers; must run inside the runtime.
+    fn install(stdin_closed: Option<tokio::sync::oneshot::Receiver<()>>) -> Self {
+        #[cfg(unix)]
+        let signals = {
+            use tokio::signal::unix::{SignalKind, signal};
+            [SignalKind::interrupt(), SignalKind::terminate()]
+                .into_iter()
+                .filter_map(|k| signal(k).ok())
+                .collect()
+        };
+        Self {
+            #[cfg(unix)]
+            signals,
+            stdin_closed,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-        () = stdin => {}
+    }
+
+    /// Resolves when one of them fires.
+    async fn wait(self) {
+        let stdin = async {
+            match self.stdin_closed {
+                Some(rx) => {
+                    let _ = rx.await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(unix)]
+        let signal = async {
+            let mut signals = self.signals;
+            if signals.is_empty() {
+                return std::future::pending().await;
+            }
+            std::future::poll_fn(|cx| {
+                for s in &mut signals {
+                    if s.poll_recv(cx).is_ready() {
+                        return std::task::Poll::Ready(());
+                    }
+                }
+                std::task::Poll::Pending
+            })
+            .await
+        };
+        #[cfg(not(unix))]
+        let signal = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        tokio::select! {
+            () = signal => {}
+            () = stdin => {}
+        }
     }
 }
 
