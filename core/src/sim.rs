@@ -8,7 +8,9 @@
 //! `Dispatched` gives the queue time and the backend instance. Embeddings arrive whole: their
 //! first token is their end. Same inputs, same bytes.
 
-use crate::cluster::{Cluster, ClusterError, ClusterEvent, ClusterMetrics, ClusterRequest, ClusterSpec};
+use crate::cluster::{
+    Cluster, ClusterError, ClusterEvent, ClusterMetrics, ClusterRequest, ClusterSpec,
+};
 use crate::record::{Outcome, RequestRecord, TokenSource};
 use crate::workload::RequestSpec;
 
@@ -45,7 +47,10 @@ pub fn simulate(
 ) -> Result<SimOutput, ClusterError> {
     let mut cluster = Cluster::new(spec, policy, seed)?;
     let mut order: Vec<usize> = (0..requests.len()).collect();
-    if !requests.windows(2).all(|w| w[0].offset_us <= w[1].offset_us) {
+    if !requests
+        .windows(2)
+        .all(|w| w[0].offset_us <= w[1].offset_us)
+    {
         order.sort_by_key(|&i| (requests[i].offset_us, i));
     }
     let mut tracks: Vec<Track> = vec![Track::default(); requests.len()];

@@ -138,6 +138,8 @@ pub(crate) struct LlmInstance {
     running: Vec<Seq>,
     /// Sequences (running + waiting) per model.
     work: Vec<u32>,
+    /// Waiting sequences per model.
+    waiting_of: Vec<u32>,
     kv_used: u64,
     phase: Phase,
     /// Steps left in the current decode slice while several models share the instance.
@@ -174,6 +176,7 @@ impl LlmInstance {
             waiting: VecDeque::new(),
             running: Vec::new(),
             work: vec![0; n],
+            waiting_of: vec![0; n],
             kv_used: 0,
             phase: Phase::Idle,
             slice_left: None,
@@ -244,15 +247,16 @@ impl LlmInstance {
         }
     }
 
-    /// Whether the policy may hand this instance another request: it keeps at most
-    /// `backlog` waiting and `max_num_seqs + backlog` in all.
-    pub(crate) fn has_room(&self, backlog: usize) -> bool {
-        self.waiting.len() < backlog && self.load() < self.max_num_seqs + backlog
+    /// Whether the policy may hand this instance another request of `model`: it keeps at
+    /// most `backlog` of each model waiting and `max_num_seqs + backlog` in all.
+    pub(crate) fn has_room(&self, model: usize, backlog: usize) -> bool {
+        (self.waiting_of[model] as usize) < backlog && self.load() < self.max_num_seqs + backlog
     }
 
     /// Hands a request to the instance.
     pub(crate) fn push(&mut self, seq: Seq) {
         self.work[seq.model] += 1;
+        self.waiting_of[seq.model] += 1;
         self.waiting.push_back(seq);
     }
 
@@ -272,6 +276,7 @@ impl LlmInstance {
         if let Some(i) = self.waiting.iter().position(|s| s.key == key) {
             if let Some(s) = self.waiting.remove(i) {
                 self.work[s.model] -= 1;
+                self.waiting_of[s.model] -= 1;
             }
             return true;
         }
@@ -301,8 +306,8 @@ impl LlmInstance {
         let prefill_steps = ahead.div_ceil(u64::from(self.max_batched)).max(1);
         let batch = u64::from(self.work[model]) + 1;
         let prefill_ms = prefill_steps as f64 * p.base_ms + ahead as f64 * p.prefill_ms_per_token;
-        let decode_ms =
-            f64::from(max_tokens.saturating_sub(1)) * p.step_ms(0, batch.min(self.max_num_seqs as u64), 0);
+        let decode_ms = f64::from(max_tokens.saturating_sub(1))
+            * p.step_ms(0, batch.min(self.max_num_seqs as u64), 0);
         let switch = if self.loaded == model && self.active_models() <= 1 {
             0
         } else {
@@ -324,7 +329,11 @@ impl LlmInstance {
         } else {
             prefill + decode * p.decode_ms_per_seq
         };
-        let switch = if self.loaded == model { 0 } else { self.switch_us };
+        let switch = if self.loaded == model {
+            0
+        } else {
+            self.switch_us
+        };
         ms_to_us(ms) + switch
     }
 
@@ -470,6 +479,7 @@ impl LlmInstance {
         s.computed = 0;
         s.scheduled = 0;
         self.stats.preemptions += 1;
+        self.waiting_of[s.model] += 1;
         self.waiting.push_front(s);
     }
 
@@ -530,6 +540,7 @@ impl LlmInstance {
             let Some(mut s) = self.waiting.remove(w) else {
                 break;
             };
+            self.waiting_of[m] -= 1;
             if s.is_decoding() {
                 decode_seqs += 1;
             } else {
@@ -631,7 +642,9 @@ mod tests {
         let finished: Vec<u64> = ev
             .iter()
             .filter_map(|e| match e {
-                ClusterEvent::Finished { key, output_tokens, .. } => {
+                ClusterEvent::Finished {
+                    key, output_tokens, ..
+                } => {
                     assert_eq!(*output_tokens, 40);
                     Some(*key)
                 }

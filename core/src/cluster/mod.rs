@@ -286,6 +286,8 @@ struct Pending {
     deadline_us: u64,
     /// After this time the request cannot meet its deadline even if served at once.
     hopeless_at_us: u64,
+    /// Whether that time has passed while it waited.
+    hopeless: bool,
     prompt_tokens: u32,
     max_tokens: u32,
     num_inputs: u32,
@@ -406,6 +408,8 @@ pub struct Cluster {
     queued_emb: usize,
     /// Queued requests by the time they become hopeless (`hopeless_at_us`, key).
     hopeless: BTreeSet<(u64, u64)>,
+    /// Queued LLM requests past their `hopeless_at_us` (`adaptive`'s overload signal).
+    hopeless_llm: usize,
     locations: BTreeMap<u64, Loc>,
     /// Embedding requests cancelled while their batch runs: their completion is dropped.
     cancelled_inflight: BTreeSet<u64>,
@@ -461,7 +465,13 @@ impl Cluster {
         for (i, inst) in spec.llm_instances.iter().enumerate() {
             let home = model_index[&inst.model];
             let profiles: Vec<Option<StepCost>> = (0..n_models)
-                .map(|m| if m == home { Some(inst.step) } else { step_of[m] })
+                .map(|m| {
+                    if m == home {
+                        Some(inst.step)
+                    } else {
+                        step_of[m]
+                    }
+                })
                 .collect();
             models[home].home_instances.push(i);
             if models[home].ref_step.is_none() {
@@ -490,12 +500,8 @@ impl Cluster {
         for (i, inst) in spec.embedding_instances.iter().enumerate() {
             let m = model_index[&inst.model];
             models[m].emb_instances.push(i);
-            let e = EmbeddingInstance::new(
-                inst,
-                m,
-                jitter,
-                mix64(seed ^ mix64(0x1_0000 + i as u64)),
-            );
+            let e =
+                EmbeddingInstance::new(inst, m, jitter, mix64(seed ^ mix64(0x1_0000 + i as u64)));
             models[m].batch.get_or_insert(e.cost);
             emb.push(e);
         }
@@ -518,6 +524,7 @@ impl Cluster {
             queued_llm: 0,
             queued_emb: 0,
             hopeless: BTreeSet::new(),
+            hopeless_llm: 0,
             locations: BTreeMap::new(),
             cancelled_inflight: BTreeSet::new(),
             events: VecDeque::new(),
@@ -579,9 +586,8 @@ impl Cluster {
             if self.eligible(m).is_empty() {
                 let q = std::mem::take(&mut self.queues[m]);
                 for p in q.main.into_values().chain(q.late.into_values()) {
-                    self.hopeless.remove(&(p.hopeless_at_us, p.key));
+                    self.forget(&p);
                     self.locations.remove(&p.key);
-                    self.queued_llm -= 1;
                     self.reject(
                         p.key,
                         503,
@@ -744,9 +750,9 @@ impl Cluster {
                 self.reject(req.key, 429, msg);
                 return;
             }
-            min_service_us = self.models[m]
-                .batch
-                .map_or(0, |b| ms_to_us(b.batch_ms(u64::from(num_inputs), u64::from(prompt))));
+            min_service_us = self.models[m].batch.map_or(0, |b| {
+                ms_to_us(b.batch_ms(u64::from(num_inputs), u64::from(prompt)))
+            });
         }
         let deadline_us = t.saturating_add(req.deadline_ms.saturating_mul(1000));
         let p = Pending {
@@ -756,6 +762,7 @@ impl Cluster {
             arrival_us: t,
             deadline_us,
             hopeless_at_us: deadline_us.saturating_sub(min_service_us),
+            hopeless: false,
             prompt_tokens: prompt,
             max_tokens,
             num_inputs,
@@ -776,12 +783,7 @@ impl Cluster {
         match loc {
             Loc::Queued { model, sort, late } => {
                 if let Some(p) = self.queues[model].remove(sort, late) {
-                    self.hopeless.remove(&(p.hopeless_at_us, p.key));
-                    if self.models[model].is_llm {
-                        self.queued_llm -= 1;
-                    } else {
-                        self.queued_emb -= 1;
-                    }
+                    self.forget(&p);
                 }
             }
             Loc::Llm(i) => {
@@ -921,7 +923,7 @@ impl Cluster {
         }
     }
 
-    fn enqueue(&mut self, p: Pending, late: bool) {
+    fn enqueue(&mut self, mut p: Pending, late: bool) {
         let m = p.model;
         let sort = order_key(
             self.order_of(m),
@@ -930,7 +932,11 @@ impl Cluster {
             p.deadline_us,
             p.seq,
         );
-        let late = late || p.hopeless_at_us < self.clock_us;
+        p.hopeless = p.hopeless_at_us < self.clock_us;
+        let late = late || p.hopeless;
+        if p.hopeless && self.models[m].is_llm {
+            self.hopeless_llm += 1;
+        }
         if !late {
             self.hopeless.insert((p.hopeless_at_us, p.key));
         }
@@ -953,15 +959,21 @@ impl Cluster {
     /// Takes a request out of its queue (it is being dispatched).
     fn dequeue(&mut self, m: usize, sort: SortKey, late: bool) -> Option<Pending> {
         let p = self.queues[m].remove(sort, late)?;
-        if !late {
-            self.hopeless.remove(&(p.hopeless_at_us, p.key));
-        }
-        if self.models[m].is_llm {
+        self.forget(&p);
+        Some(p)
+    }
+
+    /// Books a request leaving the control-plane queue (already removed from its map).
+    fn forget(&mut self, p: &Pending) {
+        self.hopeless.remove(&(p.hopeless_at_us, p.key));
+        if self.models[p.model].is_llm {
             self.queued_llm -= 1;
+            if p.hopeless {
+                self.hopeless_llm -= 1;
+            }
         } else {
             self.queued_emb -= 1;
         }
-        Some(p)
     }
 
     /// Re-sorts every queue after the policy (or `adaptive`'s mode) changed.
@@ -1003,17 +1015,14 @@ impl Cluster {
                 sort,
                 late: false,
             }) = self.locations.get(&key).copied()
-                && let Some(p) = self.queues[model].remove(sort, false)
             {
-                self.queues[model].insert(sort, true, p);
-                self.locations.insert(
-                    key,
-                    Loc::Queued {
-                        model,
-                        sort,
-                        late: true,
-                    },
-                );
+                if let Some(p) = self.queues[model].main.get_mut(&sort) {
+                    p.hopeless = true;
+                    if self.models[model].is_llm {
+                        self.hopeless_llm += 1;
+                    }
+                }
+                self.demote(model, sort);
             }
         }
     }
@@ -1093,17 +1102,17 @@ impl Cluster {
         let mut last_model = None;
         loop {
             let mut best: Option<(bool, SortKey, usize, bool)> = None;
-            for &m in &self.llm_models {
-                let q = &self.queues[m];
-                if q.is_empty()
+            for mi in 0..self.llm_models.len() {
+                let m = self.llm_models[mi];
+                if self.queues[m].is_empty()
                     || !self
                         .eligible(m)
                         .iter()
-                        .any(|&i| self.llm[i].has_room(backlog))
+                        .any(|&i| self.llm[i].has_room(m, backlog))
                 {
                     continue;
                 }
-                let Some((sort, late)) = q.head(late_last) else {
+                let Some((sort, late)) = self.llm_head(m, t, backlog, late_last) else {
                     continue;
                 };
                 let cand = (late_last && late, sort, m, late);
@@ -1135,13 +1144,58 @@ impl Cluster {
         }
     }
 
+    /// The head of model `m`'s LLM queue. Under deadline order, a head that no instance with
+    /// room is predicted to finish by its deadline (given the batch it would join) is moved
+    /// behind the requests that still can.
+    fn llm_head(
+        &mut self,
+        m: usize,
+        t: u64,
+        backlog: usize,
+        late_last: bool,
+    ) -> Option<(SortKey, bool)> {
+        loop {
+            let (sort, late) = self.queues[m].head(late_last)?;
+            if !late_last || late {
+                return Some((sort, late));
+            }
+            let p = self.queues[m].get(sort, false)?;
+            let feasible = self.eligible(m).iter().any(|&i| {
+                let inst = &self.llm[i];
+                inst.has_room(m, backlog)
+                    && inst.predict_completion_us(t, m, p.prompt_tokens, p.max_tokens)
+                        <= p.deadline_us
+            });
+            if feasible {
+                return Some((sort, false));
+            }
+            self.demote(m, sort);
+        }
+    }
+
+    /// Moves a queued request from `main` to `late`.
+    fn demote(&mut self, m: usize, sort: SortKey) {
+        if let Some(p) = self.queues[m].remove(sort, false) {
+            self.hopeless.remove(&(p.hopeless_at_us, p.key));
+            self.locations.insert(
+                p.key,
+                Loc::Queued {
+                    model: m,
+                    sort,
+                    late: true,
+                },
+            );
+            self.queues[m].insert(sort, true, p);
+        }
+    }
+
     /// Picks the instance for an LLM request (at least one eligible instance has room).
     fn route_llm(&self, m: usize, p: &Pending, t: u64, backlog: usize) -> usize {
         let cands = self
             .eligible(m)
             .iter()
             .copied()
-            .filter(|&i| self.llm[i].has_room(backlog));
+            .filter(|&i| self.llm[i].has_room(m, backlog));
         let predict =
             |i: usize| self.llm[i].predict_completion_us(t, m, p.prompt_tokens, p.max_tokens);
         let chosen = match self.behaviour.routing {
@@ -1382,12 +1436,11 @@ impl Cluster {
         self.adaptive_last_eval_us = Some(t);
         let s = &self.spec.scheduler;
         let q = self.queued_llm;
-        let late: usize = self
-            .llm_models
-            .iter()
-            .map(|&m| self.queues[m].late.len())
-            .sum();
-        let late_share = if q == 0 { 0.0 } else { late as f64 / q as f64 };
+        let late_share = if q == 0 {
+            0.0
+        } else {
+            self.hopeless_llm as f64 / q as f64
+        };
         let new = match self.mode {
             Mode::Fifo if q >= s.adaptive_high_queue as usize => {
                 if late_share > 0.5 {

@@ -229,22 +229,27 @@ fn priority_rank(p: Priority) -> u64 {
 /// Decode slice length (in steps) for an instance holding several models, after Aegaeon's
 /// weighted round-robin: a round visits each of the `n` models, paying `switch_us` and
 /// running `k` decode steps of that model. Each model then emits `k` tokens per round, so its
-/// average time between tokens is `round / k = n * switch / k + sum(step)`. Holding it within
-/// `target_us` needs `k >= n * switch / (target - sum(step))`. When the target cannot be met
-/// (`sum(step) >= target`) slices are made long (`MAX_SLICE_STEPS`) to waste as little time
-/// switching as possible.
+/// average time between tokens is `round / k = n * switch / k + sum(step)`.
+///
+/// - Holding the target needs `k >= n * switch / (target - sum(step))`.
+/// - The average only falls as `k` grows, and the pause a model sees between its slices is
+///   absorbed by the slack it builds while decoding faster than its target, so slices are
+///   also made long enough that switching takes at most `1 / (1 + EFFICIENCY)` of the round
+///   (`k * sum(step) >= EFFICIENCY * n * switch`, 20% switching).
+///
+/// When the target cannot be met (`sum(step) >= target`) slices are as long as allowed
+/// (`MAX_SLICE_STEPS`), to waste as little time switching as possible.
 pub(crate) fn aegaeon_slice_steps(step_us: &[u64], switch_us: u64, target_us: u64) -> u32 {
     const MAX_SLICE_STEPS: u64 = 256;
+    const EFFICIENCY: u64 = 4;
     let n = step_us.len() as u64;
-    let sum: u64 = step_us.iter().sum();
-    if n <= 1 {
+    let sum: u64 = step_us.iter().sum::<u64>().max(1);
+    if n <= 1 || sum >= target_us {
         return MAX_SLICE_STEPS as u32;
     }
-    if sum >= target_us {
-        return MAX_SLICE_STEPS as u32;
-    }
-    let k = (n * switch_us).div_ceil(target_us - sum);
-    k.clamp(1, MAX_SLICE_STEPS) as u32
+    let k_tbt = (n * switch_us).div_ceil(target_us - sum);
+    let k_eff = (EFFICIENCY * n * switch_us).div_ceil(sum);
+    k_tbt.max(k_eff).clamp(1, MAX_SLICE_STEPS) as u32
 }
 
 #[cfg(test)]
@@ -262,13 +267,17 @@ mod tests {
 
     #[test]
     fn slices_hold_the_tbt_target() {
-        // Two models, 10 ms steps each, 50 ms switch, 100 ms target:
-        // k >= 2 * 50 / (100 - 20) = 1.25 -> 2 steps; round = 2*50 + 2*2*10 = 140 ms,
-        // 2 tokens per model per round -> 70 ms between tokens.
+        // Two models, 10 ms steps each, 50 ms switch, 100 ms target: the target needs
+        // k >= 2 * 50 / (100 - 20) = 1.25 -> 2; 20% switching needs k >= 4 * 2 * 50 / 20 = 20.
         let k = aegaeon_slice_steps(&[10_000, 10_000], 50_000, 100_000);
-        assert_eq!(k, 2);
+        assert_eq!(k, 20);
         let round = 2 * 50_000 + u64::from(k) * 20_000;
         assert!(round / u64::from(k) <= 100_000);
+        assert!(2 * 50_000 * 5 <= round);
+        // A tight target dominates: 40 ms steps, 100 ms target, 50 ms switch:
+        // k >= 100 / 20 = 5 (tbt) vs 400 / 80 = 5 (efficiency).
+        assert_eq!(aegaeon_slice_steps(&[40_000, 40_000], 50_000, 100_000), 5);
+        assert_eq!(aegaeon_slice_steps(&[45_000, 45_000], 50_000, 100_000), 10);
         // Infeasible target: long slices.
         assert_eq!(aegaeon_slice_steps(&[60_000, 60_000], 1, 100_000), 256);
     }

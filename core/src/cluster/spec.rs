@@ -60,7 +60,10 @@ impl StepCost {
             &format!("{field}.prefill_ms_per_token"),
             self.prefill_ms_per_token,
         )?;
-        non_negative(&format!("{field}.decode_ms_per_seq"), self.decode_ms_per_seq)?;
+        non_negative(
+            &format!("{field}.decode_ms_per_seq"),
+            self.decode_ms_per_seq,
+        )?;
         non_negative(
             &format!("{field}.kv_read_ms_per_1k_tokens"),
             self.kv_read_ms_per_1k_tokens,
@@ -229,7 +232,11 @@ impl ClusterSpec {
             let f = format!("llm_instances[{i}]");
             check_name(&format!("{f}.id"), &inst.id)?;
             if !ids.insert(inst.id.as_str()) {
-                return Err(invalid(&format!("{f}.id"), &inst.id, "an id no other instance has"));
+                return Err(invalid(
+                    &format!("{f}.id"),
+                    &inst.id,
+                    "an id no other instance has",
+                ));
             }
             check_name(&format!("{f}.model"), &inst.model)?;
             llm_models.insert(inst.model.as_str());
@@ -248,7 +255,11 @@ impl ClusterSpec {
             let f = format!("embedding_instances[{i}]");
             check_name(&format!("{f}.id"), &inst.id)?;
             if !ids.insert(inst.id.as_str()) {
-                return Err(invalid(&format!("{f}.id"), &inst.id, "an id no other instance has"));
+                return Err(invalid(
+                    &format!("{f}.id"),
+                    &inst.id,
+                    "an id no other instance has",
+                ));
             }
             check_name(&format!("{f}.model"), &inst.model)?;
             if llm_models.contains(inst.model.as_str()) {
@@ -298,7 +309,10 @@ impl ClusterSpec {
         at_least_one("scheduler.max_queue_llm", s.max_queue_llm)?;
         at_least_one("scheduler.max_queue_embedding", s.max_queue_embedding)?;
         at_least_one("scheduler.instance_backlog", s.instance_backlog)?;
-        non_negative("scheduler.embedding_batch_wait_ms", s.embedding_batch_wait_ms)?;
+        non_negative(
+            "scheduler.embedding_batch_wait_ms",
+            s.embedding_batch_wait_ms,
+        )?;
         if !(s.tbt_target_ms.is_finite() && s.tbt_target_ms > 0.0) {
             return Err(invalid(
                 "scheduler.tbt_target_ms",

@@ -72,7 +72,9 @@ fn one_request_streams_its_tokens_and_finishes() {
     let tokens: Vec<u64> = ev
         .iter()
         .filter_map(|e| match e {
-            ClusterEvent::Tokens { at_us, count: 1, .. } => Some(*at_us),
+            ClusterEvent::Tokens {
+                at_us, count: 1, ..
+            } => Some(*at_us),
             _ => None,
         })
         .collect();
@@ -257,7 +259,13 @@ fn metrics_have_the_contract_shape() {
     assert_eq!(inst["id"], "llm-0");
     assert_eq!(inst["model"], "Qwen/Qwen2.5-7B-Instruct");
     assert_eq!(inst["kind"], "llm");
-    for k in ["running", "waiting", "kv_cache_usage", "completed", "output_tokens"] {
+    for k in [
+        "running",
+        "waiting",
+        "kv_cache_usage",
+        "completed",
+        "output_tokens",
+    ] {
         assert!(inst.get(k).is_some(), "{k}");
     }
     assert_eq!(v["instances"][2]["kind"], "embedding");
