@@ -179,3 +179,76 @@ fn to_record(r: &RequestSpec, t: Track, end_us: u64) -> RequestRecord {
         concurrency_wait_us: 0,
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::cluster::{POLICY_NAMES, presets};
+    use crate::request::{Priority, RequestKind};
+    use proptest::prelude::*;
+
+    fn workload(raw: &[(u16, u8, u8, u8, bool)]) -> Vec<RequestSpec> {
+        let mut t = 0u64;
+        raw.iter()
+            .enumerate()
+            .map(|(i, &(gap, prompt, out, class, emb))| {
+                t += u64::from(gap) * 10;
+                let priority = Priority::ALL[usize::from(class) % 3];
+                RequestSpec {
+                    id: i as u64,
+                    offset_us: t,
+                    kind: if emb {
+                        RequestKind::Embedding
+                    } else {
+                        RequestKind::LlmChat
+                    },
+                    model: if emb { "tiny-embed" } else { "tiny-llm" }.into(),
+                    priority,
+                    slo_deadline_ms: 50 + u64::from(class) * 3,
+                    prompt: String::new(),
+                    prompt_tokens_est: u32::from(prompt) * 4,
+                    max_tokens: if emb { 0 } else { 1 + u32::from(out) % 40 },
+                    inputs: if emb {
+                        vec![String::new(); 1 + usize::from(out) % 12]
+                    } else {
+                        Vec::new()
+                    },
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Under every policy: same input, same output; every request succeeds with exactly
+        /// its output length; times are ordered; queue time never exceeds the TTFT.
+        #[test]
+        fn every_policy_serves_everything_deterministically(
+            raw in proptest::collection::vec((0u16..2000, 0u8..200, any::<u8>(), any::<u8>(), any::<bool>()), 1..120),
+            policy in 0usize..8,
+        ) {
+            let reqs = workload(&raw);
+            let spec = presets::tiny();
+            let name = POLICY_NAMES[policy];
+            let a = simulate(&reqs, &spec, name, 1).unwrap();
+            let b = simulate(&reqs, &spec, name, 1).unwrap();
+            prop_assert_eq!(&a, &b);
+            prop_assert_eq!(a.metrics.requests.completed, reqs.len() as u64);
+            for (r, s) in a.records.iter().zip(&reqs) {
+                prop_assert!(r.outcome.is_success(), "{:?}", r.outcome);
+                prop_assert_eq!(r.output_tokens, s.max_tokens);
+                prop_assert_eq!(r.chunks, s.max_tokens);
+                let first = r.first_token_us.unwrap();
+                prop_assert!(r.intended_us <= first && first <= r.end_us);
+                let q_us = (r.queue_time_ms.unwrap() * 1000.0).round() as u64;
+                prop_assert!(r.intended_us + q_us <= first);
+                if s.kind.is_llm() {
+                    let gaps: u64 = r.itl_us.iter().map(|&g| u64::from(g)).sum();
+                    prop_assert_eq!(first + gaps, r.end_us);
+                }
+            }
+            prop_assert!(a.metrics.queues.llm == 0 && a.metrics.queues.embedding == 0);
+        }
+    }
+}

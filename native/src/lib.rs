@@ -3,3 +3,4 @@
 //! The binary is a thin wrapper around [`cli::run`]; the library is the test surface.
 
 pub mod cli;
+pub mod server;

@@ -107,10 +107,6 @@ impl EmbeddingInstance {
         self.batch.as_ref().map(|(end, _)| *end)
     }
 
-    pub(crate) fn is_busy(&self) -> bool {
-        self.batch.is_some()
-    }
-
     /// Idle with nothing queued: ready to take a batch formed by the control plane.
     pub(crate) fn is_free(&self) -> bool {
         self.batch.is_none() && self.queue.is_empty()

@@ -123,7 +123,6 @@ pub(crate) struct Outputs {
 pub(crate) struct LlmInstance {
     pub(crate) id: String,
     pub(crate) gpu: String,
-    pub(crate) home: usize,
     pub(crate) cost_per_hour_usd: f64,
     max_num_seqs: usize,
     max_batched: u32,
@@ -164,7 +163,6 @@ impl LlmInstance {
         Self {
             id: spec.id.clone(),
             gpu: spec.gpu.clone(),
-            home,
             cost_per_hour_usd: spec.cost_per_hour_usd,
             max_num_seqs: spec.max_num_seqs as usize,
             max_batched: spec.max_num_batched_tokens,
@@ -405,18 +403,18 @@ impl LlmInstance {
             return;
         }
         let llm_work = self.running.len() + self.waiting.len() > 0;
-        if !self.colocated.is_empty() && !(self.last_was_embed && llm_work) {
-            if let Some(batch) = self.colocated.pop_front() {
-                let dur = self.jittered(batch.dur_us as f64 / 1000.0);
-                self.stats.busy_us += dur;
-                self.stats.embedding_batches += 1;
-                self.phase = Phase::Embed {
-                    end_us: now_us + dur,
-                    batch,
-                };
-                self.last_was_embed = true;
-                return;
-            }
+        // Co-located embedding batches alternate with LLM steps.
+        let embed_turn = !(self.last_was_embed && llm_work);
+        if embed_turn && let Some(batch) = self.colocated.pop_front() {
+            let dur = self.jittered(batch.dur_us as f64 / 1000.0);
+            self.stats.busy_us += dur;
+            self.stats.embedding_batches += 1;
+            self.phase = Phase::Embed {
+                end_us: now_us + dur,
+                batch,
+            };
+            self.last_was_embed = true;
+            return;
         }
         self.last_was_embed = false;
         if !llm_work {

@@ -304,10 +304,6 @@ struct ModelQueue {
 }
 
 impl ModelQueue {
-    fn len(&self) -> usize {
-        self.main.len() + self.late.len()
-    }
-
     fn is_empty(&self) -> bool {
         self.main.is_empty() && self.late.is_empty()
     }
@@ -707,8 +703,7 @@ impl Cluster {
         } else {
             req.num_inputs.max(1)
         };
-        let min_service_us;
-        if req.kind.is_llm() {
+        let min_service_us = if req.kind.is_llm() {
             let eligible = self.eligible(m);
             if eligible.is_empty() {
                 let msg = format!(
@@ -740,7 +735,7 @@ impl Cluster {
                 self.reject(req.key, 429, msg);
                 return;
             }
-            min_service_us = self.min_llm_service_us(m, prompt, max_tokens);
+            self.min_llm_service_us(m, prompt, max_tokens)
         } else {
             if self.queued_emb >= self.spec.scheduler.max_queue_embedding as usize {
                 let msg = format!(
@@ -750,10 +745,10 @@ impl Cluster {
                 self.reject(req.key, 429, msg);
                 return;
             }
-            min_service_us = self.models[m].batch.map_or(0, |b| {
+            self.models[m].batch.map_or(0, |b| {
                 ms_to_us(b.batch_ms(u64::from(num_inputs), u64::from(prompt)))
-            });
-        }
+            })
+        };
         let deadline_us = t.saturating_add(req.deadline_ms.saturating_mul(1000));
         let p = Pending {
             key: req.key,

@@ -25,10 +25,8 @@ use std::collections::BTreeSet;
 
 /// The step-time model of one LLM on one GPU (vLLM-style continuous batching).
 ///
-/// One engine step takes
-/// `base_ms + prefill_ms_per_token * prefill_tokens + decode_ms_per_seq * decode_seqs
-///  + kv_read_ms_per_1k_tokens * context_tokens / 1000`,
-/// where `context_tokens` is the KV cache the step's attention reads (the tokens already
+/// One engine step takes `base_ms + prefill_ms_per_token * prefill_tokens +
+/// decode_ms_per_seq * decode_seqs + kv_read_ms_per_1k_tokens * context_tokens / 1000`, where `context_tokens` is the KV cache the step's attention reads (the tokens already
 /// computed for every sequence in the batch).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
