@@ -13,7 +13,7 @@
 //!     step: { base_ms: 10.0, prefill_ms_per_token: 0.0976, decode_ms_per_seq: 0.0976, kv_read_ms_per_1k_tokens: 0.0281 }
 //!     max_num_seqs: 256
 //!     max_num_batched_tokens: 2048
-//!     kv_cache_tokens: 1000000
+//!     kv_cache_tokens: 1016000
 //!     model_switch_ms: 610.0
 //! embedding_instances:
 //!   - { id: emb-0, model: BAAI/bge-m3, gpu: L4, cost_per_hour_usd: 0.71, base_ms: 4.0, ms_per_token: 0.0125, max_batch: 32 }

@@ -285,6 +285,28 @@ fn presets_validate_and_round_trip_through_yaml() {
 }
 
 #[test]
+fn the_yaml_example_in_the_spec_docs_parses() {
+    let src = include_str!("spec.rs");
+    let start = src.find("//! ```yaml\n").unwrap() + "//! ```yaml\n".len();
+    let end = start + src[start..].find("//! ```").unwrap();
+    let yaml: String = src[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("//! ").unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let spec = ClusterSpec::from_yaml(&yaml).unwrap();
+    assert_eq!(
+        spec.llm_instances[0].step,
+        presets::single().llm_instances[0].step
+    );
+    assert_eq!(
+        spec.embedding_instances[0],
+        presets::single().embedding_instances[0]
+    );
+    assert!(Cluster::new(&spec, "fifo", 0).is_ok());
+}
+
+#[test]
 fn bad_specs_name_the_field() {
     let mut spec = tiny();
     spec.llm_instances[1].step.base_ms = -1.0;
@@ -316,4 +338,139 @@ fn step_jitter_is_seeded() {
     };
     assert_eq!(run(5), run(5));
     assert_ne!(run(5), run(6));
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod chaos {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Arrive {
+            gap_us: u32,
+            emb: bool,
+            pool: bool,
+            prompt: u16,
+            out: u8,
+            class: u8,
+        },
+        Cancel {
+            pick: u16,
+        },
+        Switch {
+            policy: u8,
+        },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0u32..20_000, any::<bool>(), any::<bool>(), 0u16..600, any::<u8>(), any::<u8>())
+                .prop_map(|(gap_us, emb, pool, prompt, out, class)| Op::Arrive { gap_us, emb, pool, prompt, out, class }),
+            1 => any::<u16>().prop_map(|pick| Op::Cancel { pick }),
+            1 => any::<u8>().prop_map(|policy| Op::Switch { policy }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Arrivals, cancellations and policy switches in any order: every request ends
+        /// exactly once (finished, rejected or cancelled), tokens never exceed max_tokens, the
+        /// counters add up, and the cluster drains to idle.
+        #[test]
+        fn bookkeeping_survives_anything(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut spec = tiny();
+            spec.scheduler.max_queue_llm = 20;
+            spec.scheduler.max_queue_embedding = 20;
+            let mut c = Cluster::new(&spec, "fifo", 3).unwrap();
+            let mut now = 0u64;
+            let mut next_key = 0u64;
+            let mut max_tokens: BTreeMap<u64, u32> = BTreeMap::new();
+            let mut open: Vec<u64> = Vec::new();
+            let mut cancelled = 0u64;
+            let mut tokens: BTreeMap<u64, u32> = BTreeMap::new();
+            let mut ended: BTreeMap<u64, &'static str> = BTreeMap::new();
+            let mut absorb = |c: &mut Cluster, open: &mut Vec<u64>, tokens: &mut BTreeMap<u64, u32>, ended: &mut BTreeMap<u64, &'static str>| {
+                while let Some(ev) = c.poll_event() {
+                    match ev {
+                        ClusterEvent::Tokens { key, count, .. } => *tokens.entry(key).or_default() += count,
+                        ClusterEvent::Finished { key, .. } => {
+                            assert!(ended.insert(key, "finished").is_none(), "{key} ended twice");
+                            open.retain(|&k| k != key);
+                        }
+                        ClusterEvent::Rejected { key, .. } => {
+                            assert!(ended.insert(key, "rejected").is_none(), "{key} ended twice");
+                            open.retain(|&k| k != key);
+                        }
+                        ClusterEvent::Dispatched { .. } => {}
+                    }
+                }
+            };
+            for op in ops {
+                match op {
+                    Op::Arrive { gap_us, emb, pool, prompt, out, class } => {
+                        now += u64::from(gap_us);
+                        while let Some(t) = c.poll_timeout().filter(|&t| t <= now) {
+                            c.handle_timeout(t);
+                            absorb(&mut c, &mut open, &mut tokens, &mut ended);
+                        }
+                        let key = next_key;
+                        next_key += 1;
+                        let mut req = if emb { emb_req(key, 1 + u32::from(out % 20), u32::from(prompt)) } else { llm(key, u32::from(prompt), 1 + u32::from(out % 60)) };
+                        if pool && !emb {
+                            req.model = "tiny-llm-b".into();
+                        }
+                        req.priority = Priority::ALL[usize::from(class % 3)];
+                        req.deadline_ms = u64::from(class);
+                        max_tokens.insert(key, req.max_tokens);
+                        open.push(key);
+                        c.on_arrival(now, req);
+                    }
+                    Op::Cancel { pick } => {
+                        if !open.is_empty() {
+                            let key = open.remove(usize::from(pick) % open.len());
+                            c.cancel(now, key);
+                            ended.insert(key, "cancelled");
+                            cancelled += 1;
+                        }
+                    }
+                    Op::Switch { policy } => {
+                        c.set_policy(POLICY_NAMES[usize::from(policy) % 8]).unwrap();
+                    }
+                }
+                absorb(&mut c, &mut open, &mut tokens, &mut ended);
+            }
+            while let Some(t) = c.poll_timeout() {
+                c.handle_timeout(t);
+                absorb(&mut c, &mut open, &mut tokens, &mut ended);
+            }
+            prop_assert!(c.is_idle());
+            prop_assert!(open.is_empty(), "never ended: {open:?}");
+            prop_assert_eq!(ended.len() as u64, next_key);
+            for (key, n) in &tokens {
+                prop_assert!(*n <= max_tokens[key]);
+                if ended[key] == "finished" {
+                    prop_assert_eq!(*n, max_tokens[key]);
+                }
+            }
+            let m = c.metrics(now);
+            let finished = ended.values().filter(|e| **e == "finished").count() as u64;
+            let rejected = ended.values().filter(|e| **e == "rejected").count() as u64;
+            prop_assert_eq!(m.requests.received, next_key);
+            prop_assert_eq!(m.requests.completed, finished);
+            prop_assert_eq!(m.requests.rejected, rejected);
+            prop_assert!(m.requests.failed <= cancelled);
+            prop_assert_eq!(m.queues.llm + m.queues.embedding, 0);
+            for i in &m.instances {
+                prop_assert_eq!(i.running + i.waiting, 0);
+                prop_assert_eq!(i.kv_cache_usage, 0.0);
+            }
+        }
+    }
+
+    fn emb_req(key: u64, inputs: u32, tokens: u32) -> ClusterRequest {
+        emb(key, inputs, tokens)
+    }
 }
