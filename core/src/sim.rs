@@ -225,7 +225,10 @@ mod tests {
         /// its output length; times are ordered; queue time never exceeds the TTFT.
         #[test]
         fn every_policy_serves_everything_deterministically(
-            raw in proptest::collection::vec((0u16..2000, 0u8..200, any::<u8>(), any::<u8>(), any::<bool>()), 1..120),
+            raw in proptest::collection::vec(
+                (0u16..2000, 0u8..200, any::<u8>(), any::<u8>(), any::<bool>()),
+                1..120,
+            ),
             policy in 0usize..8,
         ) {
             let reqs = workload(&raw);

@@ -366,11 +366,55 @@ mod chaos {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            6 => (0u32..20_000, any::<bool>(), any::<bool>(), 0u16..600, any::<u8>(), any::<u8>())
-                .prop_map(|(gap_us, emb, pool, prompt, out, class)| Op::Arrive { gap_us, emb, pool, prompt, out, class }),
+            6 => (
+                0u32..20_000,
+                any::<bool>(),
+                any::<bool>(),
+                0u16..600,
+                any::<u8>(),
+                any::<u8>()
+            )
+                .prop_map(|(gap_us, emb, pool, prompt, out, class)| Op::Arrive {
+                    gap_us,
+                    emb,
+                    pool,
+                    prompt,
+                    out,
+                    class
+                }),
             1 => any::<u16>().prop_map(|pick| Op::Cancel { pick }),
             1 => any::<u8>().prop_map(|policy| Op::Switch { policy }),
         ]
+    }
+
+    /// What the test saw of each request.
+    #[derive(Default)]
+    struct Seen {
+        open: Vec<u64>,
+        tokens: BTreeMap<u64, u32>,
+        ended: BTreeMap<u64, &'static str>,
+    }
+
+    impl Seen {
+        fn absorb(&mut self, c: &mut Cluster) {
+            while let Some(ev) = c.poll_event() {
+                let (key, how) = match ev {
+                    ClusterEvent::Tokens { key, count, .. } => {
+                        *self.tokens.entry(key).or_default() += count;
+                        continue;
+                    }
+                    ClusterEvent::Dispatched { .. } => continue,
+                    ClusterEvent::Finished { key, .. } => (key, "finished"),
+                    ClusterEvent::Rejected { key, .. } => (key, "rejected"),
+                };
+                assert!(self.ended.insert(key, how).is_none(), "{key} ended twice");
+                self.open.retain(|&k| k != key);
+            }
+        }
+
+        fn count(&self, how: &str) -> u64 {
+            self.ended.values().filter(|e| **e == how).count() as u64
+        }
     }
 
     proptest! {
@@ -388,51 +432,37 @@ mod chaos {
             let mut now = 0u64;
             let mut next_key = 0u64;
             let mut max_tokens: BTreeMap<u64, u32> = BTreeMap::new();
-            let mut open: Vec<u64> = Vec::new();
             let mut cancelled = 0u64;
-            let mut tokens: BTreeMap<u64, u32> = BTreeMap::new();
-            let mut ended: BTreeMap<u64, &'static str> = BTreeMap::new();
-            let mut absorb = |c: &mut Cluster, open: &mut Vec<u64>, tokens: &mut BTreeMap<u64, u32>, ended: &mut BTreeMap<u64, &'static str>| {
-                while let Some(ev) = c.poll_event() {
-                    match ev {
-                        ClusterEvent::Tokens { key, count, .. } => *tokens.entry(key).or_default() += count,
-                        ClusterEvent::Finished { key, .. } => {
-                            assert!(ended.insert(key, "finished").is_none(), "{key} ended twice");
-                            open.retain(|&k| k != key);
-                        }
-                        ClusterEvent::Rejected { key, .. } => {
-                            assert!(ended.insert(key, "rejected").is_none(), "{key} ended twice");
-                            open.retain(|&k| k != key);
-                        }
-                        ClusterEvent::Dispatched { .. } => {}
-                    }
-                }
-            };
+            let mut seen = Seen::default();
             for op in ops {
                 match op {
-                    Op::Arrive { gap_us, emb, pool, prompt, out, class } => {
+                    Op::Arrive { gap_us, emb: is_emb, pool, prompt, out, class } => {
                         now += u64::from(gap_us);
                         while let Some(t) = c.poll_timeout().filter(|&t| t <= now) {
                             c.handle_timeout(t);
-                            absorb(&mut c, &mut open, &mut tokens, &mut ended);
+                            seen.absorb(&mut c);
                         }
                         let key = next_key;
                         next_key += 1;
-                        let mut req = if emb { emb_req(key, 1 + u32::from(out % 20), u32::from(prompt)) } else { llm(key, u32::from(prompt), 1 + u32::from(out % 60)) };
-                        if pool && !emb {
+                        let mut req = if is_emb {
+                            emb(key, 1 + u32::from(out % 20), u32::from(prompt))
+                        } else {
+                            llm(key, u32::from(prompt), 1 + u32::from(out % 60))
+                        };
+                        if pool && !is_emb {
                             req.model = "tiny-llm-b".into();
                         }
                         req.priority = Priority::ALL[usize::from(class % 3)];
                         req.deadline_ms = u64::from(class);
                         max_tokens.insert(key, req.max_tokens);
-                        open.push(key);
+                        seen.open.push(key);
                         c.on_arrival(now, req);
                     }
                     Op::Cancel { pick } => {
-                        if !open.is_empty() {
-                            let key = open.remove(usize::from(pick) % open.len());
+                        if !seen.open.is_empty() {
+                            let key = seen.open.remove(usize::from(pick) % seen.open.len());
                             c.cancel(now, key);
-                            ended.insert(key, "cancelled");
+                            seen.ended.insert(key, "cancelled");
                             cancelled += 1;
                         }
                     }
@@ -440,27 +470,25 @@ mod chaos {
                         c.set_policy(POLICY_NAMES[usize::from(policy) % 8]).unwrap();
                     }
                 }
-                absorb(&mut c, &mut open, &mut tokens, &mut ended);
+                seen.absorb(&mut c);
             }
             while let Some(t) = c.poll_timeout() {
                 c.handle_timeout(t);
-                absorb(&mut c, &mut open, &mut tokens, &mut ended);
+                seen.absorb(&mut c);
             }
             prop_assert!(c.is_idle());
-            prop_assert!(open.is_empty(), "never ended: {open:?}");
-            prop_assert_eq!(ended.len() as u64, next_key);
-            for (key, n) in &tokens {
+            prop_assert!(seen.open.is_empty(), "never ended: {:?}", seen.open);
+            prop_assert_eq!(seen.ended.len() as u64, next_key);
+            for (key, n) in &seen.tokens {
                 prop_assert!(*n <= max_tokens[key]);
-                if ended[key] == "finished" {
+                if seen.ended[key] == "finished" {
                     prop_assert_eq!(*n, max_tokens[key]);
                 }
             }
             let m = c.metrics(now);
-            let finished = ended.values().filter(|e| **e == "finished").count() as u64;
-            let rejected = ended.values().filter(|e| **e == "rejected").count() as u64;
             prop_assert_eq!(m.requests.received, next_key);
-            prop_assert_eq!(m.requests.completed, finished);
-            prop_assert_eq!(m.requests.rejected, rejected);
+            prop_assert_eq!(m.requests.completed, seen.count("finished"));
+            prop_assert_eq!(m.requests.rejected, seen.count("rejected"));
             prop_assert!(m.requests.failed <= cancelled);
             prop_assert_eq!(m.queues.llm + m.queues.embedding, 0);
             for i in &m.instances {
@@ -468,9 +496,5 @@ mod chaos {
                 prop_assert_eq!(i.kv_cache_usage, 0.0);
             }
         }
-    }
-
-    fn emb_req(key: u64, inputs: u32, tokens: u32) -> ClusterRequest {
-        emb(key, inputs, tokens)
     }
 }

@@ -45,6 +45,9 @@ pub(crate) enum Command {
     },
 }
 
+/// A sleep far in the future, for when the cluster has nothing scheduled.
+const IDLE: Duration = Duration::from_secs(86_400 * 365);
+
 /// Microseconds since `epoch`.
 fn now_us(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
@@ -62,6 +65,8 @@ pub(crate) async fn run(
         let wake = cluster
             .poll_timeout()
             .map(|t| epoch + Duration::from_micros(t));
+        // With nothing scheduled the sleep branch is disabled; its deadline is never reached.
+        let sleep = tokio::time::sleep_until(wake.unwrap_or_else(|| epoch + IDLE));
         tokio::select! {
             biased;
             cmd = commands.recv() => {
@@ -72,7 +77,7 @@ pub(crate) async fn run(
                     handle(&mut cluster, &mut routes, &mut resets, cmd, epoch);
                 }
             }
-            () = tokio::time::sleep_until(wake.unwrap_or_else(|| epoch + Duration::from_secs(86_400 * 365))), if wake.is_some() => {
+            () = sleep, if wake.is_some() => {
                 cluster.handle_timeout(now_us(epoch));
             }
         }
