@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod arrival;
+pub mod cluster;
 pub mod config;
 pub mod dataset;
 pub mod histogram;
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod record;
 pub mod report;
 pub mod request;
+pub mod sim;
 pub mod slo;
 pub mod sse;
 pub mod text;

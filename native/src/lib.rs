@@ -9,5 +9,6 @@ pub mod control;
 pub mod export;
 pub mod runner;
 pub mod sender;
+pub mod server;
 pub mod settings;
 pub mod simulate;

@@ -1,0 +1,80 @@
+//! How long a 100,000-request virtual-time simulation takes.
+//!
+//! `cargo bench -p sage-cp-bench --bench simulate`
+//!
+//! The workload is built here (not by the workload generator) so the number measures only the
+//! cluster and the driver: 80% chat requests spread over the `default` preset's two LLMs
+//! (prompts of 64-1,023 tokens, 32-255 output tokens), 20% single-input embeddings, arriving
+//! evenly at 10 requests/s with seeded jitter: about 10,000 s of virtual time.
+
+use cpbench_core::cluster::{ClusterSpec, POLICY_NAMES};
+use cpbench_core::request::{Priority, RequestKind};
+use cpbench_core::sim::simulate;
+use cpbench_core::text::mix64;
+use cpbench_core::workload::RequestSpec;
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::time::Duration;
+
+const REQUESTS: u64 = 100_000;
+const RATE_PER_S: u64 = 10;
+
+fn workload() -> Vec<RequestSpec> {
+    let gap_us = 1_000_000 / RATE_PER_S;
+    let models = ["Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-2-13b-chat-hf"];
+    (0..REQUESTS)
+        .map(|id| {
+            let h = mix64(0xBE4C ^ id);
+            let offset_us = id * gap_us + h % gap_us;
+            let priority = Priority::ALL[(h >> 20) as usize % 3];
+            if h.is_multiple_of(5) {
+                RequestSpec {
+                    id,
+                    offset_us,
+                    kind: RequestKind::Embedding,
+                    model: "BAAI/bge-m3".into(),
+                    priority,
+                    slo_deadline_ms: 200,
+                    prompt: String::new(),
+                    prompt_tokens_est: 64 + (h >> 8) as u32 % 448,
+                    max_tokens: 0,
+                    inputs: vec![String::new()],
+                }
+            } else {
+                RequestSpec {
+                    id,
+                    offset_us,
+                    kind: RequestKind::LlmChat,
+                    model: models[(h >> 40) as usize % 2].into(),
+                    priority,
+                    slo_deadline_ms: 5_000,
+                    prompt: String::new(),
+                    prompt_tokens_est: 64 + (h >> 8) as u32 % 960,
+                    max_tokens: 32 + (h >> 30) as u32 % 224,
+                    inputs: Vec::new(),
+                }
+            }
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let reqs = workload();
+    let spec = ClusterSpec::preset("default").expect("preset");
+    let mut group = c.benchmark_group("simulate_100k");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    for policy in ["fifo", "slo_aware", "aegaeon", "hybrid_slo"] {
+        assert!(POLICY_NAMES.contains(&policy));
+        group.bench_function(policy, |b| {
+            b.iter(|| {
+                let out = simulate(black_box(&reqs), &spec, policy, 1).expect("simulate");
+                black_box(out.records.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
