@@ -174,6 +174,7 @@ fn to_record(r: &RequestSpec, t: Track, end_us: u64) -> RequestRecord {
         },
         chunks: t.chunks,
         input_tokens: if success { t.input_tokens } else { None },
+        prompt_tokens_est: r.prompt_tokens_est,
         queue_time_ms: t.queue_time_ms,
         backend_instance: t.backend_instance,
         concurrency_wait_us: 0,
