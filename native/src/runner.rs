@@ -217,7 +217,11 @@ async fn run_all_steps(
             }
         };
         for w in &run.warnings {
-            say(opts.quiet, format!("  warning: {w}"));
+            if w.starts_with("note: ") {
+                say(opts.quiet, format!("  {w}"));
+            } else {
+                say(opts.quiet, format!("  warning: {w}"));
+            }
         }
         report.runs.push(run);
     }
