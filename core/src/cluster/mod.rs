@@ -1209,9 +1209,11 @@ impl Cluster {
                     .or_else(|| all.iter().copied().min_by_key(|&i| (predict(i), i)))
             }
             Routing::Pool => cands.min_by_key(|&i| {
+                // Keep as few models per instance as possible; among equals, the earliest
+                // predicted completion (which counts a model switch and the batch joined).
                 let inst = &self.llm[i];
                 let models_after = inst.active_models() + usize::from(inst.work_of(m) == 0);
-                (models_after, inst.load(), i)
+                (models_after, predict(i), i)
             }),
         };
         chosen.unwrap_or(self.eligible(m)[0])
@@ -1326,7 +1328,8 @@ impl Cluster {
                         self.emb[i].id.clone()
                     }
                     Loc::Colocated(j) => {
-                        let dur_us = cost.batch_us(&items);
+                        let speedup = self.spec.scheduler.colocated_embedding_speedup;
+                        let dur_us = ms_to_us(cost.batch_us(&items) as f64 / 1000.0 / speedup);
                         self.llm[j].push_colocated(ColocatedBatch { items, dur_us });
                         self.counters.colocated_batches += 1;
                         self.llm[j].id.clone()

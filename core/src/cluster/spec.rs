@@ -150,6 +150,9 @@ pub struct SchedulerSpec {
     pub instance_backlog: u32,
     /// `hybrid`/`hybrid_slo`: longest time an embedding request waits for its batch to fill.
     pub embedding_batch_wait_ms: f64,
+    /// `hybrid`/`hybrid_slo`: how much faster an embedding batch runs on an LLM instance's
+    /// GPU than on the embedding server's (its batch time is divided by this).
+    pub colocated_embedding_speedup: f64,
     /// `aegaeon`: time-between-tokens target each model's decode slices are sized for.
     pub tbt_target_ms: f64,
     /// `adaptive`: LLM queue length at which the load counts as high.
@@ -171,6 +174,7 @@ impl Default for SchedulerSpec {
             max_queue_embedding: 100_000,
             instance_backlog: 2,
             embedding_batch_wait_ms: 5.0,
+            colocated_embedding_speedup: 1.0,
             tbt_target_ms: 100.0,
             adaptive_high_queue: 32,
             adaptive_low_queue: 4,
@@ -311,6 +315,13 @@ impl ClusterSpec {
             "scheduler.embedding_batch_wait_ms",
             s.embedding_batch_wait_ms,
         )?;
+        if !(s.colocated_embedding_speedup.is_finite() && s.colocated_embedding_speedup > 0.0) {
+            return Err(invalid(
+                "scheduler.colocated_embedding_speedup",
+                &s.colocated_embedding_speedup.to_string(),
+                "a finite number > 0",
+            ));
+        }
         if !(s.tbt_target_ms.is_finite() && s.tbt_target_ms > 0.0) {
             return Err(invalid(
                 "scheduler.tbt_target_ms",
