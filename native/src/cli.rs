@@ -155,7 +155,12 @@ pub struct TargetArgs {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub drain: f64,
     /// API key sent as a bearer token (never written to any output).
-    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(
+        long,
+        env = "OPENAI_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub api_key: Option<String>,
 }
 
@@ -163,7 +168,12 @@ pub struct TargetArgs {
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
     /// Output folder for the result files.
-    #[arg(short = 'o', long, default_value = "./benchmark_results", value_name = "DIR")]
+    #[arg(
+        short = 'o',
+        long,
+        default_value = "./benchmark_results",
+        value_name = "DIR"
+    )]
     pub output: PathBuf,
     /// Terminal output: the table or the whole result as JSON.
     #[arg(long, value_enum, default_value_t)]
@@ -310,21 +320,43 @@ mod tests {
     #[test]
     fn seed_readme_flags_parse() {
         let c = Cli::try_parse_from([
-            "sage-cp-bench", "run", "--mode", "llm", "--policy", "fifo", "--requests", "100", "--rate", "10",
+            "sage-cp-bench",
+            "run",
+            "--mode",
+            "llm",
+            "--policy",
+            "fifo",
+            "--requests",
+            "100",
+            "--rate",
+            "10",
         ])
         .unwrap();
         let Command::Run(r) = c.command else { panic!() };
         assert_eq!(r.policy.as_deref(), Some("fifo"));
         assert_eq!(r.workload.requests, Some(100));
         let c = Cli::try_parse_from([
-            "sage-cp-bench", "compare", "-m", "hybrid", "-p", "fifo,hybrid_slo", "--llm-ratio", "0.7", "-n", "500",
+            "sage-cp-bench",
+            "compare",
+            "-m",
+            "hybrid",
+            "-p",
+            "fifo,hybrid_slo",
+            "--llm-ratio",
+            "0.7",
+            "-n",
+            "500",
         ])
         .unwrap();
-        let Command::Compare(r) = c.command else { panic!() };
+        let Command::Compare(r) = c.command else {
+            panic!()
+        };
         assert_eq!(r.policies.unwrap(), vec!["fifo", "hybrid_slo"]);
         assert_eq!(r.workload.llm_ratio, Some(0.7));
         let c = Cli::try_parse_from(["sage-cp-bench", "sweep", "--rates", "10,50"]).unwrap();
-        let Command::Sweep(s) = c.command else { panic!() };
+        let Command::Sweep(s) = c.command else {
+            panic!()
+        };
         assert_eq!(s.rates, vec![10.0, 50.0]);
     }
 }

@@ -60,7 +60,10 @@ fn raise_fd_limit() {
     }
 }
 
-fn resolve_usage(args: &crate::cli::WorkloadArgs, policies: Option<Vec<String>>) -> Result<Resolved> {
+fn resolve_usage(
+    args: &crate::cli::WorkloadArgs,
+    policies: Option<Vec<String>>,
+) -> Result<Resolved> {
     settings::resolve(args, policies).map_err(|e| usage(format!("{e:#}")))
 }
 
@@ -91,15 +94,27 @@ async fn sweep_cmd(a: SweepArgs) -> Result<i32> {
             )));
         }
     }
-    bench(ReportKind::Sweep, r, Some(a.rates.clone()), &a.target, &a.output).await
+    bench(
+        ReportKind::Sweep,
+        r,
+        Some(a.rates.clone()),
+        &a.target,
+        &a.output,
+    )
+    .await
 }
 
 /// The control plane and switch mode chosen by the flags and the config.
 fn target(t: &TargetArgs, config: &BenchmarkConfig) -> Result<(Target, SwitchMode)> {
-    let url = t.control_plane.clone().or_else(|| config.control_plane_url.clone());
+    let url = t
+        .control_plane
+        .clone()
+        .or_else(|| config.control_plane_url.clone());
     if let Some(launch) = &t.launch {
         if t.policy_switch == PolicySwitchArg::None {
-            return Err(usage("--launch and --policy-switch none contradict each other: --launch starts the control plane with each policy"));
+            return Err(usage(
+                "--launch and --policy-switch none contradict each other: --launch starts the control plane with each policy",
+            ));
         }
         let url = url.unwrap_or_else(|| "http://127.0.0.1:8080".into());
         return Ok((Target::Url(url), SwitchMode::Launch(launch.clone())));
@@ -121,9 +136,11 @@ fn target(t: &TargetArgs, config: &BenchmarkConfig) -> Result<(Target, SwitchMod
     match url {
         Some(u) => Ok((Target::Url(u), switch)),
         None => {
-            config
-                .validate_for_reference()
-                .map_err(|e| usage(format!("invalid configuration for the embedded reference control plane:\n{e}")))?;
+            config.validate_for_reference().map_err(|e| {
+                usage(format!(
+                    "invalid configuration for the embedded reference control plane:\n{e}"
+                ))
+            })?;
             Ok((
                 Target::Embedded {
                     cluster: t.cluster.clone().unwrap_or_else(|| "default".into()),
@@ -191,7 +208,9 @@ async fn bench(
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 if !quiet {
-                    eprintln!("\ninterrupted: stopping, waiting briefly for requests in flight, then writing what was measured");
+                    eprintln!(
+                        "\ninterrupted: stopping, waiting briefly for requests in flight, then writing what was measured"
+                    );
                 }
                 stop.cancel();
             }
@@ -203,7 +222,12 @@ async fn bench(
 }
 
 /// Writes the result files, prints the table (or JSON), and picks the exit code.
-fn finish(report: &Report, out: &OutputArgs, err: Option<anyhow::Error>, interrupted: bool) -> Result<i32> {
+fn finish(
+    report: &Report,
+    out: &OutputArgs,
+    err: Option<anyhow::Error>,
+    interrupted: bool,
+) -> Result<i32> {
     if !report.runs.is_empty() {
         let written = export::write_results(report, &out.output)?;
         match out.format {
@@ -280,7 +304,11 @@ fn validate_cmd(a: &ValidateArgs) -> Result<i32> {
         c.validate()
     };
     if let Err(e) = checked {
-        println!("{}: {} problem(s):\n{e}", a.file.display(), e.problems.len());
+        println!(
+            "{}: {} problem(s):\n{e}",
+            a.file.display(),
+            e.problems.len()
+        );
         return Ok(1);
     }
     let r = Resolved {
@@ -307,7 +335,8 @@ fn validate_cmd(a: &ValidateArgs) -> Result<i32> {
 }
 
 async fn serve_cmd(a: ServeArgs) -> Result<i32> {
-    let cluster = server::cluster_from_arg(&a.cluster).map_err(|e| usage(format!("--cluster: {e:#}")))?;
+    let cluster =
+        server::cluster_from_arg(&a.cluster).map_err(|e| usage(format!("--cluster: {e:#}")))?;
     server::serve(server::ServerOptions {
         host: a.host,
         port: a.port,
@@ -321,12 +350,22 @@ async fn serve_cmd(a: ServeArgs) -> Result<i32> {
 
 fn simulate_cmd(a: &SimulateArgs) -> Result<i32> {
     let r = resolve_usage(&a.workload, a.policies.clone())?;
-    r.config
-        .validate_for_reference()
-        .map_err(|e| usage(format!("invalid configuration for the simulated reference control plane:\n{e}")))?;
-    let cluster = server::cluster_from_arg(&a.cluster).map_err(|e| usage(format!("--cluster: {e:#}")))?;
+    r.config.validate_for_reference().map_err(|e| {
+        usage(format!(
+            "invalid configuration for the simulated reference control plane:\n{e}"
+        ))
+    })?;
+    let cluster =
+        server::cluster_from_arg(&a.cluster).map_err(|e| usage(format!("--cluster: {e:#}")))?;
     let w = settings::workload(&r).map_err(|e| usage(format!("{e:#}")))?;
-    let report = crate::simulate::simulate_report(&r.config, &w, &cluster, &a.cluster, runner::now_rfc3339(), !a.output.no_records)?;
+    let report = crate::simulate::simulate_report(
+        &r.config,
+        &w,
+        &cluster,
+        &a.cluster,
+        runner::now_rfc3339(),
+        !a.output.no_records,
+    )?;
     finish(&report, &a.output, None, false)
 }
 
@@ -341,19 +380,26 @@ mod tests {
             control_plane: Some("http://x".into()),
             ..TargetArgs::default()
         };
-        let mut c = BenchmarkConfig::default();
-        c.policies = vec!["a".into(), "b".into()];
+        let mut c = BenchmarkConfig {
+            policies: vec!["a".into(), "b".into()],
+            ..BenchmarkConfig::default()
+        };
         let e = target(&t, &c).unwrap_err();
         assert!(e.downcast_ref::<UsageError>().is_some());
         c.policies.truncate(1);
-        assert_eq!(target(&t, &c).unwrap(), (Target::Url("http://x".into()), SwitchMode::None));
+        assert_eq!(
+            target(&t, &c).unwrap(),
+            (Target::Url("http://x".into()), SwitchMode::None)
+        );
     }
 
     #[test]
     fn embedded_target_checks_reference_policies() {
         let t = TargetArgs::default();
-        let mut c = BenchmarkConfig::default();
-        c.policies = vec!["round_robin".into()];
+        let c = BenchmarkConfig {
+            policies: vec!["round_robin".into()],
+            ..BenchmarkConfig::default()
+        };
         let e = target(&t, &c).unwrap_err().to_string();
         assert!(e.contains("round_robin") && e.contains("fifo"), "{e}");
     }

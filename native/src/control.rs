@@ -53,8 +53,7 @@ impl ControlPlane {
     pub async fn wait_healthy(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            let last_err;
-            match self
+            let last_err = match self
                 .http
                 .get(format!("{}/health", self.base))
                 .timeout(Duration::from_secs(2))
@@ -62,9 +61,9 @@ impl ControlPlane {
                 .await
             {
                 Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) => last_err = format!("GET /health answered {}", r.status()),
-                Err(e) => last_err = format!("{e}"),
-            }
+                Ok(r) => format!("GET /health answered {}", r.status()),
+                Err(e) => format!("{e}"),
+            };
             if Instant::now() >= deadline {
                 bail!(
                     "control plane at {} not healthy after {:.0} s ({last_err}); is it running? \
@@ -122,7 +121,8 @@ impl ControlPlane {
             .with_context(|| format!("POST {url}"))?;
         let status = r.status();
         let body = r.text().await.unwrap_or_default();
-        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::METHOD_NOT_ALLOWED
+        if status == reqwest::StatusCode::NOT_FOUND
+            || status == reqwest::StatusCode::METHOD_NOT_ALLOWED
         {
             bail!(
                 "the control plane at {} has no admin API (POST /admin/set_policy answered {status}), so policy {policy:?} cannot be \
@@ -151,7 +151,9 @@ impl ControlPlane {
         if let Some(s) = &said
             && s != policy
         {
-            bail!("asked the control plane for policy {policy:?}, but POST /admin/set_policy says {s:?} is active");
+            bail!(
+                "asked the control plane for policy {policy:?}, but POST /admin/set_policy says {s:?} is active"
+            );
         }
         if let Some(v) = self.get_json("/admin/policy").await.ok().flatten()
             && let Some(active) = v.get("policy").and_then(Value::as_str)
@@ -176,7 +178,9 @@ impl ControlPlane {
             && let Some(active) = m.get("policy").and_then(Value::as_str)
         {
             if active != policy {
-                bail!("POST /admin/set_policy accepted {policy:?}, but GET /admin/metrics reports policy {active:?}");
+                bail!(
+                    "POST /admin/set_policy accepted {policy:?}, but GET /admin/metrics reports policy {active:?}"
+                );
             }
             return Ok(SwitchVerified {
                 previous,
@@ -269,7 +273,8 @@ pub fn fill_launch_template(template: &str, policy: &str) -> Result<(String, Opt
     let mut cmd = template.replace("{policy}", policy);
     let mut port = None;
     if cmd.contains("{port}") {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").context("choosing a free port for {port}")?;
+        let l = std::net::TcpListener::bind("127.0.0.1:0")
+            .context("choosing a free port for {port}")?;
         let p = l.local_addr()?.port();
         drop(l);
         cmd = cmd.replace("{port}", &p.to_string());
@@ -289,8 +294,7 @@ impl Launched {
         health_timeout: Duration,
     ) -> Result<Self> {
         if let Some(dir) = log_path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let log = std::fs::File::create(log_path)
             .with_context(|| format!("creating launch log {}", log_path.display()))?;
@@ -367,7 +371,8 @@ mod tests {
     #[test]
     fn launch_template_needs_policy_and_fills_port() {
         assert!(fill_launch_template("router --port 8000", "fifo").is_err());
-        let (cmd, port) = fill_launch_template("r --policy {policy} --port {port}", "fifo").unwrap();
+        let (cmd, port) =
+            fill_launch_template("r --policy {policy} --port {port}", "fifo").unwrap();
         let p = port.unwrap();
         assert_eq!(cmd, format!("r --policy fifo --port {p}"));
         let (cmd, port) = fill_launch_template("r {policy}", "x").unwrap();

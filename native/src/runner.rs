@@ -12,8 +12,8 @@ use crate::sender::{Cancel, SendOptions, send_open_loop};
 use crate::server;
 use anyhow::{Context, Result, bail};
 use cpbench_core::config::BenchmarkConfig;
-use cpbench_core::report::{Environment, PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
 use cpbench_core::record::RequestRecord;
+use cpbench_core::report::{Environment, PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
 use cpbench_core::workload::{RequestSpec, Workload};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
@@ -141,13 +141,14 @@ async fn run_into(
             let url = running.url();
             say(
                 opts.quiet,
-                format!("control plane: embedded reference control plane (cluster {cluster}) at {url}"),
+                format!(
+                    "control plane: embedded reference control plane (cluster {cluster}) at {url}"
+                ),
             );
             report.environment.embedded_control_plane = true;
-            report
-                .environment
-                .notes
-                .push(format!("embedded reference control plane, cluster {cluster}, simulated GPUs"));
+            report.environment.notes.push(format!(
+                "embedded reference control plane, cluster {cluster}, simulated GPUs"
+            ));
             embedded = Some(running);
             url
         }
@@ -188,9 +189,11 @@ async fn run_all_steps(
                     Some(p) => format!("http://127.0.0.1:{p}"),
                     None => base_url.to_string(),
                 };
-                let log_path = opts
-                    .output_dir
-                    .join(format!("launch_{}_{}.log", file_stamp(), sanitize(&step.policy)));
+                let log_path = opts.output_dir.join(format!(
+                    "launch_{}_{}.log",
+                    file_stamp(),
+                    sanitize(&step.policy)
+                ));
                 let probe = reqwest::Client::builder().no_proxy().build()?;
                 let child =
                     Launched::start(&command, &url, &log_path, probe, opts.launch_timeout).await?;
@@ -201,11 +204,15 @@ async fn run_all_steps(
                 let res = run_step(opts, &url, &step, PolicySwitch::Launched, cancel).await;
                 child.stop(Duration::from_secs(10)).await?;
                 let mut run = res?;
-                run.warnings
-                    .push(format!("control plane launched as {command:?}; log at {}", log_path.display()));
+                run.warnings.push(format!(
+                    "control plane launched as {command:?}; log at {}",
+                    log_path.display()
+                ));
                 run
             }
-            SwitchMode::Admin => run_step(opts, base_url, &step, PolicySwitch::Verified, cancel).await?,
+            SwitchMode::Admin => {
+                run_step(opts, base_url, &step, PolicySwitch::Verified, cancel).await?
+            }
             SwitchMode::None => {
                 let mut run =
                     run_step(opts, base_url, &step, PolicySwitch::NotSwitched, cancel).await?;
@@ -276,7 +283,11 @@ async fn run_step(
         let failed: Vec<_> = res
             .records
             .iter()
-            .filter_map(|r| r.outcome.error_key().map(|k| (k, format!("{:?}", r.outcome))))
+            .filter_map(|r| {
+                r.outcome
+                    .error_key()
+                    .map(|k| (k, format!("{:?}", r.outcome)))
+            })
             .collect();
         if !res.records.is_empty() && failed.len() == res.records.len() {
             bail!(
@@ -322,7 +333,8 @@ async fn run_step(
     }
     run.warnings.extend(lateness_warning(&run));
     run.warnings.extend(rate_warning);
-    run.warnings.extend(notes.into_iter().map(|n| format!("note: {n}")));
+    run.warnings
+        .extend(notes.into_iter().map(|n| format!("note: {n}")));
     Ok(run)
 }
 
@@ -356,7 +368,9 @@ fn send_rate_warning(records: &[RequestRecord], workload: &Workload) -> Option<S
     let scheduled = (workload.requests.len() - 1) as f64 / ((last - first) as f64 / 1e6);
     let achieved = (records.len() - 1) as f64 / ((sent_max - sent_min) as f64 / 1e6);
     (achieved < 0.95 * scheduled).then(|| {
-        format!("achieved send rate {achieved:.1} req/s is below the schedule's {scheduled:.1} req/s")
+        format!(
+            "achieved send rate {achieved:.1} req/s is below the schedule's {scheduled:.1} req/s"
+        )
     })
 }
 
@@ -393,7 +407,13 @@ pub fn file_stamp() -> String {
 /// A name safe in file names.
 pub fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

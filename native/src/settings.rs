@@ -36,8 +36,7 @@ pub fn read_config_file(path: &Path) -> Result<BenchmarkConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--config: cannot read {}", path.display()))?;
     let ext = path.extension().and_then(|e| e.to_str());
-    BenchmarkConfig::from_text(&text, ext)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    BenchmarkConfig::from_text(&text, ext).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// Builds the config: the file's values (or the defaults), then every flag given on the
@@ -64,7 +63,10 @@ pub fn resolve(args: &WorkloadArgs, policies: Option<Vec<String>>) -> Result<Res
     }
     c.validate()
         .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
-    Ok(Resolved { config: c, base_dir })
+    Ok(Resolved {
+        config: c,
+        base_dir,
+    })
 }
 
 fn apply_flags(c: &mut BenchmarkConfig, a: &WorkloadArgs) -> Result<()> {
@@ -86,7 +88,9 @@ fn apply_flags(c: &mut BenchmarkConfig, a: &WorkloadArgs) -> Result<()> {
     }
     if let Some(r) = a.llm_ratio {
         if c.mode != Mode::Hybrid {
-            bail!("--llm-ratio is for hybrid mode; add --mode hybrid (or mode: hybrid in the config)");
+            bail!(
+                "--llm-ratio is for hybrid mode; add --mode hybrid (or mode: hybrid in the config)"
+            );
         }
         c.set_llm_ratio(r);
     }
@@ -106,7 +110,10 @@ fn apply_flags(c: &mut BenchmarkConfig, a: &WorkloadArgs) -> Result<()> {
             "gamma" => ArrivalConfig::Gamma {
                 burstiness: a.burstiness.unwrap_or(1.0),
             },
-            "burst" => ArrivalConfig::Burst { on_s: 1.0, off_s: 1.0 },
+            "burst" => ArrivalConfig::Burst {
+                on_s: 1.0,
+                off_s: 1.0,
+            },
             other => bail!(
                 "--arrival: unknown pattern {other:?}; expected poisson, constant (or uniform), gamma, burst \
                  (trace replay is set in a config file)"
@@ -192,8 +199,15 @@ fn parse_per_priority(flag: &str, s: &str) -> Result<PerPriority<u64>> {
         .collect::<Result<_, _>>()
         .with_context(|| format!("{flag}: {s:?} is not three integers; expected HIGH,NORMAL,LOW in ms, e.g. 500,1000,2000"))?;
     match v.as_slice() {
-        [h, n, l] => Ok(PerPriority { high: *h, normal: *n, low: *l }),
-        _ => bail!("{flag}: {s:?} has {} values; expected three, HIGH,NORMAL,LOW in ms, e.g. 500,1000,2000", v.len()),
+        [h, n, l] => Ok(PerPriority {
+            high: *h,
+            normal: *n,
+            low: *l,
+        }),
+        _ => bail!(
+            "{flag}: {s:?} has {} values; expected three, HIGH,NORMAL,LOW in ms, e.g. 500,1000,2000",
+            v.len()
+        ),
     }
 }
 
@@ -217,9 +231,8 @@ pub fn load_data(resolved: &Resolved) -> Result<WorkloadData> {
         let path = resolved.base_dir.join(&t.path);
         let bytes = std::fs::read(&path)
             .with_context(|| format!("trace: cannot read {}", path.display()))?;
-        data.trace = Some(
-            Trace::parse_jsonl(&bytes).with_context(|| format!("trace {}", path.display()))?,
-        );
+        data.trace =
+            Some(Trace::parse_jsonl(&bytes).with_context(|| format!("trace {}", path.display()))?);
     }
     Ok(data)
 }
@@ -248,7 +261,10 @@ mod tests {
         assert_eq!(r.config.num_requests, 20);
         assert_eq!(r.config.seed, 7);
         assert_eq!(r.config.policies, vec!["fifo", "priority"]);
-        assert_eq!(r.config.priority_distribution.get(&Priority::Low), Some(&3.0));
+        assert_eq!(
+            r.config.priority_distribution.get(&Priority::Low),
+            Some(&3.0)
+        );
         assert_eq!(r.config.slo.llm_deadline_ms.normal, 200);
 
         let bad = WorkloadArgs {
@@ -261,11 +277,21 @@ mod tests {
             llm_ratio: Some(0.5),
             ..Default::default()
         };
-        assert!(resolve(&bad, None).unwrap_err().to_string().contains("--llm-ratio"));
+        assert!(
+            resolve(&bad, None)
+                .unwrap_err()
+                .to_string()
+                .contains("--llm-ratio")
+        );
         let bad = WorkloadArgs {
             rate: Some(-1.0),
             ..Default::default()
         };
-        assert!(resolve(&bad, None).unwrap_err().to_string().contains("request_rate"));
+        assert!(
+            resolve(&bad, None)
+                .unwrap_err()
+                .to_string()
+                .contains("request_rate")
+        );
     }
 }

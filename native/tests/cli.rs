@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sage-cp-bench"));
-    c.env_remove("SAGE_CONTROL_PLANE_URL").env_remove("OPENAI_API_KEY");
+    c.env_remove("SAGE_CONTROL_PLANE_URL")
+        .env_remove("OPENAI_API_KEY");
     c
 }
 
@@ -101,17 +102,22 @@ fn validate_lists_every_problem_and_exits_1() {
     std::fs::write(&file, "request_rat: 5\n").unwrap();
     let out = bin().arg("validate").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stdout).contains("request_rat"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("request_rat"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
 fn bad_flags_are_usage_errors_naming_the_flag() {
-    let out = bin()
-        .args(["run", "--rate", "-1", "-q"])
-        .output()
-        .unwrap();
+    let out = bin().args(["run", "--rate", "-1", "-q"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("request_rate"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("request_rate"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = bin()
         .args(["compare", "--policies", "fifo,round_robin", "-q"])
         .output()
@@ -125,7 +131,18 @@ fn bad_flags_are_usage_errors_naming_the_flag() {
 fn run_against_the_embedded_control_plane_writes_a_valid_report() {
     let dir = temp_dir("run");
     let out: Output = bin()
-        .args(["run", "--requests", "20", "--rate", "20", "--warmup", "2", "--cluster", "tiny", "-o"])
+        .args([
+            "run",
+            "--requests",
+            "20",
+            "--rate",
+            "20",
+            "--warmup",
+            "2",
+            "--cluster",
+            "tiny",
+            "-o",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
@@ -156,7 +173,17 @@ fn simulate_is_byte_identical_across_runs() {
     for d in [&dir_a, &dir_b] {
         let out = bin()
             .env("SOURCE_DATE_EPOCH", "1764300000")
-            .args(["simulate", "--requests", "300", "--rate", "30", "--policies", "fifo,priority", "-q", "-o"])
+            .args([
+                "simulate",
+                "--requests",
+                "300",
+                "--rate",
+                "30",
+                "--policies",
+                "fifo,priority",
+                "-q",
+                "-o",
+            ])
             .arg(d)
             .output()
             .unwrap();
@@ -174,7 +201,18 @@ fn simulate_is_byte_identical_across_runs() {
 fn ctrl_c_leaves_a_valid_partial_result() {
     let dir = temp_dir("sigint");
     let mut child = bin()
-        .args(["run", "--requests", "4000", "--rate", "50", "--warmup", "0", "--cluster", "tiny", "-o"])
+        .args([
+            "run",
+            "--requests",
+            "4000",
+            "--rate",
+            "50",
+            "--warmup",
+            "0",
+            "--cluster",
+            "tiny",
+            "-o",
+        ])
         .arg(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -71,7 +71,16 @@ fn cpu_seconds() -> f64 {
 
 fn start_server(chunks: u32) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cpbench-fake-server"))
-        .args(["--mode", "sse", "--chunks", &chunks.to_string(), "--port", "0", "--threads", "1"])
+        .args([
+            "--mode",
+            "sse",
+            "--chunks",
+            &chunks.to_string(),
+            "--port",
+            "0",
+            "--threads",
+            "1",
+        ])
         .stdout(Stdio::piped())
         .stdin(Stdio::piped())
         .spawn()
@@ -90,14 +99,16 @@ fn start_server(chunks: u32) -> (std::process::Child, String) {
 
 fn scenario(name: &str, rate: f64, seconds: f64, stream: bool, threads: usize) {
     let (mut server, url) = start_server(64);
-    let mut cfg = BenchmarkConfig::default();
-    cfg.num_requests = (rate * seconds) as u64;
-    cfg.request_rate = rate;
-    cfg.arrival = ArrivalConfig::Constant;
-    cfg.warmup_requests = 0;
-    cfg.prompt_length = LengthDist::Fixed { value: 16 };
-    cfg.output_length = LengthDist::Fixed { value: 64 };
-    cfg.stream = stream;
+    let cfg = BenchmarkConfig {
+        num_requests: (rate * seconds) as u64,
+        request_rate: rate,
+        arrival: ArrivalConfig::Constant,
+        warmup_requests: 0,
+        prompt_length: LengthDist::Fixed { value: 16 },
+        output_length: LengthDist::Fixed { value: 64 },
+        stream,
+        ..BenchmarkConfig::default()
+    };
     let workload = generate(&cfg, &WorkloadData::none()).expect("workload");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -161,7 +172,13 @@ fn main() {
         o.seconds, o.client_threads
     );
     if o.streamed_rate > 0.0 {
-        scenario("streamed", o.streamed_rate, o.seconds, true, o.client_threads);
+        scenario(
+            "streamed",
+            o.streamed_rate,
+            o.seconds,
+            true,
+            o.client_threads,
+        );
     }
     if o.plain_rate > 0.0 {
         scenario("plain", o.plain_rate, o.seconds, false, o.client_threads);

@@ -60,9 +60,19 @@ fn steps(c: &BenchmarkConfig) -> Vec<Step> {
         .collect()
 }
 
-async fn bench(server: &FakeServer, c: &BenchmarkConfig, switch: SwitchMode) -> (Report, Option<anyhow::Error>) {
+async fn bench(
+    server: &FakeServer,
+    c: &BenchmarkConfig,
+    switch: SwitchMode,
+) -> (Report, Option<anyhow::Error>) {
     let dir = std::env::temp_dir().join(format!("cpbench-runner-{}", std::process::id()));
-    run_steps(&options(&server.url(), switch, dir), c, steps(c), &Cancel::default()).await
+    run_steps(
+        &options(&server.url(), switch, dir),
+        c,
+        steps(c),
+        &Cancel::default(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -78,15 +88,27 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
     let (report, err) = bench(&server, &c, SwitchMode::Admin).await;
     assert!(err.is_none(), "{err:?}");
     let captured = server.captured();
-    let inference: Vec<_> = captured.iter().filter(|r| r.path.starts_with("/v1/")).collect();
+    let inference: Vec<_> = captured
+        .iter()
+        .filter(|r| r.path.starts_with("/v1/"))
+        .collect();
     assert_eq!(inference.len(), 30);
     for spec in &workload.requests {
         let req = inference
             .iter()
-            .find(|r| r.header("x-request-id").is_some_and(|id| id.ends_with(&format!("-{}", spec.id))))
+            .find(|r| {
+                r.header("x-request-id")
+                    .is_some_and(|id| id.ends_with(&format!("-{}", spec.id)))
+            })
             .unwrap_or_else(|| panic!("request {} not received", spec.id));
-        assert_eq!(req.header("x-request-priority"), Some(spec.priority.as_str()));
-        assert_eq!(req.header("x-slo-deadline-ms"), Some(spec.slo_deadline_ms.to_string().as_str()));
+        assert_eq!(
+            req.header("x-request-priority"),
+            Some(spec.priority.as_str())
+        );
+        assert_eq!(
+            req.header("x-slo-deadline-ms"),
+            Some(spec.slo_deadline_ms.to_string().as_str())
+        );
         assert_eq!(req.header("x-request-type"), Some(spec.kind.as_str()));
         assert_eq!(req.header("content-type"), Some("application/json"));
         let body = req.json().unwrap();
@@ -115,7 +137,10 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
             }
         }
     }
-    let set = captured.iter().find(|r| r.path == "/admin/set_policy").unwrap();
+    let set = captured
+        .iter()
+        .find(|r| r.path == "/admin/set_policy")
+        .unwrap();
     assert_eq!(set.json().unwrap()["policy"], "priority");
     let run = &report.runs[0];
     assert_eq!(run.policy_switch, PolicySwitch::Verified);
@@ -125,7 +150,10 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
         assert_eq!(r.backend_instance.as_deref(), Some("fake-0"));
         assert_eq!(r.queue_time_ms, Some(3.5));
         if r.kind.is_llm() {
-            assert_eq!((r.output_tokens, r.output_tokens_source), (5, TokenSource::Usage));
+            assert_eq!(
+                (r.output_tokens, r.output_tokens_source),
+                (5, TokenSource::Usage)
+            );
             assert_eq!(r.chunks, 5);
             assert_eq!(r.itl_us.len(), 4);
             assert!(r.first_token_us.unwrap() <= r.end_us);
@@ -200,12 +228,20 @@ async fn a_missing_admin_api_is_an_error_naming_the_way_out() {
     c.policies = vec!["fifo".into()];
     let (_, err) = bench(&server, &c, SwitchMode::Admin).await;
     let e = format!("{:#}", err.expect("no admin API"));
-    assert!(e.contains("--policy-switch none") && e.contains("--launch"), "{e}");
+    assert!(
+        e.contains("--policy-switch none") && e.contains("--launch"),
+        "{e}"
+    );
     // With --policy-switch none the same server is measured, and the result says so.
     let (report, err) = bench(&server, &c, SwitchMode::None).await;
     assert!(err.is_none(), "{err:?}");
     assert_eq!(report.runs[0].policy_switch, PolicySwitch::NotSwitched);
-    assert!(report.runs[0].warnings.iter().any(|w| w.contains("not switched")));
+    assert!(
+        report.runs[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("not switched"))
+    );
     server.shutdown().await;
 }
 
@@ -219,7 +255,13 @@ async fn errors_with(behavior: Behavior, timeout_s: f64) -> (BTreeMap<String, u6
     assert!(err.is_none(), "{err:?}");
     server.shutdown().await;
     let run = &report.runs[0];
-    let outcomes = run.records.as_ref().unwrap().iter().map(|r| r.outcome.clone()).collect();
+    let outcomes = run
+        .records
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|r| r.outcome.clone())
+        .collect();
     (run.summary.errors_by_kind.clone(), outcomes)
 }
 
@@ -274,7 +316,9 @@ async fn broken_streams_malformed_chunks_and_in_stream_errors_are_counted() {
     )
     .await;
     assert_eq!(errors, BTreeMap::from([("stream_broken".to_string(), 20)]));
-    assert!(matches!(&outcomes[0], Outcome::StreamBroken { message } if message.contains("error event")));
+    assert!(
+        matches!(&outcomes[0], Outcome::StreamBroken { message } if message.contains("error event"))
+    );
 }
 
 #[tokio::test]
@@ -299,7 +343,13 @@ async fn connection_refused_is_an_outcome_not_a_crash() {
     let mut c = config(3, Mode::Llm);
     c.policies = vec!["fifo".into()];
     let dir = std::env::temp_dir();
-    let (report, err) = run_steps(&options(&url, SwitchMode::None, dir), &c, steps(&c), &Cancel::default()).await;
+    let (report, err) = run_steps(
+        &options(&url, SwitchMode::None, dir),
+        &c,
+        steps(&c),
+        &Cancel::default(),
+    )
+    .await;
     let e = format!("{:#}", err.unwrap());
     assert!(e.contains("not healthy"), "{e}");
     assert!(report.runs.is_empty());
@@ -317,7 +367,10 @@ async fn max_concurrency_waits_are_recorded_apart_from_lateness() {
     let (report, err) = bench(&server, &c, SwitchMode::Admin).await;
     assert!(err.is_none(), "{err:?}");
     let records = report.runs[0].records.as_ref().unwrap();
-    let waited = records.iter().filter(|r| r.concurrency_wait_us > 20_000).count();
+    let waited = records
+        .iter()
+        .filter(|r| r.concurrency_wait_us > 20_000)
+        .count();
     assert!(waited >= 5, "{waited} requests waited for a slot");
     // E2E includes the wait (measured from the intended time); lateness does not.
     for r in records {
@@ -343,7 +396,10 @@ async fn api_key_is_sent_and_never_written() {
         .filter(|r| r.path.starts_with("/v1/"))
         .map(|r| r.header("authorization").map(str::to_owned))
         .collect();
-    assert!(auth.iter().all(|a| a.as_deref() == Some("Bearer sk-very-secret")));
+    assert!(
+        auth.iter()
+            .all(|a| a.as_deref() == Some("Bearer sk-very-secret"))
+    );
     assert!(!report.to_json_pretty().contains("sk-very-secret"));
     server.shutdown().await;
 }
@@ -353,10 +409,15 @@ async fn launch_starts_one_control_plane_per_policy_and_keeps_its_log() {
     let dir = std::env::temp_dir().join(format!("cpbench-launch-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let bin = env!("CARGO_BIN_EXE_cpbench-fake-server");
-    let template = format!("{bin} --mode sse --port {{port}} --admin missing --policies {{policy}}");
+    let template =
+        format!("{bin} --mode sse --port {{port}} --admin missing --policies {{policy}}");
     let mut c = config(5, Mode::Llm);
     c.policies = vec!["fifo".into(), "priority".into()];
-    let opts = options("http://127.0.0.1:1", SwitchMode::Launch(template), dir.clone());
+    let opts = options(
+        "http://127.0.0.1:1",
+        SwitchMode::Launch(template),
+        dir.clone(),
+    );
     let (report, err) = run_steps(&opts, &c, steps(&c), &Cancel::default()).await;
     assert!(err.is_none(), "{err:?}");
     assert_eq!(report.runs.len(), 2);
@@ -370,7 +431,10 @@ async fn launch_starts_one_control_plane_per_policy_and_keeps_its_log() {
         .filter(|n| n.starts_with("launch_") && n.ends_with(".log"))
         .collect();
     assert_eq!(logs.len(), 2, "{logs:?}");
-    let text: String = logs.iter().map(|l| std::fs::read_to_string(dir.join(l)).unwrap()).collect();
+    let text: String = logs
+        .iter()
+        .map(|l| std::fs::read_to_string(dir.join(l)).unwrap())
+        .collect();
     assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -390,6 +454,11 @@ async fn priorities_reach_the_server_in_their_configured_mix() {
         .filter(|r| r.header("x-request-priority") == Some("HIGH"))
         .count();
     assert!((70..=130).contains(&highs), "{highs} HIGH of 200");
-    assert!(!server.captured().iter().any(|r| r.header("x-request-priority") == Some("NORMAL")));
+    assert!(
+        !server
+            .captured()
+            .iter()
+            .any(|r| r.header("x-request-priority") == Some("NORMAL"))
+    );
     server.shutdown().await;
 }

@@ -54,7 +54,9 @@ pub fn serialize(runs: &[CsvRun<'_>]) -> Vec<u8> {
         for (i, r) in run.records.iter().enumerate() {
             let (outcome, status, error) = match &r.outcome {
                 Outcome::Success => ("success", None, ""),
-                Outcome::Http { status, message } => ("http_error", Some(*status), message.as_str()),
+                Outcome::Http { status, message } => {
+                    ("http_error", Some(*status), message.as_str())
+                }
                 Outcome::Timeout => ("timeout", None, ""),
                 Outcome::Connection { message } => ("connection", None, message.as_str()),
                 Outcome::StreamBroken { message } => ("stream_broken", None, message.as_str()),

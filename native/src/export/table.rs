@@ -59,7 +59,10 @@ fn llm_group(r: &PolicyRun) -> (Option<f64>, Option<f64>) {
             n += e.count;
         }
     }
-    (Some(met as f64 / total as f64), (n > 0).then(|| sum / n as f64))
+    (
+        Some(met as f64 / total as f64),
+        (n > 0).then(|| sum / n as f64),
+    )
 }
 
 fn row(r: &PolicyRun) -> Row {
@@ -99,14 +102,23 @@ fn ms(v: Option<f64>) -> String {
 }
 
 fn pct(v: Option<f64>) -> String {
-    v.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "-".into())
+    v.map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// Renders the report as the terminal table with the best-of lines.
 pub fn render(report: &Report) -> String {
     let rows: Vec<Row> = report.runs.iter().map(row).collect();
     let hybrid = rows.iter().any(|r| r.emb_slo.is_some());
-    let mut headers = vec!["Policy", "Throughput", "Out tok/s", "TTFT p50", "TTFT p99", "HIGH TTFT p99", "TPOT p50"];
+    let mut headers = vec![
+        "Policy",
+        "Throughput",
+        "Out tok/s",
+        "TTFT p50",
+        "TTFT p99",
+        "HIGH TTFT p99",
+        "TPOT p50",
+    ];
     if hybrid {
         headers.extend(["LLM Avg", "Emb Avg", "LLM SLO", "Emb SLO"]);
     } else {
@@ -155,11 +167,18 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "{rule}");
     let _ = writeln!(out, "       sage-cp-bench {} report", kind_title(report));
     let _ = writeln!(out, "{rule}");
-    let mode = report.config.get("mode").and_then(|v| v.as_str()).unwrap_or("llm");
+    let mode = report
+        .config
+        .get("mode")
+        .and_then(|v| v.as_str())
+        .unwrap_or("llm");
     let rate = report.config.get("request_rate").and_then(|v| v.as_f64());
     let mut cfg = format!("Config: {} requests", report.workload_requests);
     if let Some(r) = rate
-        && report.runs.iter().all(|r| r.params.request_rate_rps.is_none())
+        && report
+            .runs
+            .iter()
+            .all(|r| r.params.request_rate_rps.is_none())
     {
         let _ = write!(cfg, " @ {r} req/s");
     }
@@ -167,13 +186,21 @@ pub fn render(report: &Report) -> String {
     if mode == "hybrid"
         && let Some(l) = report.config.get("llm_ratio").and_then(|v| v.as_f64())
     {
-        let _ = write!(cfg, " | LLM: {:.0}% | Embedding: {:.0}%", l * 100.0, (1.0 - l) * 100.0);
+        let _ = write!(
+            cfg,
+            " | LLM: {:.0}% | Embedding: {:.0}%",
+            l * 100.0,
+            (1.0 - l) * 100.0
+        );
     }
     let _ = writeln!(out, "{cfg}");
     let _ = writeln!(
         out,
         "Workload hash: {}",
-        report.workload_hash.get(..16).unwrap_or(&report.workload_hash)
+        report
+            .workload_hash
+            .get(..16)
+            .unwrap_or(&report.workload_hash)
     );
     let _ = writeln!(out, "{}", "-".repeat(60));
     let _ = writeln!(out);
@@ -186,14 +213,56 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(out);
     if rows.len() > 1 {
-        best(&mut out, &rows, "Best Throughput", |r| Some(r.throughput_rps), true, |v| format!("{v:.1} req/s"));
-        best(&mut out, &rows, "Lowest TTFT p99", |r| r.ttft_p99, false, |v| format!("{v:.1} ms"));
-        best(&mut out, &rows, "Lowest HIGH-priority TTFT p99", |r| r.high_ttft_p99, false, |v| format!("{v:.1} ms"));
+        best(
+            &mut out,
+            &rows,
+            "Best Throughput",
+            |r| Some(r.throughput_rps),
+            true,
+            |v| format!("{v:.1} req/s"),
+        );
+        best(
+            &mut out,
+            &rows,
+            "Lowest TTFT p99",
+            |r| r.ttft_p99,
+            false,
+            |v| format!("{v:.1} ms"),
+        );
+        best(
+            &mut out,
+            &rows,
+            "Lowest HIGH-priority TTFT p99",
+            |r| r.high_ttft_p99,
+            false,
+            |v| format!("{v:.1} ms"),
+        );
         if hybrid {
-            best(&mut out, &rows, "Best LLM SLO", |r| r.llm_slo, true, |v| format!("{:.1}%", v * 100.0));
-            best(&mut out, &rows, "Best Embedding SLO", |r| r.emb_slo, true, |v| format!("{:.1}%", v * 100.0));
+            best(
+                &mut out,
+                &rows,
+                "Best LLM SLO",
+                |r| r.llm_slo,
+                true,
+                |v| format!("{:.1}%", v * 100.0),
+            );
+            best(
+                &mut out,
+                &rows,
+                "Best Embedding SLO",
+                |r| r.emb_slo,
+                true,
+                |v| format!("{:.1}%", v * 100.0),
+            );
         } else {
-            best(&mut out, &rows, "Best SLO", |r| Some(r.slo), true, |v| format!("{:.1}%", v * 100.0));
+            best(
+                &mut out,
+                &rows,
+                "Best SLO",
+                |r| Some(r.slo),
+                true,
+                |v| format!("{:.1}%", v * 100.0),
+            );
         }
     }
     if report.partial {
