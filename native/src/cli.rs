@@ -82,16 +82,21 @@ pub struct WorkloadArgs {
     #[arg(short = 'n', long, value_name = "INTEGER")]
     pub requests: Option<u64>,
     /// Request rate in requests per second [default: 10].
-    #[arg(short = 'r', long, value_name = "FLOAT")]
+    #[arg(short = 'r', long, value_name = "FLOAT", allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Fraction of LLM requests in hybrid mode, 0..1; embeddings get the rest [default: 0.5].
-    #[arg(long, value_name = "FLOAT")]
+    #[arg(long, value_name = "FLOAT", allow_negative_numbers = true)]
     pub llm_ratio: Option<f64>,
     /// Warmup requests sent before measuring (not measured) [default: 10].
     #[arg(short = 'w', long, value_name = "INTEGER")]
     pub warmup: Option<u64>,
     /// Per-request timeout in seconds [default: 60].
-    #[arg(short = 't', long, value_name = "SECONDS")]
+    #[arg(
+        short = 't',
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub timeout: Option<f64>,
     /// Seed of the workload: the same seed and config give the same requests [default: 42].
     #[arg(long)]
@@ -100,7 +105,7 @@ pub struct WorkloadArgs {
     #[arg(long, value_name = "PATTERN")]
     pub arrival: Option<String>,
     /// Burstiness of the gamma arrival process (1.0 = poisson, smaller = burstier).
-    #[arg(long, value_name = "FLOAT")]
+    #[arg(long, value_name = "FLOAT", allow_negative_numbers = true)]
     pub burstiness: Option<f64>,
     /// Prompts (and, with empirical lengths, lengths) from a dataset: ShareGPT JSON or JSONL.
     #[arg(long, value_name = "FILE")]
@@ -127,7 +132,7 @@ pub struct WorkloadArgs {
     #[arg(long, value_name = "H,N,L")]
     pub ttft_slo_ms: Option<String>,
     /// Optional time-per-output-token SLO in ms.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     pub tpot_slo_ms: Option<f64>,
 }
 

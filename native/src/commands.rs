@@ -159,6 +159,13 @@ async fn bench(
     out: &OutputArgs,
 ) -> Result<i32> {
     let (target, switch) = target(t, &resolved.config)?;
+    let mut resolved = resolved;
+    let mut model_note = None;
+    if let Target::Embedded { cluster } = &target {
+        let spec =
+            server::cluster_from_arg(cluster).map_err(|e| usage(format!("--cluster: {e:#}")))?;
+        model_note = settings::fit_models_to_cluster(&mut resolved.config, &spec);
+    }
     let mut steps = Vec::new();
     match &rates {
         None => {
@@ -216,7 +223,8 @@ async fn bench(
             }
         })
     };
-    let (report, err) = runner::run_steps(&opts, &resolved.config, steps, &cancel).await;
+    let (mut report, err) = runner::run_steps(&opts, &resolved.config, steps, &cancel).await;
+    report.environment.notes.extend(model_note);
     watcher.abort();
     finish(&report, out, err, cancel.stop.is_cancelled())
 }
@@ -357,8 +365,10 @@ fn simulate_cmd(a: &SimulateArgs) -> Result<i32> {
     })?;
     let cluster =
         server::cluster_from_arg(&a.cluster).map_err(|e| usage(format!("--cluster: {e:#}")))?;
+    let mut r = r;
+    let model_note = settings::fit_models_to_cluster(&mut r.config, &cluster);
     let w = settings::workload(&r).map_err(|e| usage(format!("{e:#}")))?;
-    let report = crate::simulate::simulate_report(
+    let mut report = crate::simulate::simulate_report(
         &r.config,
         &w,
         &cluster,
@@ -366,6 +376,7 @@ fn simulate_cmd(a: &SimulateArgs) -> Result<i32> {
         runner::now_rfc3339(),
         !a.output.no_records,
     )?;
+    report.environment.notes.extend(model_note);
     finish(&report, &a.output, None, false)
 }
 

@@ -5,6 +5,7 @@
 use crate::cli::{ModeArg, WorkloadArgs};
 use anyhow::{Context, Result, bail};
 use cpbench_core::arrival::{ArrivalConfig, Trace};
+use cpbench_core::cluster::ClusterSpec;
 use cpbench_core::config::{BenchmarkConfig, DatasetRef, Mode};
 use cpbench_core::dataset::Dataset;
 use cpbench_core::lengths::LengthDist;
@@ -209,6 +210,50 @@ fn parse_per_priority(flag: &str, s: &str) -> Result<PerPriority<u64>> {
             v.len()
         ),
     }
+}
+
+/// When the config asks for the default models and the embedded cluster serves others, use
+/// the cluster's models instead (its LLMs with equal weights, its first embedding model).
+/// Returns a note saying what was changed, for the report.
+pub fn fit_models_to_cluster(c: &mut BenchmarkConfig, spec: &ClusterSpec) -> Option<String> {
+    let defaults = BenchmarkConfig::default();
+    let llms: BTreeMap<String, f64> = spec
+        .llm_instances
+        .iter()
+        .map(|i| (i.model.clone(), 1.0))
+        .collect();
+    let mut changed = Vec::new();
+    if c.model_distribution == defaults.model_distribution
+        && !llms.is_empty()
+        && !c.model_distribution.keys().all(|m| llms.contains_key(m))
+    {
+        c.model_distribution = llms;
+        changed.push(format!(
+            "LLM models {}",
+            c.model_distribution
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if c.embedding_model == defaults.embedding_model
+        && let Some(e) = spec.embedding_instances.first()
+        && !spec
+            .embedding_instances
+            .iter()
+            .any(|i| i.model == c.embedding_model)
+    {
+        c.embedding_model = e.model.clone();
+        changed.push(format!("embedding model {}", e.model));
+    }
+    (!changed.is_empty()).then(|| {
+        format!(
+            "the workload uses the models of cluster {}: {}",
+            spec.name,
+            changed.join("; ")
+        )
+    })
 }
 
 /// Reads and parses the dataset and trace files a config names.
