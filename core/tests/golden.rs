@@ -15,9 +15,9 @@ use cpbench_core::workload::{Workload, WorkloadData, generate};
 const SHAREGPT: &str = include_str!("data/sharegpt_small.json");
 const TRACE: &str = include_str!("data/trace_small.jsonl");
 
-const LLM_DEFAULT_HASH: &str = "36471177b8aacfdc9dd407522f6df79708649ba2ea7864712d97a8a35f51b12f";
+const LLM_DEFAULT_HASH: &str = "d6b58a09f76a6163685114bb35fdadcf31e3b7bc212319acb76d84f6ecb76c10";
 const HYBRID_EXAMPLE_HASH: &str =
-    "136105d56bac90343d67ec85fd735fb861831f5f042754b7d165fabca26e4d96";
+    "088b8ae219ca9b8d812085956e2a14824eaf6184dc1e8595b1bc6ea8ce4cbc13";
 const GAMMA_DATASET_HASH: &str = "4e317246d533587811002014ac9de40495b3097f22bc891ad4cd8e1562a4b6f4";
 const TRACE_REPLAY_HASH: &str = "723600e0bb1ab5bfc8015b08bda0e00eab6c3251a4eea5787b9bcffc3b232b4c";
 
