@@ -25,6 +25,7 @@ pub mod arrival;
 pub mod cluster;
 pub mod config;
 pub mod dataset;
+pub mod experiment;
 pub mod histogram;
 pub mod lengths;
 pub mod metrics;

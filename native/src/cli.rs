@@ -26,6 +26,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Sweep one policy across several request rates.
     Sweep(SweepArgs),
+    /// Run a predefined experiment: throughput, latency, slo or mixed_ratio.
+    Experiment(ExperimentArgs),
     /// Show or save an example configuration.
     Config(ConfigArgs),
     /// Validate a configuration file and print its workload hash.
@@ -236,6 +238,40 @@ pub struct SweepArgs {
     pub rates: Vec<f64>,
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub workload: WorkloadArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub output: OutputArgs,
+}
+
+/// `experiment` options. Every policy runs on the identical workload at each load or ratio.
+#[derive(Debug, Clone, Args)]
+pub struct ExperimentArgs {
+    /// Experiment: throughput (max sustained rate per policy over a rate sweep), latency (the
+    /// percentile spectrum at one load), slo (compliance per policy, priority and type across
+    /// loads), mixed_ratio (per-type metrics across LLM/embedding ratios, hybrid mode).
+    #[arg(short = 'e', long)]
+    pub name: String,
+    /// Comma-separated policies [default: fifo,priority,slo_aware].
+    #[arg(short = 'p', long, value_delimiter = ',')]
+    pub policies: Option<Vec<String>>,
+    /// Rates for throughput [default: rate/4, rate/2, rate, 2*rate] and slo [rate/2, rate, 1.5*rate].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub rates: Option<Vec<f64>>,
+    /// LLM ratios for mixed_ratio [default: 0,0.25,0.5,0.75,1].
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub ratios: Option<Vec<f64>>,
+    /// Throughput: achieved may be this fraction below offered and still count as sustained.
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub tolerance: f64,
+    /// Throughput: minimum SLO compliance (0 to 1) of a sustained rate.
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    pub slo_threshold: f64,
+    /// Requests per run [default: 500]; rate [default: 100]; other workload options as for run.
+    #[command(flatten)]
     pub workload: WorkloadArgs,
     #[command(flatten)]
     #[allow(missing_docs)]

@@ -1,8 +1,8 @@
 //! What each command does, given its parsed options. `main` only calls [`run`].
 
 use crate::cli::{
-    Cli, Command, CompareArgs, ConfigArgs, FormatArg, OutputArgs, PolicySwitchArg, RunArgs,
-    ServeArgs, SimulateArgs, SweepArgs, TargetArgs, ValidateArgs,
+    Cli, Command, CompareArgs, ConfigArgs, ExperimentArgs, FormatArg, OutputArgs, PolicySwitchArg,
+    RunArgs, ServeArgs, SimulateArgs, SweepArgs, TargetArgs, ValidateArgs,
 };
 use crate::control::SwitchMode;
 use crate::export;
@@ -12,6 +12,7 @@ use crate::server;
 use crate::settings::{self, Resolved};
 use anyhow::{Context, Result};
 use cpbench_core::config::{BenchmarkConfig, Mode, example_yaml};
+use cpbench_core::experiment::{self, ExperimentName, ThroughputCriteria};
 use cpbench_core::report::{Report, ReportKind, RunParams};
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Run(a) => runtime()?.block_on(run_cmd(a)),
         Command::Compare(a) => runtime()?.block_on(compare_cmd(a)),
         Command::Sweep(a) => runtime()?.block_on(sweep_cmd(a)),
+        Command::Experiment(a) => runtime()?.block_on(experiment_cmd(a)),
     }
 }
 
@@ -151,52 +153,81 @@ fn target(t: &TargetArgs, config: &BenchmarkConfig) -> Result<(Target, SwitchMod
     }
 }
 
-async fn bench(
+/// The runs of a report: which policy, at which rate or LLM ratio.
+#[derive(Debug, Clone)]
+enum Plan {
+    /// Every policy on the one workload of the config.
+    Policies,
+    /// Every policy at each rate (a sweep has one policy).
+    Rates(Vec<f64>),
+    /// Every policy at each LLM ratio (hybrid mode).
+    Ratios(Vec<f64>),
+}
+
+/// The steps of a plan: one workload per rate or ratio, shared by all policies.
+fn plan_steps(resolved: &Resolved, plan: &Plan) -> Result<Vec<Step>> {
+    let variants: Vec<(RunParams, Resolved)> = match plan {
+        Plan::Policies => vec![(RunParams::default(), resolved.clone())],
+        Plan::Rates(rates) => rates
+            .iter()
+            .map(|&rate| {
+                let mut r = resolved.clone();
+                r.config.request_rate = rate;
+                let params = RunParams {
+                    request_rate_rps: Some(rate),
+                    ..RunParams::default()
+                };
+                (params, r)
+            })
+            .collect(),
+        Plan::Ratios(ratios) => ratios
+            .iter()
+            .map(|&ratio| {
+                let mut r = resolved.clone();
+                r.config.set_llm_ratio(ratio);
+                let params = RunParams {
+                    llm_ratio: Some(ratio),
+                    ..RunParams::default()
+                };
+                (params, r)
+            })
+            .collect(),
+    };
+    let mut steps = Vec::new();
+    for (params, r) in variants {
+        r.config
+            .validate()
+            .map_err(|e| usage(format!("invalid configuration:\n{e}")))?;
+        let w = Arc::new(settings::workload(&r).map_err(|e| usage(format!("{e:#}")))?);
+        for p in &r.config.policies {
+            steps.push(Step {
+                policy: p.clone(),
+                params: params.clone(),
+                config: r.config.clone(),
+                workload: Arc::clone(&w),
+            });
+        }
+    }
+    Ok(steps)
+}
+
+/// Plans, runs and measures the steps; returns the report and the error that ended it early.
+async fn measure(
     kind: ReportKind,
-    resolved: Resolved,
-    rates: Option<Vec<f64>>,
+    mut resolved: Resolved,
+    plan: &Plan,
     t: &TargetArgs,
     out: &OutputArgs,
-) -> Result<i32> {
+    keep_records: bool,
+) -> Result<(Report, Option<anyhow::Error>, bool)> {
     let (target, switch) = target(t, &resolved.config)?;
-    let mut resolved = resolved;
     let mut model_note = None;
     if let Target::Embedded { cluster } = &target {
         let spec =
             server::cluster_from_arg(cluster).map_err(|e| usage(format!("--cluster: {e:#}")))?;
         model_note = settings::fit_models_to_cluster(&mut resolved.config, &spec);
     }
-    let mut steps = Vec::new();
-    match &rates {
-        None => {
-            let w = Arc::new(settings::workload(&resolved).map_err(|e| usage(format!("{e:#}")))?);
-            for p in &resolved.config.policies {
-                steps.push(Step {
-                    policy: p.clone(),
-                    params: RunParams::default(),
-                    config: resolved.config.clone(),
-                    workload: Arc::clone(&w),
-                });
-            }
-        }
-        Some(rates) => {
-            let policy = resolved.config.policies[0].clone();
-            for &rate in rates {
-                let mut r = resolved.clone();
-                r.config.request_rate = rate;
-                let w = settings::workload(&r).map_err(|e| usage(format!("{e:#}")))?;
-                steps.push(Step {
-                    policy: policy.clone(),
-                    params: RunParams {
-                        request_rate_rps: Some(rate),
-                        ..RunParams::default()
-                    },
-                    config: r.config,
-                    workload: Arc::new(w),
-                });
-            }
-        }
-    }
+    let steps = plan_steps(&resolved, plan)?;
     let opts = BenchOptions {
         kind,
         target,
@@ -204,7 +235,7 @@ async fn bench(
         api_key: t.api_key.clone(),
         output_dir: out.output.clone(),
         quiet: out.quiet,
-        keep_records: !out.no_records,
+        keep_records,
         drain: Duration::from_secs_f64(t.drain.max(0.0)),
         launch_timeout: Duration::from_secs_f64(t.launch_timeout.max(0.0)),
     };
@@ -226,7 +257,127 @@ async fn bench(
     let (mut report, err) = runner::run_steps(&opts, &resolved.config, steps, &cancel).await;
     report.environment.notes.extend(model_note);
     watcher.abort();
-    finish(&report, out, err, cancel.stop.is_cancelled())
+    Ok((report, err, cancel.stop.is_cancelled()))
+}
+
+async fn bench(
+    kind: ReportKind,
+    resolved: Resolved,
+    rates: Option<Vec<f64>>,
+    t: &TargetArgs,
+    out: &OutputArgs,
+) -> Result<i32> {
+    let plan = match rates {
+        None => Plan::Policies,
+        Some(r) => Plan::Rates(r),
+    };
+    let (report, err, interrupted) =
+        measure(kind, resolved, &plan, t, out, !out.no_records).await?;
+    finish(&report, out, err, interrupted)
+}
+
+async fn experiment_cmd(a: ExperimentArgs) -> Result<i32> {
+    let name = ExperimentName::parse(&a.name).ok_or_else(|| {
+        usage(format!(
+            "--name: unknown experiment {:?}; expected one of: {}",
+            a.name,
+            ExperimentName::ALL.map(|e| e.as_str()).join(", ")
+        ))
+    })?;
+    let mut w = a.workload.clone();
+    w.requests = w.requests.or(Some(500));
+    w.rate = w.rate.or(Some(100.0));
+    if name == ExperimentName::MixedRatio {
+        if w.mode == Some(crate::cli::ModeArg::Llm) {
+            return Err(usage(
+                "--name mixed_ratio mixes LLM and embedding requests: it runs in hybrid mode, not --mode llm",
+            ));
+        }
+        w.mode = Some(crate::cli::ModeArg::Hybrid);
+    }
+    let resolved = resolve_usage(&w, a.policies.clone())?;
+    let rate = resolved.config.request_rate;
+    let check_rates = |v: &[f64]| -> Result<()> {
+        match v.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
+            Some(i) => Err(usage(format!(
+                "--rates: value {} ({}) is not a finite number > 0",
+                i + 1,
+                v[i]
+            ))),
+            None => Ok(()),
+        }
+    };
+    let plan = match name {
+        ExperimentName::Throughput => {
+            let rates = a
+                .rates
+                .clone()
+                .unwrap_or_else(|| vec![rate / 4.0, rate / 2.0, rate, rate * 2.0]);
+            check_rates(&rates)?;
+            Plan::Rates(rates)
+        }
+        ExperimentName::Slo => {
+            let rates = a
+                .rates
+                .clone()
+                .unwrap_or_else(|| vec![rate / 2.0, rate, rate * 1.5]);
+            check_rates(&rates)?;
+            Plan::Rates(rates)
+        }
+        ExperimentName::Latency => Plan::Policies,
+        ExperimentName::MixedRatio => {
+            let ratios = a
+                .ratios
+                .clone()
+                .unwrap_or_else(|| vec![0.0, 0.25, 0.5, 0.75, 1.0]);
+            if let Some(i) = ratios.iter().position(|x| !(0.0..=1.0).contains(x)) {
+                return Err(usage(format!(
+                    "--ratios: value {} ({}) is not between 0 and 1",
+                    i + 1,
+                    ratios[i]
+                )));
+            }
+            Plan::Ratios(ratios)
+        }
+    };
+    if !(0.0..1.0).contains(&a.tolerance) {
+        return Err(usage(format!(
+            "--tolerance: got {}, expected a fraction in [0, 1)",
+            a.tolerance
+        )));
+    }
+    if !(0.0..=1.0).contains(&a.slo_threshold) {
+        return Err(usage(format!(
+            "--slo-threshold: got {}, expected a fraction in [0, 1]",
+            a.slo_threshold
+        )));
+    }
+    let (mut report, err, interrupted) = measure(
+        ReportKind::Experiment,
+        resolved,
+        &plan,
+        &a.target,
+        &a.output,
+        true,
+    )
+    .await?;
+    let criteria = ThroughputCriteria {
+        tolerance: a.tolerance,
+        slo_threshold: a.slo_threshold,
+    };
+    let summary = experiment::summarize(name, &report, criteria);
+    report.experiment =
+        Some(serde_json::to_value(&summary).context("serializing the experiment summary")?);
+    if a.output.no_records {
+        for r in &mut report.runs {
+            r.records = None;
+        }
+    }
+    let code = finish(&report, &a.output, err, interrupted)?;
+    if a.output.format == FormatArg::Table && !report.runs.is_empty() {
+        println!("{}", export::table::render_experiment(&summary));
+    }
+    Ok(code)
 }
 
 /// Writes the result files, prints the table (or JSON), and picks the exit code.

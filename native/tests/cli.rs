@@ -247,3 +247,102 @@ fn ctrl_c_leaves_a_valid_partial_result() {
     assert!(sent > 10 && sent < 4000, "{sent} requests recorded");
     assert!(r.warnings.iter().any(|w| w.contains("interrupted")));
 }
+
+#[test]
+fn experiments_run_end_to_end_and_their_best_policy_follows_from_the_numbers() {
+    use cpbench_core::experiment::{
+        ExperimentName, ExperimentSummary, ThroughputCriteria, summarize,
+    };
+    for name in ExperimentName::ALL {
+        let dir = temp_dir(&format!("exp-{}", name.as_str()));
+        let mut args = vec![
+            "experiment",
+            "--name",
+            name.as_str(),
+            "--requests",
+            "16",
+            "--rate",
+            "40",
+            "--warmup",
+            "1",
+            "--policies",
+            "fifo,priority",
+            "--cluster",
+            "tiny",
+            "-q",
+        ];
+        match name {
+            ExperimentName::Throughput | ExperimentName::Slo => args.extend(["--rates", "20,80"]),
+            ExperimentName::MixedRatio => args.extend(["--ratios", "0.25,0.75"]),
+            ExperimentName::Latency => {}
+        }
+        let out = bin().args(&args).arg("-o").arg(&dir).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            name.as_str(),
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).contains("Best policy:"),
+            "{}",
+            text(&out.stdout)
+        );
+        let r = read_report(&reports_in(&dir)[0]);
+        assert_eq!(r.kind, ReportKind::Experiment);
+        let expected_runs = match name {
+            ExperimentName::Latency => 2,
+            _ => 4,
+        };
+        assert_eq!(r.runs.len(), expected_runs, "{}", name.as_str());
+        let stored: ExperimentSummary =
+            serde_json::from_value(r.experiment.clone().unwrap()).unwrap();
+        assert_eq!(stored.name, name);
+        // The stored summary is what the numbers in the file give.
+        let recomputed = summarize(name, &r, ThroughputCriteria::default());
+        assert_eq!(stored, recomputed, "{}", name.as_str());
+        // And the best policy is consistent with the runs' own numbers.
+        match name {
+            ExperimentName::Slo | ExperimentName::MixedRatio => {
+                let mean = |p: &str| {
+                    let v: Vec<f64> = r
+                        .runs
+                        .iter()
+                        .filter(|x| x.policy == p)
+                        .map(|x| x.summary.slo_compliance)
+                        .collect();
+                    v.iter().sum::<f64>() / v.len() as f64
+                };
+                let best = stored.best_policy.clone().unwrap();
+                for p in ["fifo", "priority"] {
+                    assert!(mean(&best) >= mean(p), "{best} is not best: {p}");
+                }
+            }
+            ExperimentName::Latency => {
+                let best = stored.best_policy.clone().unwrap();
+                let p99 = |p: &str| {
+                    r.runs
+                        .iter()
+                        .find(|x| x.policy == p)
+                        .unwrap()
+                        .summary
+                        .e2e
+                        .unwrap()
+                        .p99_ms
+                };
+                for p in ["fifo", "priority"] {
+                    assert!(p99(&best) <= p99(p));
+                }
+            }
+            ExperimentName::Throughput => {
+                if let Some(best) = &stored.best_policy {
+                    let max = |p: &str| stored.max_sustained_rps[p].unwrap_or(0.0);
+                    for p in ["fifo", "priority"] {
+                        assert!(max(best) >= max(p));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -312,3 +312,33 @@ fn best(
         let _ = writeln!(out, "{title}: {} ({})", r.label, fmt(v));
     }
 }
+
+/// The summary lines of a predefined experiment.
+pub fn render_experiment(s: &cpbench_core::experiment::ExperimentSummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Experiment {}:", s.name.as_str());
+    for (policy, rate) in &s.max_sustained_rps {
+        let _ = match rate {
+            Some(r) => writeln!(out, "  {policy}: max sustained rate {r} req/s"),
+            None => writeln!(out, "  {policy}: no rate sustained"),
+        };
+    }
+    for (at, policy) in &s.best_at {
+        let _ = writeln!(out, "  lowest {at}: {policy}");
+    }
+    for (policy, c) in &s.mean_compliance {
+        let _ = writeln!(out, "  {policy}: mean SLO compliance {:.1}%", c * 100.0);
+    }
+    for (ratio, policy) in &s.best_per_ratio {
+        let _ = writeln!(out, "  best at {ratio}: {policy}");
+    }
+    match &s.best_policy {
+        Some(p) => {
+            let _ = writeln!(out, "Best policy: {p} ({})", s.best_by);
+        }
+        None => {
+            let _ = writeln!(out, "Best policy: none qualifies ({})", s.best_by);
+        }
+    }
+    out
+}
