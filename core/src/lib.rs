@@ -18,10 +18,12 @@
 //! - [`histogram`], [`slo`], [`metrics`]: records to summaries, percentiles, SLO compliance.
 //! - [`report`]: the versioned result file shared by the runner and the viewer.
 //! - [`sse`]: a pure Server-Sent Events decoder for streamed responses.
+//! - [`chart`]: chart specs of reports and workloads, drawn with plotters on any backend.
 
 #![warn(missing_docs)]
 
 pub mod arrival;
+pub mod chart;
 pub mod cluster;
 pub mod config;
 pub mod dataset;

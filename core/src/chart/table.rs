@@ -1,0 +1,383 @@
+//! The summary table: one row per run with the numbers of the terminal table, formatted the
+//! same way, and sortable by any column.
+
+use super::compare::NamedRun;
+use crate::metrics::Summary;
+use crate::report::PolicyRun;
+use std::cmp::Ordering;
+
+/// A column of the summary table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Column {
+    /// The run's name.
+    Policy,
+    /// Successful requests per second.
+    Throughput,
+    /// Output tokens per second.
+    OutputTokens,
+    /// Median TTFT.
+    TtftP50,
+    /// 99th percentile TTFT.
+    TtftP99,
+    /// 99th percentile TTFT of HIGH-priority requests.
+    HighTtftP99,
+    /// Median time per output token.
+    TpotP50,
+    /// Mean end-to-end latency.
+    E2eAvg,
+    /// 99th percentile end-to-end latency.
+    E2eP99,
+    /// SLO compliance of all requests.
+    Slo,
+    /// SLO compliance of LLM requests (hybrid workloads).
+    LlmSlo,
+    /// SLO compliance of embedding requests (hybrid workloads).
+    EmbeddingSlo,
+    /// Failed requests.
+    Errors,
+}
+
+impl Column {
+    /// The columns of every table, in order.
+    pub const BASE: [Column; 11] = [
+        Self::Policy,
+        Self::Throughput,
+        Self::OutputTokens,
+        Self::TtftP50,
+        Self::TtftP99,
+        Self::HighTtftP99,
+        Self::TpotP50,
+        Self::E2eAvg,
+        Self::E2eP99,
+        Self::Slo,
+        Self::Errors,
+    ];
+
+    /// The columns for these rows: [`BASE`](Self::BASE), with the LLM and embedding SLO
+    /// columns before `Errors` when any run has embedding requests.
+    pub fn for_rows(rows: &[SummaryRow]) -> Vec<Column> {
+        let mut cols = Self::BASE.to_vec();
+        if rows.iter().any(|r| r.embedding_slo.is_some()) {
+            let at = cols.len() - 1;
+            cols.splice(at..at, [Self::LlmSlo, Self::EmbeddingSlo]);
+        }
+        cols
+    }
+
+    /// A stable identifier (`ttft_p99`), for element ids and tests.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Policy => "policy",
+            Self::Throughput => "throughput",
+            Self::OutputTokens => "output_tokens",
+            Self::TtftP50 => "ttft_p50",
+            Self::TtftP99 => "ttft_p99",
+            Self::HighTtftP99 => "high_ttft_p99",
+            Self::TpotP50 => "tpot_p50",
+            Self::E2eAvg => "e2e_avg",
+            Self::E2eP99 => "e2e_p99",
+            Self::Slo => "slo",
+            Self::LlmSlo => "llm_slo",
+            Self::EmbeddingSlo => "embedding_slo",
+            Self::Errors => "errors",
+        }
+    }
+
+    /// The header, with the unit.
+    pub fn header(self) -> &'static str {
+        match self {
+            Self::Policy => "Policy",
+            Self::Throughput => "Throughput (req/s)",
+            Self::OutputTokens => "Out tok/s",
+            Self::TtftP50 => "TTFT p50 (ms)",
+            Self::TtftP99 => "TTFT p99 (ms)",
+            Self::HighTtftP99 => "HIGH TTFT p99 (ms)",
+            Self::TpotP50 => "TPOT p50 (ms)",
+            Self::E2eAvg => "E2E avg (ms)",
+            Self::E2eP99 => "E2E p99 (ms)",
+            Self::Slo => "SLO",
+            Self::LlmSlo => "LLM SLO",
+            Self::EmbeddingSlo => "Emb SLO",
+            Self::Errors => "Errors",
+        }
+    }
+
+    /// Whether a larger value is better (for marking the best run).
+    pub fn higher_is_better(self) -> bool {
+        matches!(
+            self,
+            Self::Throughput | Self::OutputTokens | Self::Slo | Self::LlmSlo | Self::EmbeddingSlo
+        )
+    }
+
+    /// The row's value in this column, as stored in the file (ms, req/s, fractions 0 to 1);
+    /// `None` for the name column and for missing statistics.
+    pub fn value(self, r: &SummaryRow) -> Option<f64> {
+        match self {
+            Self::Policy => None,
+            Self::Throughput => Some(r.throughput_rps),
+            Self::OutputTokens => Some(r.output_tokens_per_s),
+            Self::TtftP50 => r.ttft_p50_ms,
+            Self::TtftP99 => r.ttft_p99_ms,
+            Self::HighTtftP99 => r.high_ttft_p99_ms,
+            Self::TpotP50 => r.tpot_p50_ms,
+            Self::E2eAvg => r.e2e_avg_ms,
+            Self::E2eP99 => r.e2e_p99_ms,
+            Self::Slo => Some(r.slo_compliance),
+            Self::LlmSlo => r.llm_slo,
+            Self::EmbeddingSlo => r.embedding_slo,
+            Self::Errors => Some(r.error_rate),
+        }
+    }
+
+    /// The cell's text, formatted as the terminal table formats it (without the units, which
+    /// are in the header): `12.3`, `812`, `45.6` / `123` ms, `97.5%`, `-` when missing.
+    pub fn text(self, r: &SummaryRow) -> String {
+        match self {
+            Self::Policy => {
+                if r.partial {
+                    format!("{} (partial)", r.name)
+                } else {
+                    r.name.clone()
+                }
+            }
+            Self::Throughput => format!("{:.1}", r.throughput_rps),
+            Self::OutputTokens => format!("{:.0}", r.output_tokens_per_s),
+            Self::Slo | Self::LlmSlo | Self::EmbeddingSlo | Self::Errors => pct(self.value(r)),
+            _ => ms(self.value(r)),
+        }
+    }
+}
+
+/// Milliseconds as the terminal table writes them: no decimals from 100 ms, one below.
+pub fn ms(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+        None => "-".into(),
+    }
+}
+
+/// A fraction as a percentage with one decimal (`0.975` is `97.5%`).
+pub fn pct(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// One row of the summary table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    /// The run's series name ([`NamedRun::name`]).
+    pub name: String,
+    /// Index of the run (its colour).
+    pub index: usize,
+    /// Successful requests per second.
+    pub throughput_rps: f64,
+    /// Output tokens per second.
+    pub output_tokens_per_s: f64,
+    /// Median TTFT, ms.
+    pub ttft_p50_ms: Option<f64>,
+    /// 99th percentile TTFT, ms.
+    pub ttft_p99_ms: Option<f64>,
+    /// 99th percentile TTFT of HIGH-priority requests, ms.
+    pub high_ttft_p99_ms: Option<f64>,
+    /// Median TPOT, ms.
+    pub tpot_p50_ms: Option<f64>,
+    /// Mean E2E latency, ms.
+    pub e2e_avg_ms: Option<f64>,
+    /// 99th percentile E2E latency, ms.
+    pub e2e_p99_ms: Option<f64>,
+    /// SLO compliance, 0 to 1.
+    pub slo_compliance: f64,
+    /// SLO compliance of the LLM kinds together, 0 to 1; `None` without LLM requests.
+    pub llm_slo: Option<f64>,
+    /// SLO compliance of embedding requests, 0 to 1; `None` without them.
+    pub embedding_slo: Option<f64>,
+    /// Failed requests / all requests, 0 to 1.
+    pub error_rate: f64,
+    /// Whether the run was interrupted.
+    pub partial: bool,
+}
+
+/// SLO compliance of the LLM kinds together (requests met / requests, over all LLM kinds).
+fn llm_slo(r: &PolicyRun) -> Option<f64> {
+    let llm: Vec<&Summary> = r
+        .by_kind
+        .iter()
+        .filter(|(k, _)| k.as_str() != "embedding")
+        .map(|(_, s)| s)
+        .collect();
+    let total: u64 = llm.iter().map(|s| s.requests_total).sum();
+    let met: u64 = llm.iter().map(|s| s.slo_met).sum();
+    (total > 0).then(|| met as f64 / total as f64)
+}
+
+impl SummaryRow {
+    /// The row of one run.
+    pub fn of(r: &NamedRun<'_>) -> Self {
+        let run = r.run;
+        let s = &run.summary;
+        Self {
+            name: r.name(),
+            index: r.index,
+            throughput_rps: s.request_throughput_rps,
+            output_tokens_per_s: s.output_tokens_per_s,
+            ttft_p50_ms: s.ttft.as_ref().map(|l| l.p50_ms),
+            ttft_p99_ms: s.ttft.as_ref().map(|l| l.p99_ms),
+            high_ttft_p99_ms: run
+                .by_priority
+                .get("HIGH")
+                .and_then(|h| h.ttft.as_ref())
+                .map(|l| l.p99_ms),
+            tpot_p50_ms: s.tpot.as_ref().map(|l| l.p50_ms),
+            e2e_avg_ms: s.e2e.as_ref().map(|l| l.mean_ms),
+            e2e_p99_ms: s.e2e.as_ref().map(|l| l.p99_ms),
+            slo_compliance: s.slo_compliance,
+            llm_slo: llm_slo(run),
+            embedding_slo: run.by_kind.get("embedding").map(|e| e.slo_compliance),
+            error_rate: s.error_rate,
+            partial: run.partial,
+        }
+    }
+}
+
+/// The rows of these runs, in their order.
+pub fn summary_rows(runs: &[NamedRun<'_>]) -> Vec<SummaryRow> {
+    runs.iter().map(SummaryRow::of).collect()
+}
+
+/// Sorts rows by a column (names alphabetically; missing values last either way); stable, so
+/// equal values keep their run order.
+pub fn sort_rows(rows: &mut [SummaryRow], column: Column, descending: bool) {
+    rows.sort_by(|a, b| {
+        let ord = match column {
+            Column::Policy => a.name.cmp(&b.name),
+            _ => match (column.value(a), column.value(b)) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (Some(_), None) => return Ordering::Less,
+                (None, Some(_)) => return Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            },
+        };
+        if descending { ord.reverse() } else { ord }
+    });
+}
+
+/// The index (into `rows`) of the best row in a column, when at least two rows have a value
+/// and they are not all equal.
+pub fn best_row(rows: &[SummaryRow], column: Column) -> Option<usize> {
+    let values: Vec<(usize, f64)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| column.value(r).map(|v| (i, v)))
+        .collect();
+    if values.len() < 2 || values.iter().all(|(_, v)| *v == values[0].1) {
+        return None;
+    }
+    let pick = if column.higher_is_better() {
+        values
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+    } else {
+        values
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+    };
+    pick.map(|(i, _)| *i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chart::compare::name_runs;
+    use crate::chart::compare::tests::{report, run};
+    use crate::report::RunParams;
+
+    #[test]
+    fn rows_hold_the_terminal_tables_numbers() {
+        let rep = report(vec![
+            run("fifo", 30, 1, RunParams::default()),
+            run("prio", 30, 5, RunParams::default()),
+        ]);
+        let runs = name_runs(&[("r", &rep)]);
+        let rows = summary_rows(&runs);
+        let s = &rep.runs[1].summary;
+        let r = &rows[1];
+        assert_eq!(r.name, "prio");
+        assert_eq!(Column::Throughput.value(r), Some(s.request_throughput_rps));
+        assert_eq!(Column::TtftP99.value(r), Some(s.ttft.unwrap().p99_ms));
+        assert_eq!(
+            Column::HighTtftP99.value(r),
+            Some(rep.runs[1].by_priority["HIGH"].ttft.unwrap().p99_ms)
+        );
+        assert_eq!(Column::E2eAvg.value(r), Some(s.e2e.unwrap().mean_ms));
+        assert_eq!(Column::Slo.value(r), Some(s.slo_compliance));
+        assert_eq!(
+            Column::Errors.text(r),
+            format!("{:.1}%", s.error_rate * 100.0)
+        );
+        assert_eq!(
+            Column::Throughput.text(r),
+            format!("{:.1}", s.request_throughput_rps)
+        );
+        assert_eq!(Column::Policy.value(r), None);
+        // Embeddings present: the LLM and embedding SLO columns come before Errors.
+        let cols = Column::for_rows(&rows);
+        assert_eq!(
+            &cols[cols.len() - 3..],
+            [Column::LlmSlo, Column::EmbeddingSlo, Column::Errors]
+        );
+        let llm = &rep.runs[1].by_kind["llm_chat"];
+        assert_eq!(
+            r.llm_slo,
+            Some(llm.slo_met as f64 / llm.requests_total as f64)
+        );
+    }
+
+    #[test]
+    fn formatting_matches_the_terminal_table() {
+        assert_eq!(ms(Some(123.456)), "123");
+        assert_eq!(ms(Some(99.94)), "99.9");
+        assert_eq!(ms(None), "-");
+        assert_eq!(pct(Some(0.9751)), "97.5%");
+        assert_eq!(pct(None), "-");
+        let mut row = SummaryRow::of(
+            &name_runs(&[("r", &report(vec![run("x", 5, 1, RunParams::default())]))])[0],
+        );
+        row.partial = true;
+        assert_eq!(Column::Policy.text(&row), "x (partial)");
+    }
+
+    #[test]
+    fn sorting_and_best_values() {
+        let rep = report(vec![
+            run("b", 30, 3, RunParams::default()),
+            run("a", 30, 1, RunParams::default()),
+            run("c", 30, 2, RunParams::default()),
+        ]);
+        let rows = summary_rows(&name_runs(&[("r", &rep)]));
+        let mut sorted = rows.clone();
+        sort_rows(&mut sorted, Column::TtftP99, false);
+        assert_eq!(
+            sorted.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["a", "c", "b"]
+        );
+        sort_rows(&mut sorted, Column::Policy, true);
+        assert_eq!(
+            sorted.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["c", "b", "a"]
+        );
+        assert_eq!(best_row(&rows, Column::TtftP99), Some(1));
+        assert_eq!(best_row(&rows, Column::Policy), None);
+        // All equal: nothing is best.
+        assert_eq!(best_row(&rows, Column::Errors), None);
+        let mut missing = rows.clone();
+        missing[0].ttft_p99_ms = None;
+        sort_rows(&mut missing, Column::TtftP99, true);
+        assert_eq!(
+            missing.last().unwrap().name,
+            "b",
+            "missing values sort last"
+        );
+    }
+}

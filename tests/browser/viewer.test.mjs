@@ -1,0 +1,403 @@
+// End-to-end tests of the viewer in headless Chromium: loading, the numbers shown, the charts,
+// hostile file contents, and the workload preview's hash against the native one.
+//
+// Needs the built bundle (www/build.sh, or VIEWER_DIST) and, for the hash test, either
+// WORKLOAD_HASH_BIN (the built `workload_hash` example) or cargo.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, writeFile, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  startServer,
+  launch,
+  openPage,
+  readFixture,
+  fixturePath,
+  waitForCharts,
+  inkedPixels,
+  canvasImage,
+  formatNumber,
+  repoRoot,
+} from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function loadFiles(names, path = '/') {
+  const { page, log } = await openPage(browser.context, server.origin + path);
+  await page.setInputFiles('#file-input', names.map(fixturePath));
+  await page.waitForSelector('#summary-table tbody tr');
+  return { page, log };
+}
+
+/** The table's cells by run index and column id: `{ text, value }`. */
+async function tableCells(page) {
+  return page.$$eval('#summary-table tbody tr', (rows) =>
+    rows.map((tr) => ({
+      run: Number(tr.dataset.run),
+      cells: Object.fromEntries(
+        [...tr.querySelectorAll('td')].map((td) => [td.dataset.col, { text: td.textContent.trim(), value: td.dataset.value }]),
+      ),
+    })),
+  );
+}
+
+function assertClean(log) {
+  assert.deepEqual(log.errors, [], 'no uncaught page errors');
+  assert.deepEqual(log.dialogs, [], 'no dialogs');
+  const origin = server.origin;
+  const foreign = log.requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
+  assert.deepEqual(foreign, [], 'the page requests nothing but its own origin');
+}
+
+test('a compare result loads and the table shows the file\'s numbers', async () => {
+  const report = await readFixture('compare.json');
+  const { page, log } = await loadFiles(['compare.json']);
+  const rows = await tableCells(page);
+  assert.equal(rows.length, report.runs.length);
+  for (const { run, cells } of rows) {
+    const r = report.runs[run];
+    const s = r.summary;
+    const expect = {
+      throughput: s.request_throughput_rps,
+      output_tokens: s.output_tokens_per_s,
+      ttft_p50: s.ttft.p50_ms,
+      ttft_p99: s.ttft.p99_ms,
+      high_ttft_p99: r.by_priority.HIGH.ttft.p99_ms,
+      tpot_p50: s.tpot.p50_ms,
+      e2e_avg: s.e2e.mean_ms,
+      e2e_p99: s.e2e.p99_ms,
+      slo: s.slo_compliance,
+      errors: s.error_rate,
+    };
+    assert.equal(cells.policy.text, r.policy);
+    for (const [col, v] of Object.entries(expect)) {
+      // The exact number is on the cell; the text is that number rounded as the terminal table rounds it.
+      assert.equal(Number(cells[col].value), v, `${r.policy} ${col} value`);
+      const shown = parseFloat(cells[col].text);
+      let tolerance;
+      let scaled = v;
+      if (col === 'slo' || col === 'errors') {
+        scaled = v * 100;
+        tolerance = 0.05;
+        assert.match(cells[col].text, /^\d+\.\d%$/);
+      } else if (col === 'throughput') {
+        tolerance = 0.05;
+      } else if (col === 'output_tokens') {
+        tolerance = 0.5;
+      } else {
+        tolerance = v >= 100 ? 0.5 : 0.05;
+      }
+      assert.ok(Math.abs(shown - scaled) <= tolerance + 1e-9, `${r.policy} ${col}: shown ${cells[col].text}, file ${v}`);
+    }
+  }
+  // The best TTFT p99 is marked.
+  const best = Math.min(...report.runs.map((r) => r.summary.ttft.p99_ms));
+  const marked = await page.$$eval('#summary-table td.best[data-col="ttft_p99"]', (tds) => tds.map((t) => Number(t.dataset.value)));
+  assert.deepEqual(marked, [best]);
+  assertClean(log);
+  await page.close();
+});
+
+test('headers sort the table', async () => {
+  const { page } = await loadFiles(['compare.json']);
+  const values = () => page.$$eval('#summary-table tbody td[data-col="ttft_p99"]', (tds) => tds.map((t) => Number(t.dataset.value)));
+  await page.click('#summary-table th[data-col="ttft_p99"] button');
+  const asc = await values();
+  assert.deepEqual(asc, [...asc].sort((a, b) => a - b), 'latency sorts best (lowest) first');
+  assert.equal(await page.getAttribute('#summary-table th[data-col="ttft_p99"]', 'aria-sort'), 'ascending');
+  await page.click('#summary-table th[data-col="ttft_p99"] button');
+  const desc = await values();
+  assert.deepEqual(desc, [...asc].reverse());
+  await page.click('#summary-table th[data-col="policy"] button');
+  const names = await page.$$eval('#summary-table tbody td[data-col="policy"]', (tds) => tds.map((t) => t.textContent.trim()));
+  assert.deepEqual(names, [...names].sort());
+  await page.close();
+});
+
+test('every chart is drawn, and a legend toggle changes it', async () => {
+  const { page, log } = await loadFiles(['compare.json']);
+  await waitForCharts(page);
+  const ids = await page.$$eval('#panel-results figure.chart', (fs) => fs.map((f) => f.id));
+  for (const id of ['chart-throughput', 'chart-tokens', 'chart-latency', 'chart-cdf', 'chart-latency-by', 'chart-slo', 'chart-goodput', 'chart-time-series', 'chart-lateness', 'chart-gpu', 'chart-control-plane']) {
+    assert.ok(ids.includes(id), `${id} shown (have ${ids})`);
+  }
+  for (const id of ids) {
+    const inked = await inkedPixels(page, `#${id} canvas`);
+    assert.ok(inked > 2000, `${id} has ${inked} drawn pixels`);
+  }
+  // No sweep in a compare file.
+  assert.ok(!ids.includes('chart-sweep-throughput'));
+
+  const canvas = '#chart-throughput canvas';
+  const before = await canvasImage(page, canvas);
+  const draws = Number(await page.getAttribute(canvas, 'data-draws'));
+  const first = page.locator('#chart-throughput .legend-item').first();
+  await first.click();
+  await page.waitForFunction(([sel, n]) => Number(document.querySelector(sel).dataset.draws) > n, [canvas, draws]);
+  assert.equal(await first.getAttribute('aria-pressed'), 'false');
+  const hidden = await canvasImage(page, canvas);
+  assert.notEqual(hidden, before, 'hiding a series redraws the chart without it');
+  await first.click();
+  await page.waitForFunction(([sel, n]) => Number(document.querySelector(sel).dataset.draws) > n + 1, [canvas, draws]);
+  assert.equal(await canvasImage(page, canvas), before, 'showing it again gives the first drawing back');
+  assertClean(log);
+  await page.close();
+});
+
+test('hovering a bar shows its exact value', async () => {
+  const report = await readFixture('compare.json');
+  const { page } = await loadFiles(['compare.json']);
+  await waitForCharts(page);
+  const canvas = page.locator('#chart-throughput canvas');
+  const geometry = (await canvas.getAttribute('data-geometry')).split(',').map(Number);
+  const [left, top, right, bottom, xMin, xMax, yMin, yMax] = geometry;
+  await canvas.scrollIntoViewIfNeeded();
+  const box = await canvas.boundingBox();
+  const ratio = box.width / (await canvas.evaluate((c) => c.width));
+  const n = report.runs.length;
+  for (let series = 0; series < n; series++) {
+    // Category 0 (throughput) spans -0.4..0.4; series k has the k-th slice of it.
+    const x = -0.4 + ((series + 0.5) * 0.8) / n;
+    const value = report.runs[series].summary.request_throughput_rps;
+    const px = left + ((x - xMin) / (xMax - xMin)) * (right - left);
+    const py = bottom + ((value / 2 - yMin) / (yMax - yMin)) * (top - bottom);
+    await page.mouse.move(box.x + px * ratio, box.y + py * ratio);
+    const tip = page.locator('#chart-throughput .tooltip');
+    await tip.waitFor();
+    assert.equal(await tip.locator('.tip-series').textContent(), report.runs[series].policy);
+    assert.equal(await tip.locator('.tip-y').textContent(), `${formatNumber(value)} req/s`);
+    assert.equal(await tip.locator('.tip-x').textContent(), 'Throughput');
+  }
+  await page.mouse.move(0, 0);
+  await page.locator('#chart-throughput .tooltip').waitFor({ state: 'detached' });
+  await page.close();
+});
+
+test('selects change the metric and percentile', async () => {
+  const { page } = await loadFiles(['compare.json']);
+  await waitForCharts(page);
+  assert.match(await page.textContent('#chart-latency h3'), /Time to first token/);
+  await page.selectOption('#metric-select', 'e2e');
+  assert.match(await page.textContent('#chart-latency h3'), /End-to-end latency/);
+  assert.match(await page.textContent('#chart-cdf h3'), /End-to-end latency/);
+  await page.selectOption('#percentile-select', 'p50');
+  await page.selectOption('#breakdown-select', 'kind');
+  assert.equal(await page.textContent('#chart-latency-by h3'), 'E2E p50 by request type');
+  await page.selectOption('#series-select', 'e2e_p99');
+  assert.equal(await page.textContent('#chart-time-series h3'), 'E2E p99 per second');
+  await page.close();
+});
+
+test('?url= loads several files, each a named series, and sweeps get their charts', async () => {
+  const sweep = await readFixture('sweep.json');
+  const compare = await readFixture('compare.json');
+  const { page, log } = await openPage(browser.context, `${server.origin}/?url=fixtures/compare.json&url=fixtures/sweep.json&url=fixtures/missing.json`);
+  await page.waitForFunction(() => document.querySelectorAll('#summary-table tbody tr').length >= 11);
+  const files = await page.$$eval('#file-list .file-name', (es) => es.map((e) => e.textContent));
+  assert.deepEqual(files.sort(), ['compare.json', 'sweep.json']);
+  const names = await page.$$eval('#summary-table tbody td[data-col="policy"]', (tds) => tds.map((t) => t.textContent.trim()));
+  assert.equal(names.length, compare.runs.length + sweep.runs.length);
+  assert.ok(names.includes('sweep.json: fifo @13 req/s'), names.join(' | '));
+  assert.ok(names.some((n) => n.startsWith('compare.json: ')));
+  await page.waitForSelector('#chart-sweep-throughput canvas');
+  await waitForCharts(page);
+  assert.ok((await inkedPixels(page, '#chart-sweep-latency canvas')) > 2000);
+  const legend = await page.$$eval('#chart-sweep-throughput .legend-name', (es) => es.map((e) => e.textContent));
+  assert.deepEqual(legend, ['sweep.json: fifo', 'sweep.json: slo_aware']);
+  const err = await page.textContent('#load-errors');
+  assert.match(err, /missing\.json/);
+  assert.match(err, /404/);
+  assertClean(log);
+  await page.close();
+});
+
+test('malformed JSON shows the parse error with its position, and the page keeps working', async () => {
+  const { page, log } = await openPage(browser.context, server.origin + '/');
+  await page.setInputFiles('#file-input', [fixturePath('malformed.json'), fixturePath('schema-v2.json')]);
+  await page.waitForFunction(() => document.querySelectorAll('#load-errors .error').length === 2);
+  const errors = await page.$$eval('#load-errors .error', (es) =>
+    es.map((e) => ({
+      source: e.querySelector('.error-source').textContent,
+      pos: e.querySelector('.error-pos')?.textContent ?? null,
+      message: e.querySelector('.error-message').textContent,
+      excerpt: e.querySelector('.excerpt')?.textContent ?? null,
+    })),
+  );
+  const bad = errors.find((e) => e.source === 'malformed.json');
+  assert.match(bad.pos, /^line 6, column \d+$/);
+  assert.match(bad.message, /line 6 column \d+/);
+  assert.match(bad.excerpt, /"requests_total": 12 "requests_succeeded"/);
+  assert.match(bad.excerpt, /\n *\^$/);
+  const v2 = errors.find((e) => e.source === 'schema-v2.json');
+  assert.match(v2.message, /schema_version 2/);
+  assert.match(v2.message, /reads schema_version 1/);
+  assert.match(v2.message, /written by sage-cp-bench 9\.0\.0/);
+
+  // Pasted text gets the same treatment.
+  await page.click('.paste summary');
+  await page.fill('#paste-input', '{"schema_version": 1,\n  oops}');
+  await page.click('#paste-load');
+  await page.waitForFunction(() => document.querySelectorAll('#load-errors .error').length === 3);
+  const pasted = await page.$$eval('#load-errors .error', (es) => es.map((e) => [e.querySelector('.error-source').textContent, e.querySelector('.error-pos')?.textContent]));
+  assert.deepEqual(pasted[2], ['pasted 1', 'line 2, column 3']);
+
+  // Dismissing works; no panic; a good file still loads after the bad ones.
+  await page.click('#load-errors .error .dismiss');
+  assert.equal(await page.locator('#load-errors .error').count(), 2);
+  assert.equal(await page.isHidden('#panic'), true);
+  await page.setInputFiles('#file-input', fixturePath('hybrid.json'));
+  await page.waitForSelector('#summary-table tbody tr');
+  // Hybrid files get the LLM and embedding SLO columns.
+  assert.equal(await page.locator('#summary-table th[data-col="embedding_slo"]').count(), 1);
+  assertClean(log);
+  await page.close();
+});
+
+test('a dropped file loads', async () => {
+  const text = await readFile(fixturePath('hybrid.json'), 'utf8');
+  const { page } = await openPage(browser.context, server.origin + '/');
+  await page.evaluate((text) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], 'dropped.json', { type: 'application/json' }));
+    const target = document.querySelector('.dropzone');
+    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, text);
+  await page.waitForSelector('#summary-table tbody tr');
+  assert.equal(await page.textContent('#file-list .file-name'), 'dropped.json');
+  await page.close();
+});
+
+test('names with markup render as text and run nothing', async () => {
+  const report = await readFixture('hostile.json');
+  const { page, log } = await loadFiles(['hostile.json']);
+  await waitForCharts(page);
+  // Hover and click around the hostile strings.
+  await page.hover('#chart-throughput canvas');
+  await page.locator('#chart-throughput .legend-item').first().click();
+  const names = await page.$$eval('#summary-table tbody td[data-col="policy"]', (tds) => tds.map((t) => t.textContent.trim()));
+  for (const r of report.runs) {
+    assert.ok(names.some((n) => n.startsWith(r.policy)), `literal policy name shown: ${r.policy}`);
+  }
+  const legend = await page.$$eval('#chart-throughput .legend-name', (es) => es.map((e) => e.textContent));
+  assert.ok(legend.some((l) => l.includes('<script>window.__xss')), legend.join(' | '));
+  const warnings = await page.textContent('#file-list');
+  assert.match(warnings, /<iframe src="javascript:/);
+  assert.match(warnings, /<marquee>report warning<\/marquee>/);
+  const options = await page.$$eval('#cp-select option', (os) => os.map((o) => o.textContent));
+  assert.ok(options.some((o) => o.includes('<i onclick=')), options.join(' | '));
+  // Nothing was turned into elements, and nothing ran.
+  const injected = await page.evaluate(() => document.querySelectorAll('main img, main script, main svg, main iframe, main marquee, main b, main i, main style').length);
+  assert.equal(injected, 0);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  assert.deepEqual(log.dialogs, []);
+  assert.ok(!log.console.some((m) => m.includes('__xss')), log.console.join('\n'));
+  assertClean(log);
+  await page.close();
+});
+
+function nativeHash(file, seed) {
+  if (process.env.WORKLOAD_HASH_BIN) {
+    return execFileSync(process.env.WORKLOAD_HASH_BIN, [file, String(seed)], { encoding: 'utf8' }).trim();
+  }
+  return execFileSync('cargo', ['run', '-q', '-p', 'cpbench-core', '--example', 'workload_hash', '--', file, String(seed)], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  }).trim();
+}
+
+test('the preview\'s workload hash equals the native one for the same config and seed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cpbench-preview-'));
+  const { page, log } = await openPage(browser.context, server.origin + '/#preview');
+  try {
+    await page.waitForSelector('#workload-hash');
+    await waitForCharts(page, '#panel-preview');
+    assert.equal(await page.textContent('#workload-requests'), '100');
+
+    // The LLM example with its own seed, then the hybrid example with a seed typed in.
+    const cases = [
+      { button: '#example-llm', seed: '' },
+      { button: '#example-hybrid', seed: '987654321' },
+    ];
+    for (const c of cases) {
+      await page.click(c.button);
+      await page.fill('#seed-input', c.seed);
+      const text = await page.inputValue('#config-editor');
+      const file = join(dir, 'config.yaml');
+      await writeFile(file, text);
+      const expected = nativeHash(file, c.seed === '' ? 42 : c.seed);
+      await page.waitForFunction((h) => document.querySelector('#workload-hash')?.textContent === h, expected, { timeout: 10_000 });
+    }
+    assert.equal(await page.textContent('#workload-seed'), '987654321');
+    await waitForCharts(page, '#panel-preview');
+    assert.ok((await inkedPixels(page, '#chart-preview-embedding canvas')) > 2000, 'hybrid: embedding sizes drawn');
+
+    // An edited config with another arrival process.
+    const edited = 'mode: llm\nnum_requests: 300\nrequest_rate: 25\narrival: {pattern: gamma, burstiness: 0.5}\npriority_distribution: {HIGH: 1, LOW: 3}\n';
+    await page.fill('#config-editor', edited);
+    await page.fill('#seed-input', '7');
+    await writeFile(join(dir, 'edited.yaml'), edited);
+    const expected = nativeHash(join(dir, 'edited.yaml'), 7);
+    await page.waitForFunction((h) => document.querySelector('#workload-hash')?.textContent === h, expected);
+    assert.equal(await page.textContent('#workload-requests'), '300');
+    const mix = await page.$$eval('#chart-preview-priority .note', (n) => n.length);
+    assert.equal(mix, 1);
+
+    // Problems are listed by field; a parse error has a position.
+    await page.fill('#config-editor', 'num_requests: 0\nrequest_rate: -5\n');
+    await page.fill('#seed-input', 'abc');
+    await page.waitForSelector('#config-problems');
+    const fields = await page.$$eval('#config-problems tr[data-field]', (rs) => rs.map((r) => r.dataset.field));
+    for (const f of ['seed', 'num_requests', 'request_rate']) assert.ok(fields.includes(f), `${f} in ${fields}`);
+    assert.equal(await page.locator('#workload-hash').count(), 0, 'no hash for an invalid config');
+    await page.fill('#config-editor', 'mode: llm\nnum_requests: [1,\n');
+    await page.waitForSelector('#config-error');
+    assert.match(await page.textContent('#config-error .error-pos'), /^line \d+, column \d+$/);
+    await page.fill('#config-editor', 'dataset: {path: prompts.jsonl}\nprompt_length: {dist: empirical}\n');
+    await page.fill('#seed-input', '');
+    await page.waitForSelector('#config-needs-file');
+    assert.match(await page.textContent('#config-needs-file'), /prompts\.jsonl/);
+
+    // The download carries the editor's text.
+    await page.fill('#config-editor', edited);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-config')]);
+    assert.equal(download.suggestedFilename(), 'sage-cp-bench-config.yaml');
+    const saved = await readFile(await download.path(), 'utf8');
+    assert.equal(saved, edited);
+    assertClean(log);
+  } finally {
+    await page.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the page fits a phone screen', async () => {
+  const phone = await browser.context.newPage();
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(`${server.origin}/?url=fixtures/compare.json`);
+  await phone.waitForSelector('#summary-table tbody tr');
+  await waitForCharts(phone);
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `page is ${overflow}px wider than the screen`);
+  const width = await phone.$eval('#chart-throughput canvas', (c) => c.getBoundingClientRect().width);
+  assert.ok(width > 300 && width <= 390, `chart width ${width}`);
+  await phone.click('#tab-preview');
+  await waitForCharts(phone, '#panel-preview');
+  const overflow2 = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow2 <= 1, `preview is ${overflow2}px wider than the screen`);
+  await phone.close();
+});
