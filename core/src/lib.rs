@@ -19,6 +19,9 @@
 //! - [`report`]: the versioned result file shared by the runner and the viewer.
 //! - [`sse`]: a pure Server-Sent Events decoder for streamed responses.
 //! - [`chart`]: chart specs of reports and workloads, drawn with plotters on any backend.
+//! - [`cluster`], [`sim`]: the reference control plane as a sans-IO state machine, and its
+//!   virtual-time driver.
+//! - [`experiment`]: the predefined experiments' summaries, computed from a report.
 
 #![warn(missing_docs)]
 
