@@ -238,6 +238,7 @@ async fn measure(
         keep_records,
         drain: Duration::from_secs_f64(t.drain.max(0.0)),
         launch_timeout: Duration::from_secs_f64(t.launch_timeout.max(0.0)),
+        max_connections: t.connections.max(1),
     };
     let cancel = Cancel::default();
     let watcher = {

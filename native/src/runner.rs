@@ -56,6 +56,8 @@ pub struct BenchOptions {
     pub drain: Duration,
     /// Longest wait for a launched control plane to become healthy.
     pub launch_timeout: Duration,
+    /// Most connections to the control plane.
+    pub max_connections: usize,
 }
 
 /// One measured run of a report.
@@ -241,7 +243,7 @@ fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Resul
         api_key: opts.api_key.clone(),
         timeout: Duration::from_secs_f64(config.timeout_s),
         stream: config.stream,
-        max_idle_connections: 4096,
+        max_idle_connections: opts.max_connections,
     })?)
 }
 
@@ -273,8 +275,10 @@ async fn run_step(
     }
     let send_opts = SendOptions {
         max_concurrency: step.config.max_concurrency.map(|n| n as usize),
+        max_connections: opts.max_connections,
         ..SendOptions::default()
     };
+    preopen_connections(&cp, opts.max_connections.min(PREOPEN_CONNECTIONS)).await;
     let tag = format!("{}-{}", sanitize(&step.policy), file_stamp());
     // Warmup: same client and pool, not measured.
     if !step.workload.warmup.is_empty() {
@@ -336,6 +340,16 @@ async fn run_step(
     run.warnings
         .extend(notes.into_iter().map(|n| format!("note: {n}")));
     Ok(run)
+}
+
+/// Connections opened before measuring (at most `--connections`).
+const PREOPEN_CONNECTIONS: usize = 64;
+
+/// Opens `n` keep-alive connections with concurrent `GET /health` requests, so the first
+/// measured requests do not pay for connection set-up.
+async fn preopen_connections(cp: &ControlPlane, n: usize) {
+    let probes = (0..n).map(|_| cp.probe_health());
+    futures_util::future::join_all(probes).await;
 }
 
 fn prepare(client: &Client, specs: &[RequestSpec], tag: &str) -> Arc<Vec<PreparedRequest>> {

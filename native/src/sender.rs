@@ -18,8 +18,13 @@ use tokio_util::sync::CancellationToken;
 /// How to send a schedule.
 #[derive(Debug, Clone)]
 pub struct SendOptions {
-    /// At most this many requests in flight; the excess waits for a slot.
+    /// At most this many requests in flight; the excess waits for a slot (a deliberate cap:
+    /// the wait is recorded apart from lateness).
     pub max_concurrency: Option<usize>,
+    /// At most this many connections (one per request in flight, HTTP/1.1): a bounded,
+    /// reused keep-alive pool instead of a storm of new connections under load. A request
+    /// that finds them all busy waits in FIFO order, and the wait counts as send lateness.
+    pub max_connections: usize,
     /// After `stop`, how long in-flight requests may still finish before they are aborted.
     pub grace: Duration,
     /// Delay between the call and the run's t=0, so the first request is not late because of
@@ -31,11 +36,15 @@ impl Default for SendOptions {
     fn default() -> Self {
         Self {
             max_concurrency: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             grace: Duration::from_secs(5),
             lead: Duration::from_millis(20),
         }
     }
 }
+
+/// Default cap on open connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Signals that end a run early.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +78,7 @@ pub async fn send_open_loop(
     let slots = opts
         .max_concurrency
         .map(|n| Arc::new(Semaphore::new(n.max(1))));
+    let connections = Arc::new(Semaphore::new(opts.max_connections.max(1)));
     let abort = CancellationToken::new();
     let mut handles = Vec::with_capacity(requests.len());
     let mut unsent = 0;
@@ -87,12 +97,13 @@ pub async fn send_open_loop(
         let client = client.clone();
         let requests = Arc::clone(&requests);
         let slots = slots.clone();
+        let connections = Arc::clone(&connections);
         let abort = abort.clone();
         let progress = progress.clone();
         handles.push(tokio::spawn(async move {
             let req = &requests[i];
             let rec = tokio::select! {
-                rec = send_one(&client, req, t0, slots.as_deref()) => rec,
+                rec = send_one(&client, req, t0, slots.as_deref(), &connections) => rec,
                 _ = abort.cancelled() => cancelled_record(req, t0),
             };
             progress.inc(1);
@@ -133,6 +144,7 @@ async fn send_one(
     req: &PreparedRequest,
     t0: Instant,
     slots: Option<&Semaphore>,
+    connections: &Semaphore,
 ) -> RequestRecord {
     let (_permit, wait_us) = match slots {
         None => (None, 0),
@@ -142,6 +154,10 @@ async fn send_one(
             (Some(permit), before.elapsed().as_micros() as u64)
         }
     };
+    let _connection = connections
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     client.execute(req, t0, wait_us).await
 }
 

@@ -29,6 +29,7 @@ struct Opts {
     plain_rate: f64,
     seconds: f64,
     client_threads: usize,
+    connections: usize,
 }
 
 fn parse_args() -> Opts {
@@ -37,6 +38,7 @@ fn parse_args() -> Opts {
         plain_rate: 50_000.0,
         seconds: 5.0,
         client_threads: 1,
+        connections: 256,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -51,6 +53,7 @@ fn parse_args() -> Opts {
             "--plain-rate" => o.plain_rate = val(i),
             "--seconds" => o.seconds = val(i),
             "--client-threads" => o.client_threads = val(i) as usize,
+            "--connections" => o.connections = val(i) as usize,
             "--bench" => {
                 i += 1;
                 continue;
@@ -97,7 +100,7 @@ fn start_server(chunks: u32) -> (std::process::Child, String) {
     (child, url)
 }
 
-fn scenario(name: &str, rate: f64, seconds: f64, stream: bool, threads: usize) {
+fn scenario(name: &str, rate: f64, seconds: f64, stream: bool, threads: usize, connections: usize) {
     let (mut server, url) = start_server(64);
     let cfg = BenchmarkConfig {
         num_requests: (rate * seconds) as u64,
@@ -121,7 +124,7 @@ fn scenario(name: &str, rate: f64, seconds: f64, stream: bool, threads: usize) {
             api_key: None,
             timeout: Duration::from_secs(30),
             stream,
-            max_idle_connections: 4096,
+            max_idle_connections: connections,
         })
         .unwrap();
         // Open connections before measuring, as a warmup would.
@@ -134,13 +137,17 @@ fn scenario(name: &str, rate: f64, seconds: f64, stream: bool, threads: usize) {
                 })
                 .collect::<Vec<_>>(),
         );
-        send_open_loop(&client, warm, &SendOptions::default(), &Cancel::default(), &ProgressBar::hidden()).await;
+        let send_opts = SendOptions {
+            max_connections: connections,
+            ..SendOptions::default()
+        };
+        send_open_loop(&client, warm, &send_opts, &Cancel::default(), &ProgressBar::hidden()).await;
         let prepared = Arc::new(
             workload.requests.iter().map(|s| client.prepare(s, "bench")).collect::<Vec<_>>(),
         );
         let cpu0 = cpu_seconds();
         let wall0 = Instant::now();
-        let res = send_open_loop(&client, prepared, &SendOptions::default(), &Cancel::default(), &ProgressBar::hidden()).await;
+        let res = send_open_loop(&client, prepared, &send_opts, &Cancel::default(), &ProgressBar::hidden()).await;
         let wall = wall0.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
         let n = res.records.len();
@@ -168,8 +175,8 @@ fn scenario(name: &str, rate: f64, seconds: f64, stream: bool, threads: usize) {
 fn main() {
     let o = parse_args();
     println!(
-        "loadgen: {} s per scenario, {} client worker thread(s), fake server on 1 thread in its own process",
-        o.seconds, o.client_threads
+        "loadgen: {} s per scenario, {} client worker thread(s), at most {} connections, fake server on 1 thread in its own process",
+        o.seconds, o.client_threads, o.connections
     );
     if o.streamed_rate > 0.0 {
         scenario(
@@ -181,6 +188,13 @@ fn main() {
         );
     }
     if o.plain_rate > 0.0 {
-        scenario("plain", o.plain_rate, o.seconds, false, o.client_threads);
+        scenario(
+            "plain",
+            o.plain_rate,
+            o.seconds,
+            false,
+            o.client_threads,
+            o.connections,
+        );
     }
 }

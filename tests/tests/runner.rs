@@ -44,6 +44,7 @@ fn options(url: &str, switch: SwitchMode, dir: PathBuf) -> BenchOptions {
         keep_records: true,
         drain: Duration::from_millis(200),
         launch_timeout: Duration::from_secs(20),
+        max_connections: 64,
     }
 }
 
