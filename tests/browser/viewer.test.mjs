@@ -109,6 +109,8 @@ test('a compare result loads and the table shows the file\'s numbers', async () 
   const marked = await page.$$eval('#summary-table td.best[data-col="ttft_p99"]', (tds) => tds.map((t) => Number(t.dataset.value)));
   assert.deepEqual(marked, [best]);
   assertClean(log);
+  // The preview's module (workload generator) is not loaded for viewing results.
+  assert.ok(!log.requests.some((u) => u.includes('/preview/')), log.requests.join('\n'));
   await page.close();
 });
 
@@ -325,6 +327,7 @@ test('the preview\'s workload hash equals the native one for the same config and
   const { page, log } = await openPage(browser.context, server.origin + '/#preview');
   try {
     await page.waitForSelector('#workload-hash');
+    assert.ok(log.requests.some((u) => u.endsWith('/preview/cpbench_viewer_preview_bg.wasm')), 'the preview module was loaded');
     await waitForCharts(page, '#panel-preview');
     assert.equal(await page.textContent('#workload-requests'), '100');
 
