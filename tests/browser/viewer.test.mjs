@@ -370,10 +370,21 @@ test('the preview\'s workload hash equals the native one for the same config and
     await page.fill('#config-editor', 'mode: llm\nnum_requests: [1,\n');
     await page.waitForSelector('#config-error');
     assert.match(await page.textContent('#config-error .error-pos'), /^line \d+, column \d+$/);
-    await page.fill('#config-editor', 'dataset: {path: prompts.jsonl}\nprompt_length: {dist: empirical}\n');
+    const withDataset = 'dataset: {path: prompts.jsonl}\nprompt_length: {dist: empirical}\nnum_requests: 40\n';
+    await page.fill('#config-editor', withDataset);
     await page.fill('#seed-input', '');
     await page.waitForSelector('#config-needs-file');
     assert.match(await page.textContent('#config-needs-file'), /prompts\.jsonl/);
+    // Choosing the file the config names generates the same workload as the native tool.
+    const prompts = ['Summarize the release notes.', 'Write a haiku about queues.', 'Explain SLOs to a new engineer.']
+      .map((p, i) => JSON.stringify({ prompt: p, output_tokens: 20 + i * 7 }))
+      .join('\n');
+    await writeFile(join(dir, 'prompts.jsonl'), prompts + '\n');
+    await writeFile(join(dir, 'with-dataset.yaml'), withDataset);
+    await page.setInputFiles('#config-needs-file input[type=file]', join(dir, 'prompts.jsonl'));
+    const withDatasetHash = nativeHash(join(dir, 'with-dataset.yaml'), 42);
+    await page.waitForFunction((h) => document.querySelector('#workload-hash')?.textContent === h, withDatasetHash);
+    assert.equal(await page.textContent('#workload-requests'), '40');
 
     // The download carries the editor's text.
     await page.fill('#config-editor', edited);
