@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 echo "== cargo clippy (viewer, wasm32)"
-cargo clippy --locked --target wasm32-unknown-unknown -p cpbench-viewer --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown -p cpbench-viewer -p cpbench-viewer-preview \
+  --features cpbench-viewer-preview/module --all-targets -- -D warnings
 
 echo "== viewer bundle"
 bash www/build.sh

@@ -109,6 +109,8 @@ test('a compare result loads and the table shows the file\'s numbers', async () 
   const marked = await page.$$eval('#summary-table td.best[data-col="ttft_p99"]', (tds) => tds.map((t) => Number(t.dataset.value)));
   assert.deepEqual(marked, [best]);
   assertClean(log);
+  // The preview's module (workload generator) is not loaded for viewing results.
+  assert.ok(!log.requests.some((u) => u.includes('/preview/')), log.requests.join('\n'));
   await page.close();
 });
 
@@ -325,6 +327,7 @@ test('the preview\'s workload hash equals the native one for the same config and
   const { page, log } = await openPage(browser.context, server.origin + '/#preview');
   try {
     await page.waitForSelector('#workload-hash');
+    assert.ok(log.requests.some((u) => u.endsWith('/preview/cpbench_viewer_preview_bg.wasm')), 'the preview module was loaded');
     await waitForCharts(page, '#panel-preview');
     assert.equal(await page.textContent('#workload-requests'), '100');
 
@@ -367,10 +370,21 @@ test('the preview\'s workload hash equals the native one for the same config and
     await page.fill('#config-editor', 'mode: llm\nnum_requests: [1,\n');
     await page.waitForSelector('#config-error');
     assert.match(await page.textContent('#config-error .error-pos'), /^line \d+, column \d+$/);
-    await page.fill('#config-editor', 'dataset: {path: prompts.jsonl}\nprompt_length: {dist: empirical}\n');
+    const withDataset = 'dataset: {path: prompts.jsonl}\nprompt_length: {dist: empirical}\nnum_requests: 40\n';
+    await page.fill('#config-editor', withDataset);
     await page.fill('#seed-input', '');
     await page.waitForSelector('#config-needs-file');
     assert.match(await page.textContent('#config-needs-file'), /prompts\.jsonl/);
+    // Choosing the file the config names generates the same workload as the native tool.
+    const prompts = ['Summarize the release notes.', 'Write a haiku about queues.', 'Explain SLOs to a new engineer.']
+      .map((p, i) => JSON.stringify({ prompt: p, output_tokens: 20 + i * 7 }))
+      .join('\n');
+    await writeFile(join(dir, 'prompts.jsonl'), prompts + '\n');
+    await writeFile(join(dir, 'with-dataset.yaml'), withDataset);
+    await page.setInputFiles('#config-needs-file input[type=file]', join(dir, 'prompts.jsonl'));
+    const withDatasetHash = nativeHash(join(dir, 'with-dataset.yaml'), 42);
+    await page.waitForFunction((h) => document.querySelector('#workload-hash')?.textContent === h, withDatasetHash);
+    assert.equal(await page.textContent('#workload-requests'), '40');
 
     // The download carries the editor's text.
     await page.fill('#config-editor', edited);

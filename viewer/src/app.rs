@@ -89,7 +89,7 @@ fn App() -> impl IntoView {
                 <Results files=files />
             </div>
             <div role="tabpanel" id="panel-preview" hidden=move || tab.get() != Tab::Preview>
-                <WorkloadPreview />
+                <WorkloadPreview active=Signal::derive(move || tab.get() == Tab::Preview) />
             </div>
         </main>
         <footer>

@@ -157,9 +157,11 @@ pub(crate) fn ChartView(
             if s.series.len() < 2 {
                 return Vec::new();
             }
+            // The index keeps the keys distinct when two series share a name.
             s.series
                 .iter()
-                .map(|x| (x.name.clone(), x.color.hex()))
+                .enumerate()
+                .map(|(i, x)| (i, x.name.clone(), x.color.hex()))
                 .collect::<Vec<_>>()
         })
     };
@@ -205,7 +207,7 @@ pub(crate) fn ChartView(
                 <For
                     each=legend
                     key=|entry| entry.clone()
-                    children=move |(name, color)| {
+                    children=move |(_, name, color)| {
                         let n = name.clone();
                         let off = Memo::new(move |_| hidden.with(|h| h.contains(&n)));
                         let toggle = name.clone();

@@ -6,12 +6,14 @@
 //! chart specs of [`cpbench_core::chart`], and previews the workload of a config, generated in
 //! the browser by the same core as the runner (so its hash equals the native one).
 //!
-//! The logic that needs no browser ([`load`], [`preview`]) builds and is tested on every
-//! target; the page itself (`app`, `charts`, `results`, `workload`, `web`) exists only on
-//! `wasm32`.
+//! The workload preview's computation is the crate `cpbench-viewer-preview`, built as its own
+//! module that the page loads when the preview is first opened, so the results view loads
+//! without the config parser and the workload generator.
+//!
+//! The logic that needs no browser ([`load`]) builds and is tested on every target; the page
+//! itself (`app`, `charts`, `results`, `workload`, `web`) exists only on `wasm32`.
 
 pub mod load;
-pub mod preview;
 
 // leptos' `#[component]` re-emits each component function as `pub`, which the workspace's
 // `unreachable_pub` lint flags inside these private modules.

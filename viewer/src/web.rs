@@ -111,6 +111,47 @@ pub(crate) fn download_text(file_name: &str, text: &str, mime: &str) -> Result<(
     Ok(())
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/js/preview.js")]
+extern "C" {
+    /// Runs the workload-preview module (loading it the first time): the answer is a
+    /// `cpbench_viewer_preview::Preview` as JSON.
+    #[wasm_bindgen(catch, js_name = runPreview)]
+    async fn run_preview_js(
+        text: &str,
+        seed: &str,
+        dataset: Option<Vec<u8>>,
+        trace: Option<Vec<u8>>,
+        allow_large: bool,
+    ) -> Result<JsValue, JsValue>;
+}
+
+/// The preview of these inputs, computed by the lazily loaded preview module.
+pub(crate) async fn run_preview(
+    text: &str,
+    seed: &str,
+    dataset: Option<Vec<u8>>,
+    trace: Option<Vec<u8>>,
+    allow_large: bool,
+) -> cpbench_viewer_preview::Preview {
+    use cpbench_viewer_preview::Preview;
+    match run_preview_js(text, seed, dataset, trace, allow_large).await {
+        Ok(v) => match v
+            .as_string()
+            .map(|json| serde_json::from_str::<Preview>(&json))
+        {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => Preview::Failed(format!(
+                "the preview module answered something unreadable: {e}"
+            )),
+            None => Preview::Failed("the preview module answered no text".into()),
+        },
+        Err(e) => Preview::Failed(format!(
+            "the workload preview module could not be loaded ({}); check that the site's preview/ folder was deployed",
+            js_message(&e)
+        )),
+    }
+}
+
 /// Device pixels per CSS pixel (1 where unknown).
 pub(crate) fn pixel_ratio() -> f64 {
     web_sys::window()

@@ -1,10 +1,11 @@
-//! The workload preview tab: a config editor whose workload is generated in the browser.
+//! The workload preview tab: a config editor whose workload is generated in the browser, by
+//! the preview module (loaded when the tab is first opened).
 
 use crate::charts::ChartView;
-use crate::preview::{Generated, NamedFile, Preview, PreviewInput, config_extension, evaluate};
 use crate::web;
 use cpbench_core::chart::{Axis, ChartKind, ChartSpec};
 use cpbench_core::config::{Mode, example_yaml};
+use cpbench_viewer_preview::{Generated, NamedFile, Preview, config_extension};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
@@ -30,7 +31,11 @@ fn empty_spec(id: &str) -> ChartSpec {
 
 /// The workload preview tab.
 #[component]
-pub(crate) fn WorkloadPreview() -> impl IntoView {
+pub(crate) fn WorkloadPreview(
+    /// Whether the tab is shown; nothing is loaded or computed before it first is.
+    #[prop(into)]
+    active: Signal<bool>,
+) -> impl IntoView {
     let text = RwSignal::new(example_yaml(Mode::Llm));
     let seed = RwSignal::new(String::new());
     let dataset = RwSignal::new(None::<Chosen>);
@@ -38,29 +43,38 @@ pub(crate) fn WorkloadPreview() -> impl IntoView {
     // The text for which "generate anyway" was pressed.
     let large_ok = RwSignal::new(None::<String>);
 
-    let preview = Memo::new(move |_| {
+    // The latest answer of the preview module; `None` until the first one.
+    let preview = RwSignal::new(None::<Preview>);
+    let asked = StoredValue::new(0u64);
+    let opened = Memo::new(move |was: Option<&bool>| was.copied().unwrap_or(false) || active.get());
+    Effect::new(move |_| {
+        if !opened.get() {
+            return;
+        }
         let t = text.get();
         let s = seed.get();
-        let d = dataset.get();
-        let tr = trace.get();
+        let d = dataset.get().map(|c| c.bytes.to_vec());
+        let tr = trace.get().map(|c| c.bytes.to_vec());
         let allow_large = large_ok.with(|ok| ok.as_deref() == Some(t.as_str()));
-        evaluate(&PreviewInput {
-            text: &t,
-            seed: &s,
-            dataset: d.as_ref().map(|c| c.bytes.as_slice()),
-            trace: tr.as_ref().map(|c| c.bytes.as_slice()),
-            allow_large,
-        })
+        let n = asked.get_value() + 1;
+        asked.set_value(n);
+        spawn_local(async move {
+            let p = web::run_preview(&t, &s, d, tr, allow_large).await;
+            // Only the answer to the latest question is shown.
+            if asked.get_value() == n {
+                preview.set(Some(p));
+            }
+        });
     });
     // The last workload generated, kept while the text is being edited into something invalid.
     let last: Memo<Option<Arc<Generated>>> =
         Memo::new(move |prev: Option<&Option<Arc<Generated>>>| {
             preview.with(|p| match p {
-                Preview::Ready(g) => Some(Arc::new((**g).clone())),
+                Some(Preview::Ready(g)) => Some(Arc::new((**g).clone())),
                 _ => prev.cloned().flatten(),
             })
         });
-    let current = Memo::new(move |_| preview.with(|p| matches!(p, Preview::Ready(_))));
+    let current = Memo::new(move |_| preview.with(|p| matches!(p, Some(Preview::Ready(_)))));
     let chart_ids = Memo::new(move |_| {
         last.with(|g| {
             g.as_ref()
@@ -103,8 +117,14 @@ pub(crate) fn WorkloadPreview() -> impl IntoView {
 
     let status = move || {
         preview.with(|p| match p {
-            Preview::Ready(_) => ().into_any(),
-            Preview::Parse { message, line, column } => {
+            None => view! {
+                <p class="hint" id="preview-loading">
+                    "Loading the workload generator…"
+                </p>
+            }
+            .into_any(),
+            Some(Preview::Ready(_)) => ().into_any(),
+            Some(Preview::Parse { message, line, column }) => {
                 let pos = match (line, column) {
                     (Some(l), Some(c)) => format!("line {l}, column {c}"),
                     (Some(l), None) => format!("line {l}"),
@@ -121,7 +141,7 @@ pub(crate) fn WorkloadPreview() -> impl IntoView {
                 }
                 .into_any()
             }
-            Preview::Invalid(problems) => {
+            Some(Preview::Invalid(problems)) => {
                 view! {
                     <div class="error" id="config-problems" role="alert">
                         <div class="error-head">
@@ -158,7 +178,7 @@ pub(crate) fn WorkloadPreview() -> impl IntoView {
                 }
                 .into_any()
             }
-            Preview::NeedsFile { file, path } => {
+            Some(Preview::NeedsFile { file, path }) => {
                 let (what, target) = match file {
                     NamedFile::Dataset => ("dataset", dataset),
                     NamedFile::Trace => ("trace", trace),
@@ -178,7 +198,7 @@ pub(crate) fn WorkloadPreview() -> impl IntoView {
                 }
                 .into_any()
             }
-            Preview::BadFile { file, message } => {
+            Some(Preview::BadFile { file, message }) => {
                 let (what, target) = match file {
                     NamedFile::Dataset => ("dataset", dataset),
                     NamedFile::Trace => ("trace", trace),
@@ -194,7 +214,7 @@ pub(crate) fn WorkloadPreview() -> impl IntoView {
                 }
                 .into_any()
             }
-            Preview::TooLarge { requests } => {
+            Some(Preview::TooLarge { requests }) => {
                 view! {
                     <div class="notice" id="config-large">
                         <p>
@@ -213,7 +233,7 @@ pub(crate) fn WorkloadPreview() -> impl IntoView {
                 }
                 .into_any()
             }
-            Preview::Failed(message) => {
+            Some(Preview::Failed(message)) => {
                 view! {
                     <div class="error" role="alert">
                         <p class="error-message">{message.clone()}</p>
@@ -226,7 +246,9 @@ pub(crate) fn WorkloadPreview() -> impl IntoView {
 
     let stats = move || {
         preview.with(|p| {
-            let Preview::Ready(g) = p else { return None };
+            let Some(Preview::Ready(g)) = p else {
+                return None;
+            };
             let rate = if g.duration_s > 0.0 {
                 format!("{:.2}", g.requests as f64 / g.duration_s)
             } else {
@@ -252,7 +274,7 @@ pub(crate) fn WorkloadPreview() -> impl IntoView {
                     </div>
                     <div>
                         <dt>"Seed"</dt>
-                        <dd id="workload-seed">{g.config.seed.to_string()}</dd>
+                        <dd id="workload-seed">{g.seed.to_string()}</dd>
                     </div>
                     <div class="hash">
                         <dt>"Workload hash"</dt>

@@ -268,11 +268,6 @@ impl Breakdown {
     /// The group names of all runs, in a natural order (priorities most urgent first, kinds
     /// in their canonical order, models alphabetically).
     pub fn keys(self, runs: &[NamedRun<'_>]) -> Vec<String> {
-        let keys: BTreeSet<&String> = runs
-            .iter()
-            .flat_map(|r| self.groups(r.run).keys())
-            .collect();
-        let mut keys: Vec<String> = keys.into_iter().cloned().collect();
         let rank = |k: &str| -> usize {
             match self {
                 Self::Priority => Priority::parse(k).map_or(usize::MAX, |p| p as usize),
@@ -280,8 +275,14 @@ impl Breakdown {
                 Self::Model => 0,
             }
         };
-        keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
-        keys
+        let mut keys: Vec<(usize, &String)> = runs
+            .iter()
+            .flat_map(|r| self.groups(r.run).keys())
+            .map(|k| (rank(k), k))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.into_iter().map(|(_, k)| k.clone()).collect()
     }
 }
 

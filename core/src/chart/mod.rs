@@ -18,10 +18,12 @@ pub mod workload;
 
 pub use draw::{DrawOptions, draw};
 
+use serde::{Deserialize, Serialize};
+
 use std::fmt;
 
 /// A colour, 8 bits per channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Rgb(pub u8, pub u8, pub u8);
 
 impl Rgb {
@@ -52,7 +54,7 @@ pub fn color(i: usize) -> Rgb {
 }
 
 /// How an axis maps values to positions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Scale {
     /// Evenly spaced values.
     #[default]
@@ -62,7 +64,7 @@ pub enum Scale {
 }
 
 /// One axis: what it shows and in which unit.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Axis {
     /// What the axis shows (`Time to first token`).
     pub label: String,
@@ -121,7 +123,7 @@ pub fn format_number(v: f64) -> String {
 }
 
 /// What a chart draws.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ChartKind {
     /// Grouped bars: one group per category (the x axis), one bar per series in each group.
     /// A point's `x` is its category's index; a series without a point for a category has no
@@ -143,7 +145,7 @@ pub enum ChartKind {
 }
 
 /// One point of a series.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Point {
     /// Position on the x axis (a category index for bars).
     pub x: f64,
@@ -159,7 +161,7 @@ impl Point {
 }
 
 /// One named data series of a chart.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// The name shown in the legend and tooltips.
     pub name: String,
@@ -170,7 +172,7 @@ pub struct Series {
 }
 
 /// A complete chart: title, axes, kind and data.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChartSpec {
     /// A stable identifier (`throughput`, `cdf-ttft`), usable as an element id or file name.
     pub id: String,

@@ -1,5 +1,10 @@
-//! The workload preview's logic: config text and seed in, the generated workload's numbers,
+//! The viewer's workload preview: config text and seed in, the generated workload's numbers,
 //! hash and charts out, or the problems found, by field.
+//!
+//! The config parser, the workload generator and SHA-256 are a third of the viewer's code, so
+//! they live in their own WebAssembly module (feature `module`: [`preview_json`] exported to
+//! JavaScript), which the page loads only when the preview is opened; the page itself uses
+//! this crate's types and reads the module's answer, a [`Preview`] as JSON.
 
 use cpbench_core::arrival::Trace;
 use cpbench_core::chart::ChartSpec;
@@ -7,6 +12,7 @@ use cpbench_core::chart::workload::preview_charts;
 use cpbench_core::config::{BenchmarkConfig, ConfigFormat, ConfigProblem};
 use cpbench_core::dataset::Dataset;
 use cpbench_core::workload::{WorkloadData, WorkloadError, generate};
+use serde::{Deserialize, Serialize};
 
 /// Workloads with more requests (measured plus warmup) than this are generated only on
 /// request, so typing in the editor stays responsive.
@@ -29,7 +35,7 @@ pub struct PreviewInput<'a> {
 }
 
 /// A file the config names that the preview needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NamedFile {
     /// `dataset.path`.
     Dataset,
@@ -38,7 +44,7 @@ pub enum NamedFile {
 }
 
 /// The preview of a config.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Preview {
     /// The text did not parse.
     Parse {
@@ -77,10 +83,10 @@ pub enum Preview {
 }
 
 /// A generated workload's summary and charts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Generated {
-    /// The config as parsed, with the seed applied.
-    pub config: BenchmarkConfig,
+    /// The seed the workload was generated from (the config's, or the seed field's).
+    pub seed: u64,
     /// Measured requests.
     pub requests: usize,
     /// Warmup requests.
@@ -189,11 +195,36 @@ pub fn evaluate(input: &PreviewInput<'_>) -> Preview {
             duration_s: w.duration_us() as f64 / 1e6,
             hash: w.hash(),
             charts: preview_charts(&w),
-            config,
+            seed: config.seed,
         })),
         Err(WorkloadError::Invalid(e)) => Preview::Invalid(e.problems),
         Err(e) => Preview::Failed(e.to_string()),
     }
+}
+
+/// [`evaluate`] with its answer as JSON (what the module returns to the page).
+pub fn evaluate_json(input: &PreviewInput<'_>) -> String {
+    serde_json::to_string(&evaluate(input)).expect("a preview always serializes")
+}
+
+/// The module's export: [`evaluate_json`] of the page's inputs (`dataset` and `trace` are the
+/// chosen files' bytes, or `undefined`).
+#[cfg(all(feature = "module", target_arch = "wasm32"))]
+#[wasm_bindgen::prelude::wasm_bindgen(js_name = preview)]
+pub fn preview_json(
+    text: &str,
+    seed: &str,
+    dataset: Option<Vec<u8>>,
+    trace: Option<Vec<u8>>,
+    allow_large: bool,
+) -> String {
+    evaluate_json(&PreviewInput {
+        text,
+        seed,
+        dataset: dataset.as_deref(),
+        trace: trace.as_deref(),
+        allow_large,
+    })
 }
 
 #[cfg(test)]
@@ -243,7 +274,7 @@ mod tests {
         let mut c = BenchmarkConfig::from_text(&text, None).unwrap();
         c.seed = 7;
         assert_eq!(a.hash, generate(&c, &WorkloadData::none()).unwrap().hash());
-        assert_eq!(a.config.seed, 7);
+        assert_eq!(a.seed, 7);
         let Preview::Ready(b) = evaluate(&input(&text)) else {
             panic!()
         };
@@ -316,6 +347,20 @@ mod tests {
             panic!("{:?}", evaluate(&good))
         };
         assert_eq!(g.requests, 5);
+    }
+
+    #[test]
+    fn answers_read_back_from_json() {
+        let text = example_yaml(Mode::Hybrid);
+        for input in [
+            input(&text),
+            input("num_requests: 0\n"),
+            input("a: [\n"),
+            input("num_requests: 60000\n"),
+        ] {
+            let back: Preview = serde_json::from_str(&evaluate_json(&input)).unwrap();
+            assert_eq!(back, evaluate(&input));
+        }
     }
 
     #[test]
