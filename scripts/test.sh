@@ -18,4 +18,7 @@ cargo test --workspace --locked
 echo "== core tests on wasm32 (golden workload hashes)"
 cargo test --locked -p cpbench-core --target wasm32-unknown-unknown --test golden
 
+echo "== viewer in headless Chromium"
+bash scripts/test-browser.sh
+
 echo "== all tests passed"
