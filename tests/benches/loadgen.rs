@@ -185,6 +185,7 @@ fn main() {
             o.seconds,
             true,
             o.client_threads,
+            o.connections,
         );
     }
     if o.plain_rate > 0.0 {
