@@ -1,6 +1,7 @@
 //! Command-line interface (clap derive). Parsing only: each command hands its options to the
 //! library (`commands`), which is also the test surface.
 
+use crate::telemetry::TelemetryArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -206,6 +207,9 @@ pub struct RunArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub telemetry: TelemetryArgs,
 }
 
 /// `compare` options.
@@ -223,6 +227,9 @@ pub struct CompareArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub telemetry: TelemetryArgs,
 }
 
 /// `sweep` options.
@@ -243,6 +250,9 @@ pub struct SweepArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub telemetry: TelemetryArgs,
 }
 
 /// `config` options.

@@ -10,6 +10,7 @@ use crate::runner::{self, BenchOptions, Step, Target};
 use crate::sender::Cancel;
 use crate::server;
 use crate::settings::{self, Resolved};
+use crate::telemetry::{Telemetry, TelemetryArgs};
 use anyhow::{Context, Result};
 use cpbench_core::config::{BenchmarkConfig, Mode, example_yaml};
 use cpbench_core::report::{Report, ReportKind, RunParams};
@@ -71,12 +72,20 @@ async fn run_cmd(a: RunArgs) -> Result<i32> {
     let policies = a.policy.clone().map(|p| vec![p]);
     let mut r = resolve_usage(&a.workload, policies)?;
     r.config.policies.truncate(1);
-    bench(ReportKind::Run, r, None, &a.target, &a.output).await
+    bench(ReportKind::Run, r, None, &a.target, &a.output, &a.telemetry).await
 }
 
 async fn compare_cmd(a: CompareArgs) -> Result<i32> {
     let r = resolve_usage(&a.workload, a.policies.clone())?;
-    bench(ReportKind::Compare, r, None, &a.target, &a.output).await
+    bench(
+        ReportKind::Compare,
+        r,
+        None,
+        &a.target,
+        &a.output,
+        &a.telemetry,
+    )
+    .await
 }
 
 async fn sweep_cmd(a: SweepArgs) -> Result<i32> {
@@ -100,6 +109,7 @@ async fn sweep_cmd(a: SweepArgs) -> Result<i32> {
         Some(a.rates.clone()),
         &a.target,
         &a.output,
+        &a.telemetry,
     )
     .await
 }
@@ -157,7 +167,9 @@ async fn bench(
     rates: Option<Vec<f64>>,
     t: &TargetArgs,
     out: &OutputArgs,
+    telemetry: &TelemetryArgs,
 ) -> Result<i32> {
+    let telemetry = telemetry.resolve().map_err(usage)?;
     let (target, switch) = target(t, &resolved.config)?;
     let mut resolved = resolved;
     let mut model_note = None;
@@ -197,6 +209,8 @@ async fn bench(
             }
         }
     }
+    // Before anything is sent: `--gpu-monitor required` without NVML fails here.
+    let telemetry = Telemetry::open(&telemetry)?;
     let opts = BenchOptions {
         kind,
         target,
@@ -207,6 +221,7 @@ async fn bench(
         keep_records: !out.no_records,
         drain: Duration::from_secs_f64(t.drain.max(0.0)),
         launch_timeout: Duration::from_secs_f64(t.launch_timeout.max(0.0)),
+        telemetry,
     };
     let cancel = Cancel::default();
     let watcher = {
