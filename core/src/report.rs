@@ -179,6 +179,23 @@ pub struct PolicyRun {
     /// GPU samples taken during the run (`t_s` from the run's start); empty unless
     /// `Report::gpu.status` is `sampled`.
     pub gpu_samples: Vec<GpuSample>,
+    /// Per GPU, min/avg/max of `gpu_samples` ([`GpuSummary::from_samples`]), sorted by
+    /// index; empty when there are no samples.
+    #[serde(default)]
+    pub gpu_summary: Vec<GpuSummary>,
+    /// Numeric time series observed during the run, by name, each in ascending `t_s`:
+    /// `cp/<path>` for the numbers of the control plane's `/admin/metrics` (object keys joined
+    /// with `.`, array elements named by their `id` field when every element has a distinct
+    /// one, else by index: `cp/queues.llm`, `cp/instances.llm-0.running`), and
+    /// `<source>/<metric>{<labels>}` for Prometheus endpoints scraped with `--scrape`
+    /// (`<source>` is the endpoint's `host:port`, labels sorted by name:
+    /// `10.0.0.5:8000/vllm:num_requests_running{model_name="m"}`). Values are as read: counters
+    /// stay cumulative. NaN and infinite values are left out (JSON cannot carry them).
+    #[serde(default)]
+    pub series: BTreeMap<String, Vec<SeriesPoint>>,
+    /// The telemetry endpoints polled during the run and how polling went.
+    #[serde(default)]
+    pub telemetry_sources: Vec<TelemetrySource>,
     /// Things the reader should know about this run.
     pub warnings: Vec<String>,
 }
@@ -240,6 +257,9 @@ impl PolicyRun {
             records: keep_records.then_some(records),
             control_plane: ControlPlaneSection::default(),
             gpu_samples: Vec::new(),
+            gpu_summary: Vec::new(),
+            series: BTreeMap::new(),
+            telemetry_sources: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -256,6 +276,59 @@ pub struct ControlPlaneSection {
     pub after: Option<Value>,
     /// Snapshots taken during the run, ascending `t_s`.
     pub samples: Vec<TimedValue>,
+}
+
+/// One point of a numeric series ([`PolicyRun::series`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SeriesPoint {
+    /// Seconds from the run's start (the midpoint between sending the poll and receiving its
+    /// answer).
+    pub t_s: f64,
+    /// The value read (finite).
+    pub value: f64,
+}
+
+/// What kind of endpoint a telemetry source is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TelemetryKind {
+    /// The control plane's `GET /admin/metrics` (JSON); samples in
+    /// `control_plane.samples`, numbers in `series` under `cp/`.
+    AdminMetrics,
+    /// A Prometheus text exposition (`--scrape URL`); numbers in `series` under the source's
+    /// prefix.
+    Prometheus,
+}
+
+/// One telemetry endpoint polled during a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySource {
+    /// The prefix of this source's names in `series` (`cp`, or `host:port`).
+    pub prefix: String,
+    /// What kind of endpoint it is.
+    pub kind: TelemetryKind,
+    /// The URL polled (without user name or password).
+    pub url: String,
+    /// Time between polls, seconds.
+    pub interval_s: f64,
+    /// Polls answered with a usable body.
+    pub polls_ok: u64,
+    /// Polls that failed (connection error, timeout, error status, body not JSON).
+    pub polls_failed: u64,
+    /// Whether the endpoint does not exist (it answered 404 or 405); polling stopped then.
+    pub missing: bool,
+    /// Lines of a Prometheus exposition that could not be parsed and were skipped, over all
+    /// polls.
+    pub lines_skipped: u64,
+    /// Series not recorded because the source exceeded the limit on series per source.
+    pub series_dropped: u64,
+    /// The first failure or parse error, when there was one.
+    pub first_error: Option<String>,
 }
 
 /// A value observed at a time of a run.
@@ -299,6 +372,10 @@ pub struct GpuSection {
     pub devices: Vec<GpuDevice>,
     /// Time between samples, ms; `None` unless `status` is `sampled`.
     pub sample_interval_ms: Option<u64>,
+    /// NVML calls that failed while sampling, over all runs (each failure left its fields
+    /// `None` in a sample); 0 unless `status` is `sampled`.
+    #[serde(default)]
+    pub read_errors: u64,
 }
 
 impl GpuSection {
@@ -308,6 +385,7 @@ impl GpuSection {
             status: GpuStatus::NotRequested,
             devices: Vec::new(),
             sample_interval_ms: None,
+            read_errors: 0,
         }
     }
 
@@ -319,6 +397,7 @@ impl GpuSection {
             },
             devices: Vec::new(),
             sample_interval_ms: None,
+            read_errors: 0,
         }
     }
 }
@@ -353,6 +432,103 @@ pub struct GpuSample {
     pub memory_total_mib: Option<f64>,
     /// Power draw, watts.
     pub power_w: Option<f64>,
+    /// GPU temperature, degrees Celsius.
+    #[serde(default)]
+    pub temperature_c: Option<f64>,
+    /// Streaming-multiprocessor clock, MHz.
+    #[serde(default)]
+    pub sm_clock_mhz: Option<f64>,
+    /// Driver calls that failed for this reading (their fields are `None`).
+    #[serde(default)]
+    pub read_errors: u32,
+}
+
+/// Minimum, mean and maximum of the readings of one metric.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MinAvgMax {
+    /// Readings (samples where the metric was not `None`).
+    pub count: u64,
+    /// The smallest reading.
+    pub min: f64,
+    /// The arithmetic mean of the readings.
+    pub avg: f64,
+    /// The largest reading.
+    pub max: f64,
+}
+
+impl MinAvgMax {
+    /// The statistics of the values that are `Some`; `None` when there are none.
+    pub fn of(values: impl IntoIterator<Item = Option<f64>>) -> Option<MinAvgMax> {
+        let mut count = 0u64;
+        let (mut min, mut max, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+        for v in values.into_iter().flatten() {
+            count += 1;
+            min = min.min(v);
+            max = max.max(v);
+            sum += v;
+        }
+        (count > 0).then(|| MinAvgMax {
+            count,
+            min,
+            avg: sum / count as f64,
+            max,
+        })
+    }
+}
+
+/// One GPU over one run: statistics of each metric of its samples. A metric never read is
+/// `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GpuSummary {
+    /// The device's index (see `GpuSection::devices`).
+    pub index: u32,
+    /// Samples taken of this device.
+    pub samples: u64,
+    /// Driver calls that failed over these samples.
+    pub read_errors: u64,
+    /// Compute utilization, percent.
+    pub utilization_pct: Option<MinAvgMax>,
+    /// Memory used, MiB.
+    pub memory_used_mib: Option<MinAvgMax>,
+    /// Total memory, MiB.
+    pub memory_total_mib: Option<MinAvgMax>,
+    /// Power draw, watts.
+    pub power_w: Option<MinAvgMax>,
+    /// Temperature, degrees Celsius.
+    pub temperature_c: Option<MinAvgMax>,
+    /// Streaming-multiprocessor clock, MHz.
+    pub sm_clock_mhz: Option<MinAvgMax>,
+}
+
+impl GpuSummary {
+    /// One summary per device index found in `samples`, sorted by index.
+    pub fn from_samples(samples: &[GpuSample]) -> Vec<GpuSummary> {
+        let mut by_index: BTreeMap<u32, Vec<&GpuSample>> = BTreeMap::new();
+        for s in samples {
+            by_index.entry(s.index).or_default().push(s);
+        }
+        by_index
+            .into_iter()
+            .map(|(index, s)| {
+                let stat = |f: fn(&GpuSample) -> Option<f64>| MinAvgMax::of(s.iter().map(|x| f(x)));
+                GpuSummary {
+                    index,
+                    samples: s.len() as u64,
+                    read_errors: s.iter().map(|x| u64::from(x.read_errors)).sum(),
+                    utilization_pct: stat(|x| x.utilization_pct),
+                    memory_used_mib: stat(|x| x.memory_used_mib),
+                    memory_total_mib: stat(|x| x.memory_total_mib),
+                    power_w: stat(|x| x.power_w),
+                    temperature_c: stat(|x| x.temperature_c),
+                    sm_clock_mhz: stat(|x| x.sm_clock_mhz),
+                }
+            })
+            .collect()
+    }
 }
 
 /// A result file that cannot be read.
@@ -561,6 +737,25 @@ mod tests {
                 t_s: 1.5,
                 value: serde_json::json!({"queue": 3}),
             });
+            run.series.insert(
+                "cp/queue".into(),
+                vec![SeriesPoint {
+                    t_s: 1.5,
+                    value: 3.0,
+                }],
+            );
+            run.telemetry_sources.push(TelemetrySource {
+                prefix: "cp".into(),
+                kind: TelemetryKind::AdminMetrics,
+                url: "http://127.0.0.1:8889/admin/metrics".into(),
+                interval_s: 1.0,
+                polls_ok: 1,
+                polls_failed: 0,
+                missing: false,
+                lines_skipped: 0,
+                series_dropped: 0,
+                first_error: None,
+            });
             report.runs.push(run);
         }
         report.gpu = GpuSection::unavailable("NVML library not found");
@@ -706,13 +901,72 @@ mod tests {
             serde_json::json!({
                 "status": {"state": "unavailable", "reason": "NVML: driver not loaded"},
                 "devices": [],
-                "sample_interval_ms": null
+                "sample_interval_ms": null,
+                "read_errors": 0
             })
         );
         assert_eq!(
             serde_json::to_value(GpuSection::not_requested().status).unwrap(),
             serde_json::json!({"state": "not_requested"})
         );
+    }
+
+    fn gpu_sample(t_s: f64, index: u32, util: Option<f64>, power: Option<f64>) -> GpuSample {
+        GpuSample {
+            t_s,
+            index,
+            utilization_pct: util,
+            memory_used_mib: Some(1024.0),
+            memory_total_mib: Some(81920.0),
+            power_w: power,
+            temperature_c: None,
+            sm_clock_mhz: Some(1410.0),
+            read_errors: u32::from(util.is_none()) + u32::from(power.is_none()) + 1,
+        }
+    }
+
+    #[test]
+    fn gpu_summary_skips_gaps_and_never_invents_a_number() {
+        let samples = vec![
+            gpu_sample(0.0, 1, Some(50.0), Some(300.0)),
+            gpu_sample(0.0, 0, Some(10.0), None),
+            gpu_sample(0.5, 0, None, None),
+            gpu_sample(1.0, 0, Some(40.0), Some(200.0)),
+        ];
+        let s = GpuSummary::from_samples(&samples);
+        assert_eq!(s.iter().map(|g| g.index).collect::<Vec<_>>(), vec![0, 1]);
+        let g0 = &s[0];
+        assert_eq!(g0.samples, 3);
+        assert_eq!(g0.read_errors, 2 + 3 + 1);
+        assert_eq!(
+            g0.utilization_pct,
+            Some(MinAvgMax {
+                count: 2,
+                min: 10.0,
+                avg: 25.0,
+                max: 40.0
+            })
+        );
+        assert_eq!(g0.power_w.unwrap().count, 1);
+        assert_eq!(g0.power_w.unwrap().avg, 200.0);
+        assert_eq!(g0.temperature_c, None);
+        assert_eq!(s[1].utilization_pct.unwrap().max, 50.0);
+        assert!(GpuSummary::from_samples(&[]).is_empty());
+        assert_eq!(MinAvgMax::of([None, None]), None);
+    }
+
+    #[test]
+    fn fields_added_later_may_be_absent_from_a_file() {
+        let mut value: Value = serde_json::from_str(&sample_report().to_json_pretty()).unwrap();
+        for key in ["gpu_summary", "series", "telemetry_sources"] {
+            value["runs"][0].as_object_mut().unwrap().remove(key);
+        }
+        value["gpu"].as_object_mut().unwrap().remove("read_errors");
+        let back = Report::from_json(&value.to_string()).unwrap();
+        let mut expected = sample_report();
+        expected.runs[0].series.clear();
+        expected.runs[0].telemetry_sources.clear();
+        assert_eq!(back, expected);
     }
 
     #[test]

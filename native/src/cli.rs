@@ -1,6 +1,7 @@
 //! Command-line interface (clap derive). Parsing only: each command hands its options to the
 //! library (`commands`), which is also the test surface.
 
+use crate::telemetry::TelemetryArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -212,6 +213,9 @@ pub struct RunArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub telemetry: TelemetryArgs,
 }
 
 /// `compare` options.
@@ -229,6 +233,9 @@ pub struct CompareArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub telemetry: TelemetryArgs,
 }
 
 /// `sweep` options.
@@ -249,6 +256,9 @@ pub struct SweepArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub telemetry: TelemetryArgs,
 }
 
 /// `experiment` options. Every policy runs on the identical workload at each load or ratio.
@@ -283,6 +293,9 @@ pub struct ExperimentArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub telemetry: TelemetryArgs,
 }
 
 /// `config` options.

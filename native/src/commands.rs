@@ -10,6 +10,7 @@ use crate::runner::{self, BenchOptions, Step, Target};
 use crate::sender::Cancel;
 use crate::server;
 use crate::settings::{self, Resolved};
+use crate::telemetry::{Telemetry, TelemetryArgs};
 use anyhow::{Context, Result};
 use cpbench_core::config::{BenchmarkConfig, Mode, example_yaml};
 use cpbench_core::experiment::{self, ExperimentName, ThroughputCriteria};
@@ -73,12 +74,20 @@ async fn run_cmd(a: RunArgs) -> Result<i32> {
     let policies = a.policy.clone().map(|p| vec![p]);
     let mut r = resolve_usage(&a.workload, policies)?;
     r.config.policies.truncate(1);
-    bench(ReportKind::Run, r, None, &a.target, &a.output).await
+    bench(ReportKind::Run, r, None, &a.target, &a.output, &a.telemetry).await
 }
 
 async fn compare_cmd(a: CompareArgs) -> Result<i32> {
     let r = resolve_usage(&a.workload, a.policies.clone())?;
-    bench(ReportKind::Compare, r, None, &a.target, &a.output).await
+    bench(
+        ReportKind::Compare,
+        r,
+        None,
+        &a.target,
+        &a.output,
+        &a.telemetry,
+    )
+    .await
 }
 
 async fn sweep_cmd(a: SweepArgs) -> Result<i32> {
@@ -102,6 +111,7 @@ async fn sweep_cmd(a: SweepArgs) -> Result<i32> {
         Some(a.rates.clone()),
         &a.target,
         &a.output,
+        &a.telemetry,
     )
     .await
 }
@@ -219,7 +229,9 @@ async fn measure(
     t: &TargetArgs,
     out: &OutputArgs,
     keep_records: bool,
+    telemetry: &TelemetryArgs,
 ) -> Result<(Report, Option<anyhow::Error>, bool)> {
+    let telemetry = telemetry.resolve().map_err(usage)?;
     let (target, switch) = target(t, &resolved.config)?;
     let mut model_note = None;
     if let Target::Embedded { cluster } = &target {
@@ -228,6 +240,8 @@ async fn measure(
         model_note = settings::fit_models_to_cluster(&mut resolved.config, &spec);
     }
     let steps = plan_steps(&resolved, plan)?;
+    // Before anything is sent: `--gpu-monitor required` without NVML fails here.
+    let telemetry = Telemetry::open(&telemetry)?;
     let opts = BenchOptions {
         kind,
         target,
@@ -239,6 +253,7 @@ async fn measure(
         drain: Duration::from_secs_f64(t.drain.max(0.0)),
         launch_timeout: Duration::from_secs_f64(t.launch_timeout.max(0.0)),
         max_connections: t.connections.max(1),
+        telemetry,
     };
     let cancel = Cancel::default();
     let watcher = {
@@ -267,13 +282,14 @@ async fn bench(
     rates: Option<Vec<f64>>,
     t: &TargetArgs,
     out: &OutputArgs,
+    telemetry: &TelemetryArgs,
 ) -> Result<i32> {
     let plan = match rates {
         None => Plan::Policies,
         Some(r) => Plan::Rates(r),
     };
     let (report, err, interrupted) =
-        measure(kind, resolved, &plan, t, out, !out.no_records).await?;
+        measure(kind, resolved, &plan, t, out, !out.no_records, telemetry).await?;
     finish(&report, out, err, interrupted)
 }
 
@@ -360,6 +376,7 @@ async fn experiment_cmd(a: ExperimentArgs) -> Result<i32> {
         &a.target,
         &a.output,
         true,
+        &a.telemetry,
     )
     .await?;
     let criteria = ThroughputCriteria {

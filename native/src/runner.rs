@@ -10,6 +10,7 @@ use crate::client::{Client, ClientOptions, PreparedRequest};
 use crate::control::{ControlPlane, Launched, SwitchMode, fill_launch_template};
 use crate::sender::{Cancel, SendOptions, send_open_loop};
 use crate::server;
+use crate::telemetry::Telemetry;
 use anyhow::{Context, Result, bail};
 use cpbench_core::config::BenchmarkConfig;
 use cpbench_core::record::RequestRecord;
@@ -18,7 +19,7 @@ use cpbench_core::workload::{RequestSpec, Workload};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// p99 send lateness above which the client is said to have fallen behind.
 pub const LATENESS_WARN_MS: f64 = 2.0;
@@ -58,6 +59,8 @@ pub struct BenchOptions {
     pub launch_timeout: Duration,
     /// Most connections to the control plane.
     pub max_connections: usize,
+    /// GPU sampling and metrics polling beside each measured run.
+    pub telemetry: Telemetry,
 }
 
 /// One measured run of a report.
@@ -102,7 +105,17 @@ pub async fn run_steps(
         n,
     );
     report.environment = environment();
+    report.gpu = opts.telemetry.gpu().section();
+    if let Some(reason) = opts.telemetry.gpu().unavailable_reason() {
+        say(opts.quiet, format!("GPU monitoring unavailable: {reason}"));
+    }
     let err = run_into(opts, steps, cancel, &mut report).await.err();
+    report.gpu.read_errors = report
+        .runs
+        .iter()
+        .flat_map(|r| &r.gpu_summary)
+        .map(|g| g.read_errors)
+        .sum();
     if err.is_some() || cancel.stop.is_cancelled() || report.runs.iter().any(|r| r.partial) {
         report.partial = true;
     }
@@ -312,7 +325,12 @@ async fn run_step(
     let started_at = now_rfc3339();
     let measured = prepare(&client, &step.workload.requests, &tag);
     let progress = progress_bar(opts.quiet, measured.len() as u64);
+    // Samplers run from the sender's t=0 (`lead` after this call) until the last request ends.
+    let telemetry = opts
+        .telemetry
+        .start(client.base_url(), Instant::now() + send_opts.lead)?;
     let res = send_open_loop(&client, measured, &send_opts, cancel, &progress).await;
+    let collected = telemetry.stop().await;
     progress.finish_and_clear();
     let after = cp.metrics().await;
     let rate_warning = send_rate_warning(&res.records, &step.workload);
@@ -327,6 +345,7 @@ async fn run_step(
     run.started_at = Some(started_at);
     run.control_plane.before = before;
     run.control_plane.after = after;
+    collected.attach(&mut run);
     run.partial = res.interrupted;
     if res.unsent > 0 {
         run.warnings.push(format!(

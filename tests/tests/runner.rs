@@ -12,6 +12,7 @@ use cpbench_tests::fake_server::{AdminMode, Behavior, FakeServer};
 use sage_cp_bench::control::SwitchMode;
 use sage_cp_bench::runner::{BenchOptions, Step, Target, run_steps};
 use sage_cp_bench::sender::Cancel;
+use sage_cp_bench::telemetry::Telemetry;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ fn options(url: &str, switch: SwitchMode, dir: PathBuf) -> BenchOptions {
         drain: Duration::from_millis(200),
         launch_timeout: Duration::from_secs(20),
         max_connections: 64,
+        telemetry: Telemetry::off(),
     }
 }
 

@@ -55,6 +55,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin/policy", get(get_policy))
         .route("/admin/metrics", get(metrics))
         .route("/admin/reset", post(reset))
+        .route("/metrics", get(prometheus_metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .with_state(state)
@@ -246,7 +247,7 @@ async fn not_found() -> Response {
     error_response(
         &ApiError {
             status: 404,
-            message: "no such endpoint; see /health, /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /admin/set_policy, /admin/policy, /admin/metrics, /admin/reset".into(),
+            message: "no such endpoint; see /health, /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /admin/set_policy, /admin/policy, /admin/metrics, /admin/reset, /metrics".into(),
         },
         None,
     )
@@ -556,6 +557,21 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 None,
             ),
         },
+        Err(e) => error_response(&e, None),
+    }
+}
+
+/// `GET /metrics`: the same snapshot in the Prometheus text format.
+async fn prometheus_metrics(State(state): State<AppState>) -> Response {
+    match ask(&state, |reply| Command::Metrics { reply }).await {
+        Ok(m) => {
+            let mut resp = Response::new(Body::from(super::prometheus::render(&m)));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(super::prometheus::CONTENT_TYPE),
+            );
+            resp
+        }
         Err(e) => error_response(&e, None),
     }
 }

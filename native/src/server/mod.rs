@@ -9,7 +9,8 @@
 //!
 //! Endpoints: `/health`, `/v1/chat/completions`, `/v1/completions` (streamed as SSE or not),
 //! `/v1/embeddings`, `/v1/models`, `/admin/set_policy`, `/admin/policy`, `/admin/metrics`,
-//! `/admin/reset`. Generation responses are sent once the request is dispatched from the
+//! `/admin/reset`, and `/metrics` (the metrics in the Prometheus text format, see
+//! `prometheus.rs`). Generation responses are sent once the request is dispatched from the
 //! control-plane queue, so their head carries `X-Backend-Instance` and `X-Queue-Time-Ms`;
 //! `X-Request-ID` is echoed (or generated as `cp-<n>`). Generated text is one synthetic word
 //! per token; embeddings are deterministic unit vectors (8 dimensions unless `dimensions`
@@ -19,6 +20,7 @@
 mod driver;
 mod http;
 mod openai;
+mod prometheus;
 
 use anyhow::Context;
 use axum::serve::ListenerExt;
