@@ -238,6 +238,7 @@ fn compare() -> Report {
             })
             .collect(),
         sample_interval_ms: Some(1000),
+        read_errors: 0,
     };
     for policy in &c.policies {
         let served = serve(&w.requests, servers, policy);
@@ -265,6 +266,9 @@ fn compare() -> Report {
                     memory_used_mib: Some(52_000.0 + busy * 4_096.0),
                     memory_total_mib: Some(81_920.0),
                     power_w: Some(90.0 + util * 3.1),
+                    temperature_c: None,
+                    sm_clock_mhz: None,
+                    read_errors: 0,
                 });
             }
         }
