@@ -1154,6 +1154,9 @@ pub(crate) mod tests {
                     memory_used_mib: None,
                     memory_total_mib: None,
                     power_w: Some(100.0),
+                    temperature_c: None,
+                    sm_clock_mhz: None,
+                    read_errors: 0,
                 })
             })
             .collect();
