@@ -373,14 +373,9 @@ pub struct GpuSection {
     /// Time between samples, ms; `None` unless `status` is `sampled`.
     pub sample_interval_ms: Option<u64>,
     /// NVML calls that failed while sampling, over all runs (each failure left its fields
-    /// `None` in a sample); 0 unless `status` is `sampled`. Left out of the file when 0, so a
-    /// section without samples holds no number at all.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    /// `None` in a sample); 0 unless `status` is `sampled`.
+    #[serde(default)]
     pub read_errors: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 impl GpuSection {
@@ -906,7 +901,8 @@ mod tests {
             serde_json::json!({
                 "status": {"state": "unavailable", "reason": "NVML: driver not loaded"},
                 "devices": [],
-                "sample_interval_ms": null
+                "sample_interval_ms": null,
+                "read_errors": 0
             })
         );
         assert_eq!(

@@ -308,9 +308,10 @@ fn without_nvml_or_admin_metrics_the_run_goes_on_and_says_so() {
         serde_json::json!({
             "status": {"state": "unavailable", "reason": reason},
             "devices": [],
-            "sample_interval_ms": null
+            "sample_interval_ms": null,
+            "read_errors": 0
         }),
-        "no number in the GPU section"
+        "no device, no interval, no reading: only the count of failed reads, 0"
     );
     let run = &report.runs[0];
     assert_eq!(run.summary.requests_succeeded, 20);
