@@ -192,11 +192,24 @@ pub fn scrape_targets(urls: &[String]) -> Result<Vec<ScrapeTarget>, String> {
     Ok(targets)
 }
 
-/// Telemetry for one invocation: the GPU monitor (opened once) and the endpoints to poll.
+/// Telemetry that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// GPU monitoring was required and cannot be had.
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// The polling HTTP client could not be built.
+    #[error("cannot build the HTTP client for --cp-metrics-interval / --scrape polling: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// Telemetry for one invocation: the GPU monitor and the polling client, set up once before
+/// anything is sent, and the endpoints to poll.
 #[derive(Debug, Clone)]
 pub struct Telemetry {
     gpu: GpuMonitor,
-    poll_interval: Option<Duration>,
+    /// `Some` exactly when polling is on.
+    poll: Option<(Duration, reqwest::Client)>,
     scrape: Vec<ScrapeTarget>,
 }
 
@@ -205,25 +218,38 @@ impl Telemetry {
     pub fn off() -> Self {
         Self {
             gpu: GpuMonitor::not_requested(),
-            poll_interval: None,
+            poll: None,
             scrape: Vec::new(),
         }
     }
 
-    /// Opens the GPU monitor as the options say; fails only for `--gpu-monitor required`
-    /// without NVML (or if no thread can be started), before anything is sent.
-    pub fn open(opts: &TelemetryOptions) -> Result<Self, GpuError> {
+    /// Opens the GPU monitor as the options say and builds the polling client; fails for
+    /// `--gpu-monitor required` without NVML, before anything is sent.
+    pub fn open(opts: &TelemetryOptions) -> Result<Self, TelemetryError> {
         let gpu = GpuMonitor::open(opts.gpu, opts.nvml_lib.as_deref(), opts.gpu_interval)?;
-        Ok(Self::with_gpu(gpu, opts))
+        Self::with_gpu(gpu, opts)
     }
 
     /// Telemetry with a GPU monitor opened elsewhere (tests, other monitors).
-    pub fn with_gpu(gpu: GpuMonitor, opts: &TelemetryOptions) -> Self {
-        Self {
+    pub fn with_gpu(gpu: GpuMonitor, opts: &TelemetryOptions) -> Result<Self, TelemetryError> {
+        let poll = match opts.poll_interval {
+            // Its own client: polls never take a connection from the measuring pool. Built
+            // here, once, because building one takes a while (TLS set-up).
+            Some(interval) => Some((
+                interval,
+                reqwest::Client::builder()
+                    .no_proxy()
+                    .tcp_nodelay(true)
+                    .pool_max_idle_per_host(2)
+                    .build()?,
+            )),
+            None => None,
+        };
+        Ok(Self {
             gpu,
-            poll_interval: opts.poll_interval,
+            poll,
             scrape: opts.scrape.clone(),
-        }
+        })
     }
 
     /// The GPU monitor.
@@ -233,45 +259,37 @@ impl Telemetry {
 
     /// Starts every sampler for one run whose t=0 is `t0`: GPU sampling, and, when polling
     /// is on, `/admin/metrics` of the control plane at `cp_base` and each scrape target.
-    /// Must be called inside a tokio runtime.
+    /// Must be called inside a tokio runtime; quick (it only spawns).
     pub fn start(&self, cp_base: &str, t0: Instant) -> Result<RunTelemetry, GpuError> {
         let gpu = self.gpu.start(t0)?;
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
-        if let Some(interval) = self.poll_interval {
-            // Its own client: polls never take a connection from the measuring pool.
-            let http = reqwest::Client::builder()
-                .no_proxy()
-                .tcp_nodelay(true)
-                .pool_max_idle_per_host(2)
-                .build()
-                .ok();
-            if let Some(http) = http {
-                let admin = format!("{}/admin/metrics", cp_base.trim_end_matches('/'));
-                let mut sources = Vec::new();
-                if let Ok(url) = Url::parse(&admin) {
-                    sources.push(Source {
-                        url,
-                        kind: TelemetryKind::AdminMetrics,
-                        prefix: "cp".into(),
-                        shown: admin,
-                    });
-                }
-                sources.extend(self.scrape.iter().map(|t| Source {
-                    url: t.url.clone(),
-                    kind: TelemetryKind::Prometheus,
-                    prefix: t.prefix.clone(),
-                    shown: t.shown.clone(),
-                }));
-                for source in sources {
-                    tasks.push(tokio::spawn(poll_loop(
-                        source,
-                        http.clone(),
-                        t0,
-                        interval,
-                        stop.clone(),
-                    )));
-                }
+        if let Some((interval, http)) = &self.poll {
+            let interval = *interval;
+            let admin = format!("{}/admin/metrics", cp_base.trim_end_matches('/'));
+            let mut sources = Vec::new();
+            if let Ok(url) = Url::parse(&admin) {
+                sources.push(Source {
+                    url,
+                    kind: TelemetryKind::AdminMetrics,
+                    prefix: "cp".into(),
+                    shown: admin,
+                });
+            }
+            sources.extend(self.scrape.iter().map(|t| Source {
+                url: t.url.clone(),
+                kind: TelemetryKind::Prometheus,
+                prefix: t.prefix.clone(),
+                shown: t.shown.clone(),
+            }));
+            for source in sources {
+                tasks.push(tokio::spawn(poll_loop(
+                    source,
+                    http.clone(),
+                    t0,
+                    interval,
+                    stop.clone(),
+                )));
             }
         }
         Ok(RunTelemetry {
