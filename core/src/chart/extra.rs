@@ -129,18 +129,38 @@ pub fn draw_guides<DB: DrawingBackend>(
         }
         Ok(())
     };
+    // Labels sit on a translucent white box so bars and lines under them stay readable.
     let text = |root: &DrawingArea<DB, Shift>,
                 label: &str,
                 at: (f64, f64),
                 pos: Pos,
                 color: RGBColor|
      -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-        root.draw(&Text::new(
-            label.to_owned(),
-            (at.0.round() as i32, at.1.round() as i32),
-            (font, 11.0 * s).into_font().color(&color).pos(pos),
-        ))
+        let style = TextStyle::from((font, 11.0 * s).into_font())
+            .color(&color)
+            .pos(pos);
+        let (x, y) = (at.0.round() as i32, at.1.round() as i32);
+        if let Ok((w, h)) = root.estimate_text_size(label, &style) {
+            let (w, h) = (w as i32, h as i32);
+            let x0 = match pos.h_pos {
+                HPos::Left => x,
+                HPos::Center => x - w / 2,
+                HPos::Right => x - w,
+            };
+            let y0 = match pos.v_pos {
+                VPos::Top => y,
+                VPos::Center => y - h / 2,
+                VPos::Bottom => y - h,
+            };
+            let pad = (2.0 * s).round() as i32;
+            root.draw(&Rectangle::new(
+                [(x0 - pad, y0 - pad), (x0 + w + pad, y0 + h + pad)],
+                WHITE.mix(0.8).filled(),
+            ))?;
+        }
+        root.draw(&Text::new(label.to_owned(), (x, y), style))
     };
+    let mut vertical = 0u32;
     for guide in guides {
         match guide {
             Guide::Horizontal { y, label } => {
@@ -180,13 +200,27 @@ pub fn draw_guides<DB: DrawingBackend>(
                 }
                 let c = RGBColor(color.0, color.1, color.2);
                 line(root, (px, bottom), (px, top), c)?;
-                text(
-                    root,
-                    label,
-                    (px + 3.0 * s, top + 2.0 * s),
-                    Pos::new(HPos::Left, VPos::Top),
-                    c,
-                )?;
+                // Labels step down so neighbouring lines' labels do not overlap, and sit
+                // left of lines near the right edge.
+                let y = top + 2.0 * s + f64::from(vertical) * 14.0 * s;
+                vertical += 1;
+                if px > left + (right - left) * 0.7 {
+                    text(
+                        root,
+                        label,
+                        (px - 3.0 * s, y),
+                        Pos::new(HPos::Right, VPos::Top),
+                        c,
+                    )?;
+                } else {
+                    text(
+                        root,
+                        label,
+                        (px + 3.0 * s, y),
+                        Pos::new(HPos::Left, VPos::Top),
+                        c,
+                    )?;
+                }
             }
             Guide::Identity { label } => {
                 if g.x_scale != Scale::Linear || g.y_scale != Scale::Linear {
@@ -210,6 +244,139 @@ pub fn draw_guides<DB: DrawingBackend>(
                 )?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Draws a whole chart on `root`: the spec (see [`super::draw`]) with its guides over it and,
+/// when `opts.legend` is set, the legend in a panel to the right of the plot (never over the
+/// data). Returns where the data went, in `root`'s pixels.
+pub fn draw_guided<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &GuidedChart,
+    opts: &DrawOptions,
+) -> Result<Geometry, DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let panel_px = if opts.legend {
+        legend_width(root, &chart.spec, opts)
+    } else {
+        0
+    };
+    let (w, _) = root.dim_in_pixel();
+    let (plot, panel) = root.split_horizontally(w.saturating_sub(panel_px) as i32);
+    let inner = DrawOptions {
+        legend: false,
+        ..opts.clone()
+    };
+    let g = super::draw(&plot, &chart.spec, &inner)?;
+    draw_guides(&plot, &g, &chart.guides, opts)?;
+    if panel_px > 0 {
+        draw_legend(&panel, &chart.spec, opts, g.top_px)?;
+    }
+    Ok(g)
+}
+
+/// Height of one legend entry, in layout pixels.
+const LEGEND_ROW: f64 = 18.0;
+
+/// Whether a spec gets a legend: every chart but a histogram of one series (its title names
+/// the series).
+pub fn wants_legend(spec: &ChartSpec) -> bool {
+    !(matches!(spec.kind, ChartKind::Histogram { .. }) && spec.series.len() <= 1)
+        && !spec.series.is_empty()
+}
+
+/// The width, in backend pixels, of a legend panel beside the chart for `spec` on `root`:
+/// the widest series name plus its swatch, at most 35 % of the area; 0 without a legend.
+pub fn legend_width<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    spec: &ChartSpec,
+    opts: &DrawOptions,
+) -> u32 {
+    if !wants_legend(spec) {
+        return 0;
+    }
+    let s = scale_of(opts);
+    let font = TextStyle::from((opts.font_family.as_str(), 12.0 * s).into_font());
+    let widest = spec
+        .series
+        .iter()
+        .filter_map(|x| root.estimate_text_size(&x.name, &font).ok())
+        .map(|(w, _)| w)
+        .max()
+        .unwrap_or(0);
+    let (w, _) = root.dim_in_pixel();
+    let want = f64::from(widest) + 34.0 * s;
+    want.min(f64::from(w) * 0.35).round() as u32
+}
+
+fn scale_of(opts: &DrawOptions) -> f64 {
+    if opts.scale.is_finite() && opts.scale > 0.0 {
+        opts.scale
+    } else {
+        1.0
+    }
+}
+
+/// Draws the legend of `spec` into `area` (a panel beside the chart, filled white first):
+/// one row per series from `top_px` down, a swatch in the series' colour (a line for line
+/// charts, a square otherwise) and its name, shortened with an ellipsis to fit. Series hidden
+/// in `opts` are left out.
+pub fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &ChartSpec,
+    opts: &DrawOptions,
+    top_px: f64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    area.fill(&WHITE)?;
+    if !wants_legend(spec) {
+        return Ok(());
+    }
+    let s = scale_of(opts);
+    let font = TextStyle::from((opts.font_family.as_str(), 12.0 * s).into_font());
+    let (w, h) = area.dim_in_pixel();
+    let text_x = (24.0 * s).round() as i32;
+    let room = i64::from(w) - i64::from(text_x) - (4.0 * s).round() as i64;
+    let mut y = top_px + 4.0 * s;
+    for (i, series) in spec.series.iter().enumerate() {
+        if opts.hidden.get(i).copied().unwrap_or(false) {
+            continue;
+        }
+        if y + LEGEND_ROW * s > f64::from(h) {
+            break;
+        }
+        let c = RGBColor(series.color.0, series.color.1, series.color.2);
+        let cy = (y + LEGEND_ROW * s / 2.0).round() as i32;
+        let x0 = (6.0 * s).round() as i32;
+        if matches!(spec.kind, ChartKind::Lines { .. }) {
+            area.draw(&PathElement::new(
+                vec![(x0, cy), (x0 + (14.0 * s) as i32, cy)],
+                c.stroke_width((2.0 * s).round().max(1.0) as u32),
+            ))?;
+        } else {
+            let half = (5.0 * s).round() as i32;
+            area.draw(&Rectangle::new(
+                [(x0 + 2, cy - half), (x0 + 2 + 2 * half, cy + half)],
+                c.filled(),
+            ))?;
+        }
+        let mut name = series.name.clone();
+        let fits = |t: &str| {
+            area.estimate_text_size(t, &font)
+                .map_or(true, |(tw, _)| i64::from(tw) <= room)
+        };
+        while !fits(&name) && name.chars().count() > 2 {
+            let keep = name.chars().count() - 2;
+            name = name.chars().take(keep).collect::<String>() + "…";
+        }
+        area.draw(&Text::new(
+            name,
+            (text_x, cy),
+            font.clone()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        y += LEGEND_ROW * s;
     }
     Ok(())
 }
@@ -282,7 +449,7 @@ pub fn latency_histogram(r: &NamedRun<'_>, metric: LatencyMetric) -> Option<Guid
     };
     let mark = |p: &str, v: f64| Guide::Vertical {
         x: v,
-        label: format!("{p} {}", super::format_number(v)),
+        label: format!("{p} {} ms", super::table::ms(Some(v))),
         color: c,
     };
     Some(GuidedChart {
@@ -685,17 +852,17 @@ mod tests {
             vec![
                 Guide::Vertical {
                     x: e2e.p50_ms,
-                    label: format!("p50 {}", crate::chart::format_number(e2e.p50_ms)),
+                    label: format!("p50 {} ms", crate::chart::table::ms(Some(e2e.p50_ms))),
                     color: color(0)
                 },
                 Guide::Vertical {
                     x: e2e.p95_ms,
-                    label: format!("p95 {}", crate::chart::format_number(e2e.p95_ms)),
+                    label: format!("p95 {} ms", crate::chart::table::ms(Some(e2e.p95_ms))),
                     color: color(0)
                 },
                 Guide::Vertical {
                     x: e2e.p99_ms,
-                    label: format!("p99 {}", crate::chart::format_number(e2e.p99_ms)),
+                    label: format!("p99 {} ms", crate::chart::table::ms(Some(e2e.p99_ms))),
                     color: color(0)
                 },
             ]
@@ -893,9 +1060,7 @@ mod tests {
         let mut out = String::new();
         {
             let root = SVGBackend::with_string(&mut out, (640, 360)).into_drawing_area();
-            let opts = DrawOptions::default();
-            let g = super::super::draw(&root, &chart.spec, &opts).unwrap();
-            draw_guides(&root, &g, &chart.guides, &opts).unwrap();
+            draw_guided(&root, chart, &DrawOptions::default()).unwrap();
             root.present().unwrap();
         }
         out

@@ -10,8 +10,8 @@
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use anyhow::{Context, Result, anyhow};
-use cpbench_core::chart::extra::{GuidedChart, draw_guides};
-use cpbench_core::chart::{DrawOptions, draw};
+use cpbench_core::chart::DrawOptions;
+use cpbench_core::chart::extra::{GuidedChart, draw_guided};
 use plotters::prelude::*;
 use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::{
@@ -259,11 +259,8 @@ pub fn render_svg(chart: &GuidedChart, title: bool) -> Result<String> {
     {
         let backend = GlyphBackend::new(SVGBackend::with_string(&mut out, CHART_SIZE), false);
         let root = backend.into_drawing_area();
-        let opts = options(title, 1.0);
-        let g = draw(&root, &chart.spec, &opts)
+        draw_guided(&root, chart, &options(title, 1.0))
             .map_err(|e| anyhow!("drawing chart {}: {e}", chart.spec.id))?;
-        draw_guides(&root, &g, &chart.guides, &opts)
-            .map_err(|e| anyhow!("drawing the guides of chart {}: {e}", chart.spec.id))?;
         root.present()
             .map_err(|e| anyhow!("finishing chart {}: {e}", chart.spec.id))?;
     }
@@ -279,11 +276,8 @@ pub fn render_png(chart: &GuidedChart) -> Result<Vec<u8>> {
     {
         let backend = GlyphBackend::new(BitMapBackend::with_buffer(&mut rgb, (w, h)), true);
         let root = backend.into_drawing_area();
-        let opts = options(true, PNG_SCALE);
-        let g = draw(&root, &chart.spec, &opts)
+        draw_guided(&root, chart, &options(true, PNG_SCALE))
             .map_err(|e| anyhow!("drawing chart {}: {e}", chart.spec.id))?;
-        draw_guides(&root, &g, &chart.guides, &opts)
-            .map_err(|e| anyhow!("drawing the guides of chart {}: {e}", chart.spec.id))?;
         root.present()
             .map_err(|e| anyhow!("finishing chart {}: {e}", chart.spec.id))?;
     }

@@ -26,7 +26,7 @@ const STYLE: &str = r#"
 :root { --fg: #1d2430; --muted: #5b6573; --line: #dde2e8; --bg: #f6f7f9; --accent: #1f77b4; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: var(--fg); background: var(--bg); }
-main { max-width: 1100px; margin: 0 auto; padding: 24px 20px 48px; }
+main { max-width: 1500px; margin: 0 auto; padding: 24px 20px 48px; }
 h1 { font-size: 1.7rem; margin: 0 0 4px; }
 h2 { font-size: 1.3rem; margin: 36px 0 12px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
 h3 { font-size: 1.08rem; margin: 24px 0 8px; }
@@ -50,10 +50,11 @@ td strong { color: #0b5394; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 8px 0 12px; background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; }
 dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
-figure.chart { background: #fff; border: 1px solid var(--line); border-radius: 8px; margin: 16px 0; padding: 12px 14px; }
+.chart-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 700px), 1fr)); gap: 14px; margin: 14px 0; }
+figure.chart { background: #fff; border: 1px solid var(--line); border-radius: 8px; margin: 0; padding: 12px 14px; min-width: 0; }
 figure.chart figcaption { margin-bottom: 6px; }
 figure.chart figcaption .note { display: block; color: var(--muted); font-size: 0.88rem; }
-figure.chart svg { display: block; width: 100%; max-width: 800px; height: auto; }
+figure.chart svg { display: block; width: 100%; max-width: 800px; height: auto; margin: 0 auto; }
 pre { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px; overflow-x: auto; font-size: 0.82rem; }
 details { margin: 8px 0; }
 summary { cursor: pointer; color: var(--accent); }
@@ -93,8 +94,20 @@ pub fn render(doc: &Document, svgs: &[String]) -> String {
         Some((Block::Paragraph(last), rest)) => (rest, Some(last)),
         _ => (&doc.blocks[..], None),
     };
+    // Consecutive charts share a grid: two side by side on a wide screen.
+    let mut in_grid = false;
     for b in body {
+        let chart = matches!(b, Block::Chart { .. });
+        if chart && !in_grid {
+            out.push_str("<div class=\"chart-grid\">\n");
+        } else if !chart && in_grid {
+            out.push_str("</div>\n");
+        }
+        in_grid = chart;
         block(&mut out, b, svgs);
+    }
+    if in_grid {
+        out.push_str("</div>\n");
     }
     if let Some(f) = footer {
         let _ = writeln!(out, "<footer>{}</footer>", escape(f));
