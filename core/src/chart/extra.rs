@@ -282,8 +282,9 @@ const LEGEND_ROW: f64 = 18.0;
 /// Whether a spec gets a legend: every chart but a histogram of one series (its title names
 /// the series).
 pub fn wants_legend(spec: &ChartSpec) -> bool {
-    !(matches!(spec.kind, ChartKind::Histogram { .. }) && spec.series.len() <= 1)
-        && !spec.series.is_empty()
+    let single_histogram =
+        matches!(spec.kind, ChartKind::Histogram { .. }) && spec.series.len() == 1;
+    !spec.series.is_empty() && !single_histogram
 }
 
 /// The width, in backend pixels, of a legend panel beside the chart for `spec` on `root`:
@@ -306,7 +307,7 @@ pub fn legend_width<DB: DrawingBackend>(
         .max()
         .unwrap_or(0);
     let (w, _) = root.dim_in_pixel();
-    let want = f64::from(widest) + 34.0 * s;
+    let want = f64::from(widest) + 40.0 * s;
     want.min(f64::from(w) * 0.35).round() as u32
 }
 
@@ -647,7 +648,7 @@ pub fn embedding_batch_efficiency(
             categories: sizes.iter().map(|n| n.to_string()).collect(),
         },
         x: Axis::new("Inputs per request", ""),
-        y: Axis::new("E2E per input (median)", "ms"),
+        y: Axis::new("Median E2E per input", "ms"),
         series: runs
             .iter()
             .zip(per_run)
@@ -1009,7 +1010,7 @@ mod tests {
             .filter(|id| id % 5 == 4)
             .map(|id| (id, if id < 15 { 1 } else { 8 }))
             .collect();
-        let c = embedding_batch_efficiency(&runs, &[inputs.clone()]);
+        let c = embedding_batch_efficiency(&runs, &[inputs]);
         assert_eq!(
             c.kind,
             ChartKind::Bars {

@@ -388,38 +388,29 @@ fn comparison(rows: &[SummaryRow]) -> Table {
     }
 }
 
+/// How a best-of line writes its value.
+type Format = fn(f64) -> String;
+
 /// The terminal table's "best of" lines.
 fn best_lines(rows: &[SummaryRow]) -> Vec<String> {
     if rows.len() < 2 {
         return Vec::new();
     }
     let hybrid = rows.iter().any(|r| r.embedding_slo.is_some());
-    let mut items: Vec<(&str, Column, Box<dyn Fn(f64) -> String>)> = vec![
-        (
-            "Best throughput",
-            Column::Throughput,
-            Box::new(|v| format!("{v:.1} req/s")),
-        ),
-        (
-            "Lowest TTFT p99",
-            Column::TtftP99,
-            Box::new(|v| format!("{v:.1} ms")),
-        ),
-        (
-            "Lowest HIGH-priority TTFT p99",
-            Column::HighTtftP99,
-            Box::new(|v| format!("{v:.1} ms")),
-        ),
+    let mut items: Vec<(&str, Column, Format)> = vec![
+        ("Best throughput", Column::Throughput, |v| {
+            format!("{v:.1} req/s")
+        }),
+        ("Lowest TTFT p99", Column::TtftP99, |v| format!("{v:.1} ms")),
+        ("Lowest HIGH-priority TTFT p99", Column::HighTtftP99, |v| {
+            format!("{v:.1} ms")
+        }),
     ];
     if hybrid {
-        items.push(("Best LLM SLO", Column::LlmSlo, Box::new(|v| pct(Some(v)))));
-        items.push((
-            "Best embedding SLO",
-            Column::EmbeddingSlo,
-            Box::new(|v| pct(Some(v))),
-        ));
+        items.push(("Best LLM SLO", Column::LlmSlo, |v| pct(Some(v))));
+        items.push(("Best embedding SLO", Column::EmbeddingSlo, |v| pct(Some(v))));
     } else {
-        items.push(("Best SLO", Column::Slo, Box::new(|v| pct(Some(v)))));
+        items.push(("Best SLO", Column::Slo, |v| pct(Some(v))));
     }
     items
         .into_iter()
