@@ -37,6 +37,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run a workload through the simulated cluster in virtual time (no HTTP, no waiting).
     Simulate(SimulateArgs),
+    /// Write the HTML and Markdown reports and the SVG/PNG charts of a result file.
+    Visualize(VisualizeArgs),
 }
 
 /// Benchmark mode.
@@ -196,6 +198,9 @@ pub struct OutputArgs {
     /// Leave the per-request records out of the JSON result (the CSV keeps them).
     #[arg(long)]
     pub no_records: bool,
+    /// Do not write the HTML and Markdown reports and the charts beside the JSON result.
+    #[arg(long)]
+    pub no_visualize: bool,
 }
 
 /// `run` options.
@@ -363,6 +368,39 @@ pub struct SimulateArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub output: OutputArgs,
+}
+
+/// Which visualizations `visualize` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum VisualFormatArg {
+    /// SVG and PNG files of every chart.
+    Charts,
+    /// The self-contained HTML report (charts inline).
+    Html,
+    /// The Markdown report and the PNG charts it shows.
+    Markdown,
+    /// All of them.
+    #[default]
+    All,
+}
+
+/// `visualize` options.
+#[derive(Debug, Clone, Args)]
+pub struct VisualizeArgs {
+    /// The result file (report_<timestamp>.json).
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Output folder.
+    #[arg(
+        short = 'o',
+        long,
+        default_value = "./visualizations",
+        value_name = "DIR"
+    )]
+    pub output: PathBuf,
+    /// What to write.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: VisualFormatArg,
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use crate::cli::{
     Cli, Command, CompareArgs, ConfigArgs, ExperimentArgs, FormatArg, OutputArgs, PolicySwitchArg,
-    RunArgs, ServeArgs, SimulateArgs, SweepArgs, TargetArgs, ValidateArgs,
+    RunArgs, ServeArgs, SimulateArgs, SweepArgs, TargetArgs, ValidateArgs, VisualFormatArg,
+    VisualizeArgs,
 };
 use crate::control::SwitchMode;
 use crate::export;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Compare(a) => runtime()?.block_on(compare_cmd(a)),
         Command::Sweep(a) => runtime()?.block_on(sweep_cmd(a)),
         Command::Experiment(a) => runtime()?.block_on(experiment_cmd(a)),
+        Command::Visualize(a) => visualize_cmd(&a),
     }
 }
 
@@ -406,7 +408,16 @@ fn finish(
     interrupted: bool,
 ) -> Result<i32> {
     if !report.runs.is_empty() {
-        let written = export::write_results(report, &out.output)?;
+        let mut written = export::write_results(report, &out.output)?;
+        if !out.no_visualize {
+            let all = export::visualize::Formats::ALL;
+            written.extend(export::visualize::write(
+                report,
+                &out.output,
+                all,
+                Path::new("."),
+            )?);
+        }
         match out.format {
             FormatArg::Table => {
                 println!("{}", export::table::render(report));
@@ -426,6 +437,33 @@ fn finish(
         return Ok(1);
     }
     Ok(if interrupted { EXIT_INTERRUPTED } else { 0 })
+}
+
+/// Reads a result file and writes its visualizations.
+fn visualize_cmd(a: &VisualizeArgs) -> Result<i32> {
+    let input = &a.input;
+    let text = std::fs::read_to_string(input)
+        .map_err(|e| usage(format!("--input {}: cannot read it: {e}", input.display())))?;
+    let report =
+        Report::from_json(&text).map_err(|e| usage(format!("--input {}: {e}", input.display())))?;
+    let (charts, html, markdown) = match a.format {
+        VisualFormatArg::Charts => (true, false, false),
+        VisualFormatArg::Html => (false, true, false),
+        VisualFormatArg::Markdown => (false, false, true),
+        VisualFormatArg::All => (true, true, true),
+    };
+    let formats = export::visualize::Formats {
+        charts,
+        html,
+        markdown,
+    };
+    // A dataset or trace the config names is read from where the benchmark ran.
+    let base = Path::new(".");
+    let written = export::visualize::write(&report, &a.output, formats, base)?;
+    for p in &written {
+        println!("Wrote {}", p.display());
+    }
+    Ok(0)
 }
 
 fn config_cmd(a: &ConfigArgs) -> Result<i32> {

@@ -29,8 +29,11 @@ fn reports_in(dir: &Path) -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("report_"))
+            // The result files, not the HTML and Markdown reports beside them.
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with("report_") && n.ends_with(".json")
+            })
         })
         .collect();
     v.sort();

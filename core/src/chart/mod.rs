@@ -4,7 +4,8 @@
 //! (grouped bars over categories, lines over a numeric axis, or a histogram) and its data
 //! series, each with a name and a colour. The builders in [`compare`] make specs from result
 //! files, those in [`workload`] from a generated workload, and [`table`] holds the summary
-//! table's rows. [`draw::draw`] draws any spec with plotters on any
+//! table's rows; [`extra`] holds the static reports' further charts and their reference lines
+//! ([`extra::Guide`]). [`draw::draw`] draws any spec with plotters on any
 //! [`DrawingBackend`](plotters::prelude::DrawingBackend) (an HTML canvas in the viewer, SVG or
 //! PNG natively) and returns the [`Geometry`] of its plotting area, which [`hit_test`] uses to
 //! find the data point under a pointer, so a tooltip shows the exact value from the spec.
@@ -13,6 +14,7 @@
 
 pub mod compare;
 pub mod draw;
+pub mod extra;
 pub mod table;
 pub mod workload;
 

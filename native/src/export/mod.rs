@@ -1,8 +1,14 @@
 //! Result files. Each format is a pure function from the result to bytes (one file per
 //! format); this module is the one place that writes files, always atomically.
 
+pub mod charts;
 pub mod csv;
+pub mod document;
+pub mod html;
+pub mod markdown;
+pub mod report_set;
 pub mod table;
+pub mod visualize;
 
 use anyhow::{Context, Result};
 use cpbench_core::config::BenchmarkConfig;
@@ -89,7 +95,7 @@ pub fn write_results(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// `2026-11-28T06:30:00Z` to `20261128T063000Z`.
-fn file_stamp(created_at: &str) -> String {
+pub(crate) fn file_stamp(created_at: &str) -> String {
     created_at.replace(['-', ':'], "")
 }
 
