@@ -44,6 +44,8 @@ async fn main() -> Result<()> {
         keep_records: true,
         drain: Duration::from_secs(5),
         launch_timeout: Duration::from_secs(30),
+        max_connections: sage_cp_bench::sender::DEFAULT_MAX_CONNECTIONS,
+        telemetry: sage_cp_bench::telemetry::Telemetry::off(),
     };
     let steps = vec![Step {
         policy: "fifo".into(),

@@ -57,6 +57,8 @@ async fn main() -> Result<()> {
         keep_records: true,
         drain: Duration::from_secs(5),
         launch_timeout: Duration::from_secs(30),
+        max_connections: sage_cp_bench::sender::DEFAULT_MAX_CONNECTIONS,
+        telemetry: sage_cp_bench::telemetry::Telemetry::off(),
     };
     let (mut report, err) = run_steps(&opts, &base, steps, &Cancel::default()).await;
     if let Some(e) = err {

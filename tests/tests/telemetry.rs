@@ -470,6 +470,7 @@ async fn gpu_samples_are_carried_into_the_report() {
         keep_records: false,
         drain: Duration::from_millis(100),
         launch_timeout: Duration::from_secs(5),
+        max_connections: 64,
         telemetry: Telemetry::with_gpu(gpu, &opts).unwrap(),
     };
     let (report, err) = run_steps(&options, &c, steps, &Cancel::default()).await;

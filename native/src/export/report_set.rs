@@ -329,6 +329,9 @@ mod tests {
             memory_used_mib: Some(1000.0),
             memory_total_mib: Some(8000.0),
             power_w: None,
+            temperature_c: None,
+            sm_clock_mhz: None,
+            read_errors: 0,
         });
         a.control_plane.samples.push(TimedValue {
             t_s: 0.0,
