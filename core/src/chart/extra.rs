@@ -75,6 +75,9 @@ impl GuidedChart {
 
 const GUIDE_GREY: RGBColor = RGBColor(0x33, 0x33, 0x33);
 
+/// The colour of percentile marks.
+pub const MARK_GREY: Rgb = Rgb(0x33, 0x33, 0x33);
+
 /// A dashed line from `a` to `b` (pixels): 6 on, 4 off, times `scale`.
 fn dashes(a: (f64, f64), b: (f64, f64), scale: f64) -> Vec<[(i32, i32); 2]> {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
@@ -448,10 +451,11 @@ pub fn latency_histogram(r: &NamedRun<'_>, metric: LatencyMetric) -> Option<Guid
             points,
         }],
     };
+    // Marks in a dark grey: in the series' colour they would vanish over its bars.
     let mark = |p: &str, v: f64| Guide::Vertical {
         x: v,
         label: format!("{p} {} ms", super::table::ms(Some(v))),
-        color: c,
+        color: MARK_GREY,
     };
     Some(GuidedChart {
         spec,
@@ -854,17 +858,17 @@ mod tests {
                 Guide::Vertical {
                     x: e2e.p50_ms,
                     label: format!("p50 {} ms", crate::chart::table::ms(Some(e2e.p50_ms))),
-                    color: color(0)
+                    color: MARK_GREY
                 },
                 Guide::Vertical {
                     x: e2e.p95_ms,
                     label: format!("p95 {} ms", crate::chart::table::ms(Some(e2e.p95_ms))),
-                    color: color(0)
+                    color: MARK_GREY
                 },
                 Guide::Vertical {
                     x: e2e.p99_ms,
                     label: format!("p99 {} ms", crate::chart::table::ms(Some(e2e.p99_ms))),
-                    color: color(0)
+                    color: MARK_GREY
                 },
             ]
         );
