@@ -1,6 +1,7 @@
 //! The terminal comparison table (the original tool's layout, with more columns) and the
 //! "best of" lines under it.
 
+use cpbench_core::chart::compare::run_label;
 use cpbench_core::metrics::Summary;
 use cpbench_core::report::{PolicyRun, Report};
 use std::fmt::Write;
@@ -23,20 +24,6 @@ struct Row {
     emb_slo: Option<f64>,
     error_rate: f64,
     partial: bool,
-}
-
-fn run_label(r: &PolicyRun) -> String {
-    let mut s = r.policy.clone();
-    if let Some(rate) = r.params.request_rate_rps {
-        let _ = write!(s, " @{rate} req/s");
-    }
-    if let Some(ratio) = r.params.llm_ratio {
-        let _ = write!(s, " llm={ratio}");
-    }
-    if let Some(l) = &r.params.label {
-        let _ = write!(s, " [{l}]");
-    }
-    s
 }
 
 /// SLO compliance and mean E2E of the LLM kinds together.
