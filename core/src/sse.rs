@@ -12,7 +12,9 @@
 //! fully only for the rare chunks that carry `usage` or `error`. This keeps JSON parsing off the
 //! per-token hot path.
 
+use memchr::memmem;
 use serde::Deserialize;
+use std::sync::LazyLock;
 
 /// Incremental SSE decoder. Holds at most one incomplete event between calls.
 #[derive(Debug, Default, Clone)]
@@ -43,7 +45,7 @@ impl SseDecoder {
                     continue;
                 }
             }
-            match bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', bytes) {
                 None => {
                     self.line.extend_from_slice(bytes);
                     return;
@@ -83,7 +85,7 @@ impl SseDecoder {
         if line[0] == b':' {
             return;
         }
-        let (field, value) = match line.iter().position(|&b| b == b':') {
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let v = &line[i + 1..];
                 (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
@@ -141,13 +143,13 @@ pub fn classify_chunk(data: &[u8]) -> ChunkKind {
             String::from_utf8_lossy(&trimmed[..trimmed.len().min(80)])
         ));
     }
-    let has_usage = key_value_starts(trimmed, b"\"usage\"").any(|b| b == b'{');
-    let has_error = key_value_starts(trimmed, b"\"error\"").any(|b| b != b'n');
+    let has_usage = key_value_starts(trimmed, &USAGE_KEY).any(|b| b == b'{');
+    let has_error = key_value_starts(trimmed, &ERROR_KEY).any(|b| b != b'n');
     if has_usage || has_error {
         return classify_slow(trimmed);
     }
-    let has_content = key_value_starts_with_rest(trimmed, b"\"content\"")
-        .chain(key_value_starts_with_rest(trimmed, b"\"text\""))
+    let has_content = key_value_starts_with_rest(trimmed, &CONTENT_KEY)
+        .chain(key_value_starts_with_rest(trimmed, &TEXT_KEY))
         .any(|rest| rest.len() >= 2 && rest[0] == b'"' && rest[1] != b'"');
     ChunkKind::Json {
         has_content,
@@ -156,20 +158,22 @@ pub fn classify_chunk(data: &[u8]) -> ChunkKind {
 }
 
 /// The first byte of the value of every occurrence of `key` (a quoted key followed by `:`).
-fn key_value_starts<'a>(data: &'a [u8], key: &'a [u8]) -> impl Iterator<Item = u8> + 'a {
+fn key_value_starts<'a>(data: &'a [u8], key: &'a Key) -> impl Iterator<Item = u8> + 'a {
     key_value_starts_with_rest(data, key).filter_map(|rest| rest.first().copied())
 }
 
 /// The bytes from the value of every occurrence of `key` to the end of `data`.
 fn key_value_starts_with_rest<'a>(
     data: &'a [u8],
-    key: &'a [u8],
+    key: &'a Key,
 ) -> impl Iterator<Item = &'a [u8]> + 'a {
+    let finder = &**key;
+    let key_len = finder.needle().len();
     let mut from = 0;
     std::iter::from_fn(move || {
-        while from + key.len() <= data.len() {
-            let pos = find(&data[from..], key)? + from;
-            from = pos + key.len();
+        while from + key_len <= data.len() {
+            let pos = finder.find(&data[from..])? + from;
+            from = pos + key_len;
             let mut rest = data[from..].trim_ascii_start();
             if let Some(r) = rest.strip_prefix(b":") {
                 rest = r.trim_ascii_start();
@@ -180,29 +184,13 @@ fn key_value_starts_with_rest<'a>(
     })
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || hay.len() < needle.len() {
-        return None;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        match hay[i..=hay.len() - needle.len()]
-            .iter()
-            .position(|&b| b == first)
-        {
-            None => return None,
-            Some(p) => {
-                i += p;
-                if &hay[i..i + needle.len()] == needle {
-                    return Some(i);
-                }
-                i += 1;
-            }
-        }
-    }
-    None
-}
+/// A JSON key (with its quotes) and its SIMD substring finder, built once.
+type Key = LazyLock<memmem::Finder<'static>>;
+
+static USAGE_KEY: Key = LazyLock::new(|| memmem::Finder::new(b"\"usage\""));
+static ERROR_KEY: Key = LazyLock::new(|| memmem::Finder::new(b"\"error\""));
+static CONTENT_KEY: Key = LazyLock::new(|| memmem::Finder::new(b"\"content\""));
+static TEXT_KEY: Key = LazyLock::new(|| memmem::Finder::new(b"\"text\""));
 
 #[derive(Deserialize)]
 struct FullChunk {

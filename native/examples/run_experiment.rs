@@ -58,6 +58,8 @@ async fn main() -> Result<()> {
         drain: Duration::from_secs(5),
         launch_timeout: Duration::from_secs(30),
         max_connections: sage_cp_bench::sender::DEFAULT_MAX_CONNECTIONS,
+        transport: sage_cp_bench::client::Transport::Auto,
+        client_threads: 1,
         telemetry: sage_cp_bench::telemetry::Telemetry::off(),
     };
     let (mut report, err) = run_steps(&opts, &base, steps, &Cancel::default()).await;

@@ -61,6 +61,28 @@ pub enum FormatArg {
 }
 
 /// How the policy under test is put in place on the control plane.
+/// `--http-client`: which HTTP implementation carries the measured requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum HttpClientArg {
+    /// builtin for http://, reqwest for https://.
+    #[default]
+    Auto,
+    /// The builtin HTTP/1.1 client (http:// only).
+    Builtin,
+    /// reqwest (HTTP/1.1, TLS for https://).
+    Reqwest,
+}
+
+impl From<HttpClientArg> for crate::client::Transport {
+    fn from(a: HttpClientArg) -> Self {
+        match a {
+            HttpClientArg::Auto => Self::Auto,
+            HttpClientArg::Builtin => Self::Builtin,
+            HttpClientArg::Reqwest => Self::Reqwest,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum PolicySwitchArg {
     /// POST /admin/set_policy, then verify it took effect (fails if it cannot be verified).
@@ -168,6 +190,16 @@ pub struct TargetArgs {
     /// finds them all busy waits, and the wait counts as send lateness.
     #[arg(long, default_value_t = crate::sender::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
     pub connections: usize,
+    /// HTTP client for the measured requests: auto (builtin for http://, reqwest for
+    /// https://), builtin (a lean HTTP/1.1 client built for measuring at high rates) or
+    /// reqwest (general-purpose, with TLS).
+    #[arg(long, value_enum, default_value_t)]
+    pub http_client: HttpClientArg,
+    /// Sending threads, each with its own event loop and connections. One sustains 10,000
+    /// streamed requests/s on one core; add more for higher rates on machines with cores to
+    /// spare (the requests are dealt out round-robin).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub client_threads: usize,
     /// API key sent as a bearer token (never written to any output).
     #[arg(
         long,

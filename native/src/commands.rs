@@ -255,6 +255,8 @@ async fn measure(
         drain: Duration::from_secs_f64(t.drain.max(0.0)),
         launch_timeout: Duration::from_secs_f64(t.launch_timeout.max(0.0)),
         max_connections: t.connections.max(1),
+        transport: t.http_client.into(),
+        client_threads: t.client_threads.max(1),
         telemetry,
     };
     let cancel = Cancel::default();

@@ -99,16 +99,6 @@ impl ControlPlane {
         Ok(Some(v))
     }
 
-    /// One `GET /health`, ignoring the answer (opens a pooled connection).
-    pub async fn probe_health(&self) {
-        let _ = self
-            .http
-            .get(format!("{}/health", self.base))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await;
-    }
-
     /// `GET /admin/metrics` as-is; `None` when the control plane has no such endpoint or it
     /// fails (the runner never requires it).
     pub async fn metrics(&self) -> Option<Value> {

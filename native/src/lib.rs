@@ -8,6 +8,7 @@ pub mod commands;
 pub mod control;
 pub mod export;
 pub mod gpu;
+pub mod pacer;
 pub mod runner;
 pub mod sender;
 pub mod server;

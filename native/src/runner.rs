@@ -6,7 +6,7 @@
 //! keeps what was measured: the report is returned with `partial: true` together with the
 //! error.
 
-use crate::client::{Client, ClientOptions, PreparedRequest};
+use crate::client::{Client, ClientOptions, PreparedRequest, Transport};
 use crate::control::{ControlPlane, Launched, SwitchMode, fill_launch_template};
 use crate::sender::{Cancel, SendOptions, send_open_loop};
 use crate::server;
@@ -59,6 +59,10 @@ pub struct BenchOptions {
     pub launch_timeout: Duration,
     /// Most connections to the control plane.
     pub max_connections: usize,
+    /// Which HTTP implementation carries the measured requests.
+    pub transport: Transport,
+    /// Sending threads (each with its own event loop and connections).
+    pub client_threads: usize,
     /// GPU sampling and metrics polling beside each measured run.
     pub telemetry: Telemetry,
 }
@@ -257,6 +261,8 @@ fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Resul
         timeout: Duration::from_secs_f64(config.timeout_s),
         stream: config.stream,
         max_idle_connections: opts.max_connections,
+        transport: opts.transport,
+        threads: opts.client_threads,
     })?)
 }
 
@@ -291,7 +297,9 @@ async fn run_step(
         max_connections: opts.max_connections,
         ..SendOptions::default()
     };
-    preopen_connections(&cp, opts.max_connections.min(PREOPEN_CONNECTIONS)).await;
+    client
+        .preopen(opts.max_connections.min(PREOPEN_CONNECTIONS))
+        .await;
     let tag = format!("{}-{}", sanitize(&step.policy), file_stamp());
     // Warmup: same client and pool, not measured.
     if !step.workload.warmup.is_empty() {
@@ -363,13 +371,6 @@ async fn run_step(
 
 /// Connections opened before measuring (at most `--connections`).
 const PREOPEN_CONNECTIONS: usize = 64;
-
-/// Opens `n` keep-alive connections with concurrent `GET /health` requests, so the first
-/// measured requests do not pay for connection set-up.
-async fn preopen_connections(cp: &ControlPlane, n: usize) {
-    let probes = (0..n).map(|_| cp.probe_health());
-    futures_util::future::join_all(probes).await;
-}
 
 fn prepare(client: &Client, specs: &[RequestSpec], tag: &str) -> Arc<Vec<PreparedRequest>> {
     Arc::new(specs.iter().map(|s| client.prepare(s, tag)).collect())

@@ -1,13 +1,15 @@
 //! The open-loop sender: sends every request of a schedule at its intended time, however
 //! many are in flight, and collects one record per request sent.
 //!
-//! The schedule is fixed before sending starts. Each request is spawned as its own task when
-//! it is due; an optional `--max-concurrency` cap makes the excess wait for a slot (the wait is
-//! recorded, and latency is still measured from the intended time). Cancellation is two-step:
-//! `stop` ends sending (nothing more is spawned), `abort` ends the requests still in flight,
-//! which are recorded as cancelled.
+//! The schedule is fixed before sending starts. A pacing task waits for each request's time
+//! with a high-resolution timer ([`Pacer`]) and spawns the request as its own task; an optional
+//! `--max-concurrency` cap makes the excess wait for a slot (the wait is recorded, and latency
+//! is still measured from the intended time). Cancellation is two-step: `stop` ends sending
+//! (nothing more is spawned); after a grace period the requests still in flight are aborted
+//! and recorded as cancelled.
 
 use crate::client::{Client, PreparedRequest};
+use crate::pacer::Pacer;
 use cpbench_core::record::{Outcome, RequestRecord, TokenSource};
 use indicatif::ProgressBar;
 use std::sync::Arc;
@@ -30,6 +32,12 @@ pub struct SendOptions {
     /// Delay between the call and the run's t=0, so the first request is not late because of
     /// set-up work.
     pub lead: Duration,
+    /// Wait for send times with a high-resolution timer where the platform has one (see
+    /// [`Pacer`]); `false` uses tokio's millisecond timer.
+    pub precise_pacing: bool,
+    /// With precise pacing, the shortest time between two wake-ups of a sending thread:
+    /// requests due closer together are sent by one wake-up (see [`Pacer::with_min_gap`]).
+    pub pacing_min_gap: Duration,
 }
 
 impl Default for SendOptions {
@@ -39,6 +47,8 @@ impl Default for SendOptions {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             grace: Duration::from_secs(5),
             lead: Duration::from_millis(20),
+            precise_pacing: true,
+            pacing_min_gap: crate::pacer::DEFAULT_MIN_GAP,
         }
     }
 }
@@ -67,6 +77,9 @@ pub struct SendResult {
 }
 
 /// Sends `requests` (sorted by `spec.offset_us`) open-loop and waits for all of them.
+///
+/// The requests are dealt out round-robin to the client's sending threads; each paces and
+/// sends its share on its own event loop and connections.
 pub async fn send_open_loop(
     client: &Client,
     requests: Arc<Vec<PreparedRequest>>,
@@ -74,73 +87,158 @@ pub async fn send_open_loop(
     cancel: &Cancel,
     progress: &ProgressBar,
 ) -> SendResult {
+    let shards = client.threads();
     let t0 = Instant::now() + opts.lead;
-    let slots = opts
-        .max_concurrency
-        .map(|n| Arc::new(Semaphore::new(n.max(1))));
-    let connections = Arc::new(Semaphore::new(opts.max_connections.max(1)));
-    let abort = CancellationToken::new();
-    let mut handles = Vec::with_capacity(requests.len());
-    let mut unsent = 0;
-    for i in 0..requests.len() {
-        let due = t0 + Duration::from_micros(requests[i].spec.offset_us);
-        if Instant::now() < due {
-            tokio::select! {
-                _ = tokio::time::sleep_until(due.into()) => {}
-                _ = cancel.stop.cancelled() => {}
-            }
-        }
-        if cancel.stop.is_cancelled() {
-            unsent = requests.len() - i;
-            break;
-        }
-        let client = client.clone();
-        let requests = Arc::clone(&requests);
-        let slots = slots.clone();
-        let connections = Arc::clone(&connections);
-        let abort = abort.clone();
-        let progress = progress.clone();
-        handles.push(tokio::spawn(async move {
-            let req = &requests[i];
-            let rec = tokio::select! {
-                rec = send_one(&client, req, t0, slots.as_deref(), &connections) => rec,
-                _ = abort.cancelled() => cancelled_record(req, t0),
-            };
-            progress.inc(1);
-            rec
-        }));
-    }
-    let stopper = {
-        let stop = cancel.stop.clone();
-        let abort = abort.clone();
-        let grace = opts.grace;
-        tokio::spawn(async move {
-            stop.cancelled().await;
-            tokio::time::sleep(grace).await;
-            abort.cancel();
-        })
+    let shared = Shared {
+        client: client.clone(),
+        requests,
+        shards,
+        t0,
+        slots: opts
+            .max_concurrency
+            .map(|n| Arc::new(Semaphore::new(n.max(1)))),
+        opts: opts.clone(),
+        cancel: cancel.clone(),
+        progress: progress.clone(),
     };
-    let mut records = Vec::with_capacity(handles.len());
-    for h in handles {
-        match h.await {
-            Ok(r) => records.push(r),
-            Err(e) => panic!("a request task panicked: {e}"),
+    let tasks: Vec<_> = (0..shards)
+        .map(|k| client.spawn_on(k, send_shard(shared.clone(), k)))
+        .collect();
+    let mut records = Vec::with_capacity(shared.requests.len());
+    let mut unsent = 0;
+    for t in tasks {
+        match t.await {
+            Ok(part) => {
+                records.extend(part.records);
+                unsent += part.unsent;
+            }
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("a sending thread stopped: {e}"),
         }
     }
-    stopper.abort();
     records.sort_by_key(|r| r.id);
     let last_end = records.iter().map(|r| r.end_us).max().unwrap_or(0);
-    let interrupted = cancel.stop.is_cancelled();
     SendResult {
         records,
         unsent,
-        interrupted,
+        interrupted: cancel.stop.is_cancelled(),
         wall_s: last_end as f64 / 1e6,
     }
 }
 
+/// What every sending thread shares.
+#[derive(Clone)]
+struct Shared {
+    client: Client,
+    requests: Arc<Vec<PreparedRequest>>,
+    shards: usize,
+    t0: Instant,
+    /// `--max-concurrency` slots, shared by all threads.
+    slots: Option<Arc<Semaphore>>,
+    opts: SendOptions,
+    cancel: Cancel,
+    progress: ProgressBar,
+}
+
+/// What one sending thread sent.
+struct ShardResult {
+    records: Vec<RequestRecord>,
+    unsent: usize,
+}
+
+/// Sends requests `shard`, `shard + shards`, … of the schedule; runs on thread `shard`.
+async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
+    let mut pacer = if sh.opts.precise_pacing {
+        Pacer::new().with_min_gap(sh.opts.pacing_min_gap)
+    } else {
+        Pacer::coarse()
+    };
+    let Shared {
+        client,
+        requests,
+        shards,
+        t0,
+        ..
+    } = &sh;
+    let mine: Vec<usize> = (shard..requests.len()).step_by(*shards).collect();
+    let connections = Arc::new(Semaphore::new(
+        sh.opts.max_connections.div_ceil(*shards).max(1),
+    ));
+    let mut handles = Vec::with_capacity(mine.len());
+    let mut unsent = 0;
+    let stopped = sh.cancel.stop.cancelled();
+    tokio::pin!(stopped);
+    for (n, &i) in mine.iter().enumerate() {
+        let due = *t0 + Duration::from_micros(requests[i].spec.offset_us);
+        if Instant::now() < due {
+            tokio::select! {
+                biased;
+                _ = &mut stopped => {}
+                _ = pacer.sleep_until(due) => {}
+            }
+        }
+        if sh.cancel.stop.is_cancelled() {
+            unsent = mine.len() - n;
+            break;
+        }
+        let client = client.clone();
+        let requests = Arc::clone(requests);
+        let slots = sh.slots.clone();
+        let connections = Arc::clone(&connections);
+        let progress = sh.progress.clone();
+        let t0 = *t0;
+        handles.push(tokio::spawn(async move {
+            let rec = send_one(
+                &client,
+                shard,
+                &requests[i],
+                t0,
+                slots.as_deref(),
+                &connections,
+            )
+            .await;
+            progress.inc(1);
+            rec
+        }));
+    }
+    // After a stop, requests in flight get `grace` to finish; then they are aborted and
+    // recorded as cancelled.
+    let abort_at = async {
+        sh.cancel.stop.cancelled().await;
+        tokio::time::sleep(sh.opts.grace).await;
+    };
+    tokio::pin!(abort_at);
+    let mut aborting = false;
+    let mut records = Vec::with_capacity(handles.len());
+    for (n, mut handle) in handles.into_iter().enumerate() {
+        let joined = if aborting {
+            handle.abort();
+            handle.await
+        } else {
+            tokio::select! {
+                joined = &mut handle => joined,
+                _ = &mut abort_at => {
+                    aborting = true;
+                    handle.abort();
+                    handle.await
+                }
+            }
+        };
+        match joined {
+            Ok(r) => records.push(r),
+            Err(e) if e.is_cancelled() => {
+                sh.progress.inc(1);
+                records.push(cancelled_record(&requests[mine[n]], *t0));
+            }
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    ShardResult { records, unsent }
+}
+
 async fn send_one(
     client: &Client,
+    shard: usize,
     req: &PreparedRequest,
     t0: Instant,
     slots: Option<&Semaphore>,
@@ -158,7 +256,7 @@ async fn send_one(
         .acquire()
         .await
         .expect("the semaphore is never closed");
-    client.execute(req, t0, wait_us).await
+    client.execute_on(shard, req, t0, wait_us).await
 }
 
 fn cancelled_record(req: &PreparedRequest, t0: Instant) -> RequestRecord {

@@ -1102,6 +1102,8 @@ mod with_the_runner_client {
             timeout: Duration::from_millis(500),
             stream: true,
             max_idle_connections: 4,
+            transport: sage_cp_bench::client::Transport::Auto,
+            threads: 1,
         })
         .unwrap();
         let req = client.prepare(&spec(kind), "t");

@@ -46,6 +46,8 @@ fn options(url: &str, switch: SwitchMode, dir: PathBuf) -> BenchOptions {
         drain: Duration::from_millis(200),
         launch_timeout: Duration::from_secs(20),
         max_connections: 64,
+        transport: sage_cp_bench::client::Transport::Auto,
+        client_threads: 1,
         telemetry: Telemetry::off(),
     }
 }

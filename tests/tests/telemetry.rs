@@ -471,6 +471,8 @@ async fn gpu_samples_are_carried_into_the_report() {
         drain: Duration::from_millis(100),
         launch_timeout: Duration::from_secs(5),
         max_connections: 64,
+        transport: sage_cp_bench::client::Transport::Auto,
+        client_threads: 1,
         telemetry: Telemetry::with_gpu(gpu, &opts).unwrap(),
     };
     let (report, err) = run_steps(&options, &c, steps, &Cancel::default()).await;

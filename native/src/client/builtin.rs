@@ -1,0 +1,432 @@
+//! The builtin HTTP/1.1 transport: a bounded pool of keep-alive connections and a request /
+//! response exchange tuned for measuring (prepared request bytes written at once, the response
+//! head parsed with `httparse`, bodies decoded in place, one clock reading per read).
+//!
+//! A reused connection the server has closed while it sat idle shows up as a failed write or
+//! an end of stream before any response byte; such a request is sent again once, on a new
+//! connection (as hyper does). Any other failure is the request's outcome.
+
+use super::PreparedRequest;
+use super::chunked::ChunkedDecoder;
+use super::measure::{Measure, StreamState, error_message, truncate};
+use cpbench_core::record::Outcome;
+use std::io;
+use std::sync::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Bytes read from the socket at most per read; also the largest response head accepted.
+const READ_BUFFER_BYTES: usize = 32 * 1024;
+/// Response headers parsed at most.
+const MAX_HEADERS: usize = 64;
+/// Bytes of an error response body kept for its message.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Keep-alive connections to one host and port.
+#[derive(Debug)]
+pub(super) struct Pool {
+    host: String,
+    port: u16,
+    max_idle: usize,
+    idle: Mutex<Vec<Conn>>,
+}
+
+/// One connection and its read buffer.
+#[derive(Debug)]
+struct Conn {
+    stream: TcpStream,
+    buf: Box<[u8]>,
+}
+
+impl Pool {
+    pub(super) fn new(host: String, port: u16, max_idle: usize) -> Self {
+        Self {
+            host,
+            port,
+            max_idle: max_idle.max(1),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn connect(&self) -> io::Result<Conn> {
+        let stream = TcpStream::connect((self.host.as_str(), self.port)).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
+        })
+    }
+
+    fn take(&self) -> Option<Conn> {
+        self.idle.lock().expect("pool lock").pop()
+    }
+
+    fn put(&self, conn: Conn) {
+        let mut idle = self.idle.lock().expect("pool lock");
+        if idle.len() < self.max_idle {
+            idle.push(conn);
+        }
+    }
+
+    /// Opens connections until `n` are idle (or connecting fails); returns how many are idle.
+    pub(super) async fn preopen(&self, n: usize) -> usize {
+        let have = self.idle.lock().expect("pool lock").len();
+        let want = n.min(self.max_idle).saturating_sub(have);
+        let opened = futures_util::future::join_all((0..want).map(|_| self.connect())).await;
+        for conn in opened.into_iter().flatten() {
+            self.put(conn);
+        }
+        self.idle.lock().expect("pool lock").len()
+    }
+}
+
+/// Why an exchange failed before it had an outcome of its own.
+enum Failure {
+    /// The connection ended (or failed) before any byte of the response: worth one retry
+    /// on a new connection when it had been reused.
+    BeforeResponse(String),
+    /// Anything else: the request's outcome.
+    Outcome(Outcome),
+}
+
+/// Sends `req` on a pooled connection and reads the response into `m`.
+pub(super) async fn exchange(pool: &Pool, req: &PreparedRequest, m: &mut Measure) -> Outcome {
+    let mut retried = false;
+    loop {
+        let (mut conn, reused) = match pool.take() {
+            Some(c) => (c, true),
+            None => match pool.connect().await {
+                Ok(c) => (c, false),
+                Err(e) => {
+                    return Outcome::Connection {
+                        message: truncate(&format!(
+                            "connecting to {}:{}: {e}",
+                            pool.host, pool.port
+                        )),
+                    };
+                }
+            },
+        };
+        match conn.round_trip(req, m).await {
+            Ok((outcome, reusable)) => {
+                if reusable {
+                    pool.put(conn);
+                }
+                return outcome;
+            }
+            Err(Failure::BeforeResponse(_)) if reused && !retried => retried = true,
+            Err(Failure::BeforeResponse(message)) => {
+                return Outcome::Connection {
+                    message: truncate(&message),
+                };
+            }
+            Err(Failure::Outcome(o)) => return o,
+        }
+    }
+}
+
+/// How the response body is delimited.
+enum Framing {
+    Chunked(ChunkedDecoder),
+    Length(u64),
+    UntilClose,
+}
+
+/// What the response head said.
+struct Head {
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+    is_sse: bool,
+}
+
+/// Where body bytes go.
+enum Sink {
+    /// An SSE stream, decoded as it arrives.
+    Stream(StreamState),
+    /// A whole body (non-streamed success, or an error body up to a limit).
+    Collect { body: Vec<u8>, limit: usize },
+}
+
+impl Sink {
+    fn push(&mut self, m: &mut Measure, bytes: &[u8], now_us: u64) {
+        match self {
+            Sink::Stream(s) => {
+                if !s.finished() {
+                    m.feed_stream(s, bytes, now_us);
+                    if s.finished() {
+                        m.end_us = Some(now_us);
+                    }
+                }
+            }
+            Sink::Collect { body, limit } => {
+                let room = limit.saturating_sub(body.len());
+                body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+        }
+    }
+
+    /// The stream stopped on an error event or a malformed chunk: no point reading on.
+    fn failed(&self) -> bool {
+        matches!(self, Sink::Stream(s) if s.finished() && !s.is_done())
+    }
+}
+
+impl Conn {
+    /// One request and its response. On success, also whether the connection can be reused.
+    async fn round_trip(
+        &mut self,
+        req: &PreparedRequest,
+        m: &mut Measure,
+    ) -> Result<(Outcome, bool), Failure> {
+        let Conn { stream, buf } = self;
+        if let Err(e) = stream.write_all(&req.wire).await {
+            return Err(Failure::BeforeResponse(format!("sending the request: {e}")));
+        }
+        // The head (skipping any 1xx interim responses).
+        let mut filled = 0;
+        let mut now_us;
+        let (head, head_len) = 'head: loop {
+            let n = match stream.read(&mut buf[filled..]).await {
+                Ok(n) => n,
+                Err(e) if filled == 0 => {
+                    return Err(Failure::BeforeResponse(format!(
+                        "reading the response: {e}"
+                    )));
+                }
+                Err(e) => return Err(broken(format!("reading the response head: {e}"))),
+            };
+            now_us = m.now_us();
+            if n == 0 {
+                return Err(if filled == 0 {
+                    Failure::BeforeResponse(
+                        "the server closed the connection without answering".into(),
+                    )
+                } else {
+                    broken("the server closed the connection in the middle of the response head")
+                });
+            }
+            filled += n;
+            loop {
+                match parse_head(&buf[..filled], m)? {
+                    Parsed::Final(head, len) => break 'head (head, len),
+                    Parsed::Interim(len) => {
+                        buf.copy_within(len..filled, 0);
+                        filled -= len;
+                    }
+                    Parsed::Partial if filled == buf.len() => {
+                        return Err(Failure::Outcome(Outcome::Malformed {
+                            message: format!("response head larger than {READ_BUFFER_BYTES} bytes"),
+                        }));
+                    }
+                    Parsed::Partial => break,
+                }
+            }
+        };
+        let Head {
+            status,
+            mut framing,
+            keep_alive,
+            is_sse,
+        } = head;
+        let success = (200..300).contains(&status);
+        let mut sink = if success && req.stream && is_sse {
+            Sink::Stream(StreamState::default())
+        } else if success {
+            Sink::Collect {
+                body: Vec::new(),
+                limit: usize::MAX,
+            }
+        } else {
+            Sink::Collect {
+                body: Vec::new(),
+                limit: MAX_ERROR_BODY_BYTES,
+            }
+        };
+        // The body: first what came with the head, then read on until it ends.
+        let mut start = head_len;
+        let mut ended;
+        let mut extra;
+        loop {
+            let data = &buf[start..filled];
+            (ended, extra) = match &mut framing {
+                Framing::Chunked(dec) => {
+                    let used = match dec.decode(data, |payload| sink.push(m, payload, now_us)) {
+                        Ok(used) => used,
+                        Err(e) => {
+                            m.end_us.get_or_insert(now_us);
+                            return Err(Failure::Outcome(Outcome::Malformed {
+                                message: format!("invalid chunked body: {e}"),
+                            }));
+                        }
+                    };
+                    (dec.is_done(), used < data.len())
+                }
+                Framing::Length(left) => {
+                    let take = usize::try_from(*left).unwrap_or(usize::MAX).min(data.len());
+                    sink.push(m, &data[..take], now_us);
+                    *left -= take as u64;
+                    (*left == 0, take < data.len())
+                }
+                Framing::UntilClose => {
+                    sink.push(m, data, now_us);
+                    (false, false)
+                }
+            };
+            if ended || sink.failed() {
+                break;
+            }
+            let n = match stream.read(&mut buf[..]).await {
+                Ok(n) => n,
+                Err(e) => {
+                    now_us = m.now_us();
+                    m.end_us.get_or_insert(now_us);
+                    return Ok((cut_short(sink, m, &format!("reading the body: {e}")), false));
+                }
+            };
+            now_us = m.now_us();
+            if n == 0 {
+                if matches!(framing, Framing::UntilClose) {
+                    ended = true;
+                    break;
+                }
+                m.end_us.get_or_insert(now_us);
+                return Ok((
+                    cut_short(
+                        sink,
+                        m,
+                        "the server closed the connection before the body ended",
+                    ),
+                    false,
+                ));
+            }
+            start = 0;
+            filled = n;
+        }
+        let reusable = ended && keep_alive && !extra && !matches!(framing, Framing::UntilClose);
+        let end_us = *m.end_us.get_or_insert(now_us);
+        let outcome = match sink {
+            Sink::Stream(s) => m.finish_stream(s),
+            Sink::Collect { body, .. } if success => {
+                m.first_token_us = Some(end_us);
+                m.read_whole_body(req, &body)
+            }
+            Sink::Collect { body, .. } => Outcome::Http {
+                status,
+                message: error_message(&body),
+            },
+        };
+        Ok((outcome, reusable))
+    }
+}
+
+/// The outcome of a response whose body was cut short.
+fn cut_short(sink: Sink, m: &mut Measure, why: &str) -> Outcome {
+    match sink {
+        // All that matters arrived before the cut.
+        Sink::Stream(s) if s.is_done() => Outcome::Success,
+        Sink::Stream(s) => match m.finish_stream(s) {
+            Outcome::StreamBroken { message } => Outcome::StreamBroken {
+                message: truncate(&format!("{message} ({why})")),
+            },
+            other => other,
+        },
+        Sink::Collect { .. } => Outcome::StreamBroken {
+            message: why.to_string(),
+        },
+    }
+}
+
+fn broken(message: impl Into<String>) -> Failure {
+    Failure::Outcome(Outcome::StreamBroken {
+        message: message.into(),
+    })
+}
+
+enum Parsed {
+    Partial,
+    /// A 1xx interim response of this many bytes, to skip.
+    Interim(usize),
+    /// The final head, and its length in bytes.
+    Final(Head, usize),
+}
+
+/// Parses a response head from the start of `bytes`, reading the measured headers into `m`.
+fn parse_head(bytes: &[u8], m: &mut Measure) -> Result<Parsed, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(Parsed::Partial),
+        Err(e) => {
+            return Err(Failure::Outcome(Outcome::Malformed {
+                message: format!("invalid HTTP response head: {e}"),
+            }));
+        }
+    };
+    let status = resp.code.unwrap_or(0);
+    if (100..200).contains(&status) && status != 101 {
+        return Ok(Parsed::Interim(len));
+    }
+    let mut keep_alive = resp.version == Some(1);
+    let mut chunked = false;
+    let mut length: Option<u64> = None;
+    let mut is_sse = false;
+    for h in resp.headers.iter() {
+        let name = h.name;
+        let value = h.value;
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match (n, length) {
+                (Some(n), None) => length = Some(n),
+                (Some(n), Some(prev)) if n == prev => {}
+                _ => {
+                    return Err(Failure::Outcome(Outcome::Malformed {
+                        message: format!(
+                            "invalid Content-Length {:?}",
+                            String::from_utf8_lossy(value)
+                        ),
+                    }));
+                }
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value
+                .rsplit(|&b| b == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && resp.version == Some(0) {
+                    keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("content-type") {
+            is_sse = value.len() >= 17 && value[..17].eq_ignore_ascii_case(b"text/event-stream");
+        } else {
+            m.read_header(name, value);
+        }
+    }
+    let framing = if status == 204 || status == 304 {
+        Framing::Length(0)
+    } else if chunked {
+        Framing::Chunked(ChunkedDecoder::new())
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        Framing::UntilClose
+    };
+    Ok(Parsed::Final(
+        Head {
+            status,
+            framing,
+            keep_alive,
+            is_sse,
+        },
+        len,
+    ))
+}

@@ -1,0 +1,258 @@
+//! What is measured while a request is in flight, whichever transport carries it: the clock
+//! readings, the SSE stream's content chunks, usage, and the response headers that matter.
+
+use super::PreparedRequest;
+use cpbench_core::record::{Outcome, TokenSource};
+use cpbench_core::request::RequestKind;
+use cpbench_core::sse::{ChunkKind, SseDecoder, Usage, classify_chunk};
+use cpbench_core::text::estimate_tokens;
+use serde::Deserialize;
+use std::time::Instant;
+
+/// Longest error message kept in a record.
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// Measurements of one request; survives a timeout (the times read so far are kept).
+pub(super) struct Measure {
+    t0: Instant,
+    pub(super) first_token_us: Option<u64>,
+    last_content_us: Option<u64>,
+    pub(super) end_us: Option<u64>,
+    pub(super) itl_us: Vec<u32>,
+    pub(super) chunks: u32,
+    pub(super) usage: Option<Usage>,
+    estimated_output_tokens: Option<u32>,
+    pub(super) queue_time_ms: Option<f64>,
+    pub(super) backend_instance: Option<String>,
+}
+
+/// The state of an SSE body being read.
+#[derive(Default)]
+pub(super) struct StreamState {
+    dec: SseDecoder,
+    done: bool,
+    problem: Option<Outcome>,
+}
+
+impl StreamState {
+    /// Whether the stream has said all it will: `[DONE]`, an error event or a malformed chunk.
+    pub(super) fn finished(&self) -> bool {
+        self.done || self.problem.is_some()
+    }
+
+    /// Whether `[DONE]` has been read (and no problem before it).
+    pub(super) fn is_done(&self) -> bool {
+        self.done && self.problem.is_none()
+    }
+}
+
+impl Measure {
+    pub(super) fn new(t0: Instant, expected_chunks: u32) -> Self {
+        Self {
+            t0,
+            first_token_us: None,
+            last_content_us: None,
+            end_us: None,
+            itl_us: Vec::with_capacity(expected_chunks.min(4096) as usize),
+            chunks: 0,
+            usage: None,
+            estimated_output_tokens: None,
+            queue_time_ms: None,
+            backend_instance: None,
+        }
+    }
+
+    pub(super) fn now_us(&self) -> u64 {
+        self.now_us_at(Instant::now())
+    }
+
+    pub(super) fn now_us_at(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.t0).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Reads `X-Backend-Instance` and `X-Queue-Time-Ms` (header names are case-insensitive).
+    pub(super) fn read_header(&mut self, name: &str, value: &[u8]) {
+        if name.eq_ignore_ascii_case("x-backend-instance") {
+            self.backend_instance = std::str::from_utf8(value).ok().map(|v| v.trim().to_owned());
+        } else if name.eq_ignore_ascii_case("x-queue-time-ms") {
+            self.queue_time_ms = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| v.is_finite());
+        }
+    }
+
+    /// Feeds SSE body bytes that arrived at `now_us` (one clock reading per network read).
+    pub(super) fn feed_stream(&mut self, s: &mut StreamState, bytes: &[u8], now_us: u64) {
+        let StreamState { dec, done, problem } = s;
+        dec.feed(bytes, |data| {
+            if *done || problem.is_some() {
+                return;
+            }
+            match classify_chunk(data) {
+                ChunkKind::Done => *done = true,
+                ChunkKind::Json { has_content, usage } => {
+                    if let Some(u) = usage {
+                        self.usage = Some(u);
+                    }
+                    if has_content {
+                        self.chunks += 1;
+                        match self.last_content_us {
+                            None => self.first_token_us = Some(now_us),
+                            Some(prev) => self
+                                .itl_us
+                                .push(u32::try_from(now_us - prev).unwrap_or(u32::MAX)),
+                        }
+                        self.last_content_us = Some(now_us);
+                    }
+                }
+                ChunkKind::Error(msg) => {
+                    *problem = Some(Outcome::StreamBroken {
+                        message: truncate(&format!("error event in stream: {msg}")),
+                    })
+                }
+                ChunkKind::Malformed(msg) => {
+                    *problem = Some(Outcome::Malformed {
+                        message: truncate(&msg),
+                    })
+                }
+            }
+        });
+    }
+
+    /// The outcome of an SSE body that has ended (or stopped being read).
+    pub(super) fn finish_stream(&mut self, s: StreamState) -> Outcome {
+        if let Some(p) = s.problem {
+            return p;
+        }
+        if !s.done {
+            return Outcome::StreamBroken {
+                message: if s.dec.has_partial() {
+                    "stream ended in the middle of an event".into()
+                } else {
+                    "stream ended without data: [DONE]".into()
+                },
+            };
+        }
+        Outcome::Success
+    }
+
+    /// Reads a whole (non-streamed) success body.
+    pub(super) fn read_whole_body(&mut self, req: &PreparedRequest, body: &[u8]) -> Outcome {
+        #[derive(Deserialize)]
+        struct Whole {
+            #[serde(default)]
+            choices: Option<Vec<WholeChoice>>,
+            #[serde(default)]
+            data: Option<Vec<serde::de::IgnoredAny>>,
+            #[serde(default)]
+            usage: Option<Usage>,
+        }
+        #[derive(Deserialize)]
+        struct WholeChoice {
+            #[serde(default)]
+            message: Option<WholeMessage>,
+            #[serde(default)]
+            text: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct WholeMessage {
+            #[serde(default)]
+            content: Option<String>,
+        }
+        let w: Whole = match serde_json::from_slice(body) {
+            Ok(w) => w,
+            Err(e) => {
+                return Outcome::Malformed {
+                    message: truncate(&format!("response is not the expected JSON: {e}")),
+                };
+            }
+        };
+        self.usage = w.usage;
+        if req.spec.kind.is_llm() {
+            let Some(choices) = w.choices else {
+                return Outcome::Malformed {
+                    message: "response has no \"choices\"".into(),
+                };
+            };
+            let text: String = choices
+                .iter()
+                .filter_map(|c| {
+                    c.message
+                        .as_ref()
+                        .and_then(|m| m.content.clone())
+                        .or_else(|| c.text.clone())
+                })
+                .collect();
+            self.chunks = 1;
+            self.estimated_output_tokens = Some(estimate_tokens(&text));
+        } else {
+            let n = w.data.map(|d| d.len()).unwrap_or(0);
+            if n != req.spec.inputs.len() {
+                return Outcome::Malformed {
+                    message: format!(
+                        "embeddings response has {n} vectors for {} inputs",
+                        req.spec.inputs.len()
+                    ),
+                };
+            }
+        }
+        Outcome::Success
+    }
+
+    /// Output tokens and where the count came from.
+    pub(super) fn output_tokens(&self, kind: RequestKind, outcome: &Outcome) -> (u32, TokenSource) {
+        if !kind.is_llm() {
+            return (0, TokenSource::None);
+        }
+        if let Some(u) = self.usage {
+            return (u.completion_tokens, TokenSource::Usage);
+        }
+        if let Some(n) = self.estimated_output_tokens {
+            return (n, TokenSource::Estimated);
+        }
+        if self.chunks > 0 || outcome.is_success() {
+            return (self.chunks, TokenSource::Chunks);
+        }
+        (0, TokenSource::None)
+    }
+}
+
+/// The message of an OpenAI-shaped error body, or the body's start.
+pub(super) fn error_message(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct E {
+        error: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        message: String,
+    }
+    match serde_json::from_slice::<E>(body) {
+        Ok(e) => truncate(&e.error.message),
+        Err(_) => truncate(String::from_utf8_lossy(body).trim()),
+    }
+}
+
+/// `s`, cut to [`MAX_MESSAGE_CHARS`] characters.
+pub(super) fn truncate(s: &str) -> String {
+    if s.chars().count() <= MAX_MESSAGE_CHARS {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(MAX_MESSAGE_CHARS).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// An error and its sources, joined with `: `.
+pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    truncate(&s)
+}
