@@ -38,6 +38,21 @@ impl SseDecoder {
     /// Feeds bytes; calls `on_event(data)` for each event completed by them.
     pub fn feed(&mut self, mut bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
         while !bytes.is_empty() {
+            // The common case, handed out without copying: a whole one-line `data:` event
+            // ending in `\n\n`, with nothing buffered before it.
+            if !self.after_cr
+                && !self.has_data
+                && self.line.is_empty()
+                && bytes.starts_with(b"data:")
+                && let Some(i) = memchr::memchr2(b'\n', b'\r', bytes)
+                && bytes[i] == b'\n'
+                && bytes.get(i + 1) == Some(&b'\n')
+            {
+                let value = &bytes[5..i];
+                on_event(value.strip_prefix(b" ").unwrap_or(value));
+                bytes = &bytes[i + 2..];
+                continue;
+            }
             if self.after_cr {
                 self.after_cr = false;
                 if bytes[0] == b'\n' {
@@ -129,6 +144,86 @@ pub enum ChunkKind {
     Error(String),
     /// Not JSON, or JSON of an unexpected shape.
     Malformed(String),
+}
+
+/// Classifies the chunks of one stream, learning its shape: servers send the same JSON around
+/// every token (same id, model, index, trailing fields), so once a content chunk has been
+/// classified in full, a later chunk made of the same bytes around a different content string
+/// is classified by two comparisons. Anything else goes through [`classify_chunk`]; the result
+/// is always the same as `classify_chunk`'s.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkClassifier {
+    /// The learned chunk up to and including the content string's opening quote.
+    prefix: Vec<u8>,
+    /// The learned chunk from the content string's closing quote on.
+    suffix: Vec<u8>,
+}
+
+impl ChunkClassifier {
+    /// A classifier that has learned nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Classifies one SSE `data` payload, as [`classify_chunk`] does.
+    pub fn classify(&mut self, data: &[u8]) -> ChunkKind {
+        let trimmed = data.trim_ascii();
+        if !self.prefix.is_empty()
+            && trimmed.len() >= self.prefix.len() + self.suffix.len()
+            && trimmed.starts_with(&self.prefix)
+            && trimmed.ends_with(&self.suffix)
+        {
+            let content = &trimmed[self.prefix.len()..trimmed.len() - self.suffix.len()];
+            // No quote or escape: the content is one plain JSON string, so the chunk has the
+            // learned chunk's structure.
+            if memchr::memchr2(b'"', b'\\', content).is_none() {
+                return ChunkKind::Json {
+                    has_content: !content.is_empty(),
+                    usage: None,
+                };
+            }
+        }
+        let kind = classify_chunk(trimmed);
+        if matches!(
+            kind,
+            ChunkKind::Json {
+                has_content: true,
+                usage: None
+            }
+        ) {
+            self.learn(trimmed);
+        }
+        kind
+    }
+
+    /// Learns the shape of a content chunk with exactly one `content` or `text` string.
+    fn learn(&mut self, chunk: &[u8]) {
+        let mut values = key_value_starts_with_rest(chunk, &CONTENT_KEY)
+            .chain(key_value_starts_with_rest(chunk, &TEXT_KEY));
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return;
+        };
+        let start = chunk.len() - value.len() + 1;
+        let Some(len) = json_string_len(&value[1..]) else {
+            return;
+        };
+        self.prefix = chunk[..start].to_vec();
+        self.suffix = chunk[start + len..].to_vec();
+    }
+}
+
+/// The length of a JSON string's contents up to its closing quote (escapes skipped), or `None`
+/// when it does not end.
+fn json_string_len(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'"' => return Some(i),
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Classifies one SSE `data` payload of an OpenAI chat or completions stream.
@@ -368,5 +463,77 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// Realistic OpenAI and vLLM chunk shapes, with arbitrary generated text (quotes,
+    /// backslashes, key names, non-ASCII) and optional usage, null fields and errors.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn arb_chunk() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            Just(String::new()),
+            "[a-z ]{1,12}",
+            Just("\"usage\": {\"prompt_tokens\": 3}".to_string()),
+            Just("say \"content\":\"x\" and \"error\": 1".to_string()),
+            Just("back\\slash \u{e9}\u{1f600}".to_string()),
+            ".{0,16}",
+        ];
+        let usage = prop_oneof![
+            Just(String::new()),
+            Just(r#","usage":null"#.to_string()),
+            (0u32..5000, 0u32..5000).prop_map(|(p, c)| format!(
+                r#","usage":{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{}}}"#,
+                p + c
+            )),
+        ];
+        (text, usage, 0u8..6, any::<bool>()).prop_map(|(text, usage, shape, spaced)| {
+            let t = serde_json::to_string(&text).expect("a string serializes");
+            let sep = if spaced { ": " } else { ":" };
+            match shape {
+                0 => format!(
+                    r#"{{"id":"c","object":"chat.completion.chunk","choices":[{{"index":0,"delta"{sep}{{"content"{sep}{t}}},"finish_reason":null}}]{usage}}}"#
+                ),
+                1 => format!(
+                    r#"{{"id":"c","choices":[{{"index":0,"delta":{{"role":"assistant","content":""}},"logprobs":null}}]{usage}}}"#
+                ),
+                2 => format!(
+                    r#"{{"id":"c","object":"text_completion","choices":[{{"index":0,"text"{sep}{t},"logprobs":null,"finish_reason":null}}]{usage}}}"#
+                ),
+                3 => format!(r#"{{"id":"c","choices":[]{usage}}}"#),
+                4 => format!(r#"{{"error"{sep}{{"message":{t},"type":"x","code":500}}}}"#),
+                _ => format!(
+                    r#"{{"id":"c","choices":[{{"delta":{{"content"{sep}{t}}},"logprobs":{{"content":[{{"token":{t},"logprob":-0.5}}]}}}}],"error":null{usage}}}"#
+                ),
+            }
+        })
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        /// The fast classifier agrees with a full JSON parse of the chunk.
+        #[test]
+        fn fast_classification_agrees_with_a_full_parse(chunk in arb_chunk()) {
+            proptest::prop_assert_eq!(
+                classify_chunk(chunk.as_bytes()),
+                classify_slow(chunk.as_bytes()),
+                "chunk {}", chunk
+            );
+        }
+
+        /// A classifier that learns a stream's shape gives, chunk after chunk, what a full
+        /// parse gives.
+        #[test]
+        fn learning_classifier_agrees_with_a_full_parse(
+            chunks in proptest::collection::vec(arb_chunk(), 1..24),
+        ) {
+            let mut c = ChunkClassifier::new();
+            for chunk in &chunks {
+                proptest::prop_assert_eq!(
+                    c.classify(chunk.as_bytes()),
+                    classify_slow(chunk.as_bytes()),
+                    "chunk {}", chunk
+                );
+            }
+        }
     }
 }

@@ -177,6 +177,7 @@ async fn run_into(
         }
     };
     report.environment.control_plane_url = Some(base_url.clone());
+    report.environment.notes.push(sending_note(opts, &base_url));
     let result = run_all_steps(opts, &base_url, steps, cancel, report).await;
     if let Some(s) = embedded {
         s.shutdown().await;
@@ -252,6 +253,25 @@ async fn run_all_steps(
         report.runs.push(run);
     }
     Ok(())
+}
+
+/// How the measured requests were sent: client, threads, pacing.
+fn sending_note(opts: &BenchOptions, base_url: &str) -> String {
+    let builtin = match opts.transport {
+        Transport::Builtin => true,
+        Transport::Reqwest => false,
+        Transport::Auto => !base_url.starts_with("https:"),
+    };
+    let pacing = if crate::pacer::Pacer::new().is_precise() {
+        "a high-resolution timer (timerfd)"
+    } else {
+        "tokio's millisecond timer"
+    };
+    format!(
+        "requests sent by {} sending thread(s) with the {} HTTP/1.1 client, paced by {pacing}",
+        opts.client_threads,
+        if builtin { "builtin" } else { "reqwest" },
+    )
 }
 
 fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Result<Client> {

@@ -95,11 +95,11 @@ fn rusage() -> nix::sys::resource::Usage {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).expect("getrusage")
 }
 
-/// User + system CPU seconds of this process so far.
-fn cpu_seconds() -> f64 {
+/// User and system CPU seconds of this process so far.
+fn cpu_seconds() -> (f64, f64) {
     let u = rusage();
     let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
-    t(u.user_time()) + t(u.system_time())
+    (t(u.user_time()), t(u.system_time()))
 }
 
 /// Involuntary context switches of this process so far (preempted while runnable).
@@ -230,7 +230,9 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
         let res = send_open_loop(&client, prepared, &send_opts, &Cancel::default(), &ProgressBar::hidden())
             .await;
         let wall = wall0.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu0;
+        let (user1, sys1) = cpu_seconds();
+        let (user, sys) = (user1 - cpu0.0, sys1 - cpu0.1);
+        let cpu = user + sys;
         let preempted = involuntary_switches() - preempted0;
         let server_cores = process_cpu_seconds(server.id())
             .zip(server_cpu0)
@@ -244,7 +246,7 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
         let lat = s.lateness.expect("requests were sent");
         let chunks: u64 = res.records.iter().map(|r| u64::from(r.chunks)).sum();
         println!(
-            "{name:<9} target {rate:>8.0} req/s | achieved {:>8.0} req/s ({} ok, {} errors {:?}) | lateness p50 {:.3} ms p99 {:.3} ms max {:.3} ms | client CPU {:.4} s per 1000 req ({:.2} cores, preempted {preempted} times) | server CPU {server_cores} | {:.0} chunks/s",
+            "{name:<9} target {rate:>8.0} req/s | achieved {:>8.0} req/s ({} ok, {} errors {:?}) | lateness p50 {:.3} ms p99 {:.3} ms max {:.3} ms | client CPU {:.4} s per 1000 req ({:.0}% in the kernel; {:.2} cores, preempted {preempted} times) | server CPU {server_cores} | {:.0} chunks/s",
             s.request_throughput_rps,
             s.requests_succeeded,
             s.requests_failed,
@@ -253,6 +255,7 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
             lat.p99_ms,
             lat.max_ms,
             cpu / n as f64 * 1000.0,
+            sys / cpu * 100.0,
             cpu / wall,
             chunks as f64 / wall,
         );

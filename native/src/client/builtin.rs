@@ -21,6 +21,8 @@ const READ_BUFFER_BYTES: usize = 32 * 1024;
 const MAX_HEADERS: usize = 64;
 /// Bytes of an error response body kept for its message.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// How long the end of a stream's body is waited for after `[DONE]` (to reuse the connection).
+const REST_AFTER_DONE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Keep-alive connections to one host and port.
 #[derive(Debug)]
@@ -93,7 +95,9 @@ enum Failure {
 pub(super) async fn exchange(pool: &Pool, req: &PreparedRequest, m: &mut Measure) -> Outcome {
     let mut retried = false;
     loop {
-        let (mut conn, reused) = match pool.take() {
+        // The retry goes on a new connection: the other idle ones may be as stale.
+        let pooled = if retried { None } else { pool.take() };
+        let (mut conn, reused) = match pooled {
             Some(c) => (c, true),
             None => match pool.connect().await {
                 Ok(c) => (c, false),
@@ -276,7 +280,18 @@ impl Conn {
             if ended || sink.failed() {
                 break;
             }
-            let n = match stream.read(&mut buf[..]).await {
+            let read = stream.read(&mut buf[..]);
+            let read = if matches!(&sink, Sink::Stream(s) if s.is_done()) {
+                // All that matters has come: the rest of the body is read only to reuse the
+                // connection, and a server that does not end it soon loses only that.
+                match tokio::time::timeout(REST_AFTER_DONE, read).await {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            } else {
+                read.await
+            };
+            let n = match read {
                 Ok(n) => n,
                 Err(e) => {
                     now_us = m.now_us();

@@ -98,12 +98,16 @@ impl ChunkedDecoder {
                 }
                 State::Size => match b {
                     b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                        let d = (b as char).to_digit(16).expect("a hex digit") as u64;
-                        if self.size > (u64::MAX >> 4) {
-                            return Err(ChunkedError::SizeOverflow);
+                        // All the digits at once.
+                        while let Some(d) = input.get(i).and_then(|&b| (b as char).to_digit(16)) {
+                            if self.size > (u64::MAX >> 4) {
+                                return Err(ChunkedError::SizeOverflow);
+                            }
+                            self.size = (self.size << 4) | u64::from(d);
+                            self.digits = self.digits.saturating_add(1);
+                            i += 1;
                         }
-                        self.size = (self.size << 4) | d;
-                        self.digits = self.digits.saturating_add(1);
+                        continue;
                     }
                     b';' | b' ' | b'\t' if self.digits > 0 => self.state = State::Extension,
                     b'\r' if self.digits > 0 => self.state = State::SizeLf,
@@ -122,6 +126,11 @@ impl ChunkedDecoder {
                     self.end_size_line();
                 }
                 State::DataCr => match b {
+                    b'\r' if input.get(i + 1) == Some(&b'\n') => {
+                        self.start_size_line();
+                        i += 2;
+                        continue;
+                    }
                     b'\r' => self.state = State::DataLf,
                     b'\n' => self.start_size_line(),
                     _ => return Err(ChunkedError::MissingCrlf(b)),

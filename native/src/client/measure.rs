@@ -4,9 +4,10 @@
 use super::PreparedRequest;
 use cpbench_core::record::{Outcome, TokenSource};
 use cpbench_core::request::RequestKind;
-use cpbench_core::sse::{ChunkKind, SseDecoder, Usage, classify_chunk};
+use cpbench_core::sse::{ChunkClassifier, ChunkKind, SseDecoder, Usage};
 use cpbench_core::text::estimate_tokens;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::time::Instant;
 
 /// Longest error message kept in a record.
@@ -30,6 +31,7 @@ pub(super) struct Measure {
 #[derive(Default)]
 pub(super) struct StreamState {
     dec: SseDecoder,
+    classifier: ChunkClassifier,
     done: bool,
     problem: Option<Outcome>,
 }
@@ -84,12 +86,17 @@ impl Measure {
 
     /// Feeds SSE body bytes that arrived at `now_us` (one clock reading per network read).
     pub(super) fn feed_stream(&mut self, s: &mut StreamState, bytes: &[u8], now_us: u64) {
-        let StreamState { dec, done, problem } = s;
+        let StreamState {
+            dec,
+            classifier,
+            done,
+            problem,
+        } = s;
         dec.feed(bytes, |data| {
             if *done || problem.is_some() {
                 return;
             }
-            match classify_chunk(data) {
+            match classifier.classify(data) {
                 ChunkKind::Done => *done = true,
                 ChunkKind::Json { has_content, usage } => {
                     if let Some(u) = usage {
@@ -137,30 +144,31 @@ impl Measure {
         Outcome::Success
     }
 
-    /// Reads a whole (non-streamed) success body.
+    /// Reads a whole (non-streamed) success body. The generated text is borrowed from the
+    /// body (not copied) and only measured when the server sent no `usage`.
     pub(super) fn read_whole_body(&mut self, req: &PreparedRequest, body: &[u8]) -> Outcome {
         #[derive(Deserialize)]
-        struct Whole {
-            #[serde(default)]
-            choices: Option<Vec<WholeChoice>>,
+        struct Whole<'a> {
+            #[serde(default, borrow)]
+            choices: Option<Vec<WholeChoice<'a>>>,
             #[serde(default)]
             data: Option<Vec<serde::de::IgnoredAny>>,
             #[serde(default)]
             usage: Option<Usage>,
         }
         #[derive(Deserialize)]
-        struct WholeChoice {
-            #[serde(default)]
-            message: Option<WholeMessage>,
-            #[serde(default)]
-            text: Option<String>,
+        struct WholeChoice<'a> {
+            #[serde(default, borrow)]
+            message: Option<WholeMessage<'a>>,
+            #[serde(default, borrow)]
+            text: Option<Cow<'a, str>>,
         }
         #[derive(Deserialize)]
-        struct WholeMessage {
-            #[serde(default)]
-            content: Option<String>,
+        struct WholeMessage<'a> {
+            #[serde(default, borrow)]
+            content: Option<Cow<'a, str>>,
         }
-        let w: Whole = match serde_json::from_slice(body) {
+        let w: Whole<'_> = match serde_json::from_slice(body) {
             Ok(w) => w,
             Err(e) => {
                 return Outcome::Malformed {
@@ -175,17 +183,19 @@ impl Measure {
                     message: "response has no \"choices\"".into(),
                 };
             };
-            let text: String = choices
-                .iter()
-                .filter_map(|c| {
-                    c.message
-                        .as_ref()
-                        .and_then(|m| m.content.clone())
-                        .or_else(|| c.text.clone())
-                })
-                .collect();
             self.chunks = 1;
-            self.estimated_output_tokens = Some(estimate_tokens(&text));
+            if self.usage.is_none() {
+                let text: String = choices
+                    .iter()
+                    .filter_map(|c| {
+                        c.message
+                            .as_ref()
+                            .and_then(|m| m.content.as_deref())
+                            .or(c.text.as_deref())
+                    })
+                    .collect();
+                self.estimated_output_tokens = Some(estimate_tokens(&text));
+            }
         } else {
             let n = w.data.map(|d| d.len()).unwrap_or(0);
             if n != req.spec.inputs.len() {

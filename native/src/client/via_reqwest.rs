@@ -48,11 +48,10 @@ pub(super) async fn exchange(
             message: error_message(&body),
         };
     }
-    let is_sse = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let is_sse = resp.headers().get(CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream")
+    });
     if req.stream && is_sse {
         read_stream(resp, m).await
     } else {
