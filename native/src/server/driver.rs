@@ -6,6 +6,7 @@
 //! per-request channels. The cluster fires each timer at its own scheduled time, so a late
 //! wake-up delays delivery but never shifts the simulated timeline.
 
+use crate::pacer::Pacer;
 use cpbench_core::cluster::{
     Cluster, ClusterError, ClusterEvent, ClusterMetrics, ClusterRequest, ModelInfo,
 };
@@ -61,12 +62,15 @@ pub(crate) async fn run(
 ) {
     let mut routes: HashMap<u64, mpsc::UnboundedSender<ClusterEvent>> = HashMap::new();
     let mut resets: Vec<oneshot::Sender<()>> = Vec::new();
+    // Simulated GPU steps end at microsecond times; tokio's timer would round each up to the
+    // next millisecond.
+    let mut pacer = Pacer::new().with_min_gap(Duration::ZERO);
     loop {
         let wake = cluster
             .poll_timeout()
             .map(|t| epoch + Duration::from_micros(t));
         // With nothing scheduled the sleep branch is disabled; its deadline is never reached.
-        let sleep = tokio::time::sleep_until(wake.unwrap_or_else(|| epoch + IDLE));
+        let sleep = pacer.sleep_until(wake.unwrap_or_else(|| epoch + IDLE).into_std());
         tokio::select! {
             biased;
             cmd = commands.recv() => {
