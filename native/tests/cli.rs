@@ -169,6 +169,69 @@ fn run_against_the_embedded_control_plane_writes_a_valid_report() {
     assert_eq!(std::fs::read_to_string(csv).unwrap().lines().count(), 21);
 }
 
+/// A real run against the embedded control plane and the virtual-time simulation of the same
+/// workload agree request by request: the HTTP path, the sender's pacing and the server's
+/// real-time driver add about a millisecond (the tolerance here leaves room for a debug build
+/// on a busy machine).
+#[test]
+fn a_real_run_follows_the_simulation_of_the_same_workload() {
+    let run_dir = temp_dir("fidelity-run");
+    let sim_dir = temp_dir("fidelity-sim");
+    let args = [
+        "--requests",
+        "200",
+        "--rate",
+        "20",
+        "--seed",
+        "7",
+        "--cluster",
+        "tiny",
+        "-q",
+        "--no-visualize",
+        "-o",
+    ];
+    for (cmd, dir, policy) in [
+        ("run", &run_dir, "--policy"),
+        ("simulate", &sim_dir, "--policies"),
+    ] {
+        let out = bin()
+            .arg(cmd)
+            .args([policy, "fifo"])
+            .args(args)
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {}", text(&out.stderr));
+    }
+    let run = read_report(&reports_in(&run_dir)[0]);
+    let sim = read_report(&reports_in(&sim_dir)[0]);
+    assert_eq!(run.workload_hash, sim.workload_hash);
+    let real = run.runs[0].records.as_ref().expect("records are kept");
+    let virt = sim.runs[0].records.as_ref().expect("records are kept");
+    assert_eq!(real.len(), 200);
+    assert_eq!(virt.len(), 200);
+    let mut ttft_err = Vec::new();
+    let mut e2e_err = Vec::new();
+    for (a, b) in real.iter().zip(virt) {
+        assert_eq!(a.id, b.id);
+        assert!(a.outcome.is_success() && b.outcome.is_success());
+        let ttft = |r: &cpbench_core::record::RequestRecord| {
+            r.first_token_us.expect("a first token") as f64 - r.intended_us as f64
+        };
+        let e2e = |r: &cpbench_core::record::RequestRecord| r.end_us as f64 - r.intended_us as f64;
+        ttft_err.push((ttft(a) - ttft(b)).abs() / 1000.0);
+        e2e_err.push((e2e(a) - e2e(b)).abs() / 1000.0);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (t50, e50) = (median(ttft_err), median(e2e_err));
+    eprintln!("real run vs simulation, median |error|: TTFT {t50:.2} ms, E2E {e50:.2} ms");
+    assert!(t50 < 5.0, "TTFT median error {t50:.2} ms");
+    assert!(e50 < 5.0, "E2E median error {e50:.2} ms");
+}
+
 #[test]
 fn simulate_is_byte_identical_across_runs() {
     let dir_a = temp_dir("sim-a");
