@@ -198,8 +198,8 @@ pub struct TargetArgs {
     /// Sending threads, each with its own event loop and connections. One sustains 10,000
     /// streamed requests/s on one core; add more for higher rates on machines with cores to
     /// spare (the requests are dealt out round-robin).
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub client_threads: usize,
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub client_threads: u16,
     /// API key sent as a bearer token (never written to any output).
     #[arg(
         long,

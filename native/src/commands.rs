@@ -256,7 +256,7 @@ async fn measure(
         launch_timeout: Duration::from_secs_f64(t.launch_timeout.max(0.0)),
         max_connections: t.connections.max(1),
         transport: t.http_client.into(),
-        client_threads: t.client_threads.max(1),
+        client_threads: usize::from(t.client_threads),
         telemetry,
     };
     let cancel = Cancel::default();

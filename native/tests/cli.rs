@@ -169,6 +169,58 @@ fn run_against_the_embedded_control_plane_writes_a_valid_report() {
     assert_eq!(std::fs::read_to_string(csv).unwrap().lines().count(), 21);
 }
 
+/// Both HTTP clients and several sending threads measure every request, and the report says
+/// how the requests were sent.
+#[test]
+fn runs_with_either_http_client_and_several_sending_threads() {
+    for client in ["reqwest", "builtin"] {
+        let dir = temp_dir(&format!("transport-{client}"));
+        let out = bin()
+            .args([
+                "run",
+                "--requests",
+                "30",
+                "--rate",
+                "50",
+                "--cluster",
+                "tiny",
+                "--http-client",
+                client,
+                "--client-threads",
+                "3",
+                "-q",
+                "--no-visualize",
+                "-o",
+            ])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{client}: {}",
+            text(&out.stderr)
+        );
+        let r = read_report(&reports_in(&dir)[0]);
+        let run = &r.runs[0];
+        assert_eq!(run.summary.requests_succeeded, 30, "{client}");
+        let records = run.records.as_ref().expect("records are kept");
+        let ids: Vec<u64> = records.iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            (0..30).collect::<Vec<u64>>(),
+            "{client}: every id once, in order"
+        );
+        let note =
+            format!("requests sent by 3 sending thread(s) with the {client} HTTP/1.1 client");
+        assert!(
+            r.environment.notes.iter().any(|n| n.starts_with(&note)),
+            "{:?}",
+            r.environment.notes
+        );
+    }
+}
+
 /// A real run against the embedded control plane and the virtual-time simulation of the same
 /// workload agree request by request: the HTTP path, the sender's pacing and the server's
 /// real-time driver add about a millisecond (the tolerance here leaves room for a debug build
