@@ -207,8 +207,10 @@ impl ChunkClassifier {
         let Some(len) = json_string_len(&value[1..]) else {
             return;
         };
-        self.prefix = chunk[..start].to_vec();
-        self.suffix = chunk[start + len..].to_vec();
+        self.prefix.clear();
+        self.prefix.extend_from_slice(&chunk[..start]);
+        self.suffix.clear();
+        self.suffix.extend_from_slice(&chunk[start + len..]);
     }
 }
 

@@ -10,6 +10,7 @@ use super::PreparedRequest;
 use super::chunked::ChunkedDecoder;
 use super::measure::{Measure, StreamState, error_message, truncate};
 use cpbench_core::record::Outcome;
+use cpbench_core::sse::ChunkClassifier;
 use std::io;
 use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,6 +39,8 @@ pub(super) struct Pool {
 struct Conn {
     stream: TcpStream,
     buf: Box<[u8]>,
+    /// The shape of the last stream's chunks, for the next stream on this connection.
+    classifier: ChunkClassifier,
 }
 
 impl Pool {
@@ -56,6 +59,7 @@ impl Pool {
         Ok(Conn {
             stream,
             buf: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
+            classifier: ChunkClassifier::new(),
         })
     }
 
@@ -183,7 +187,11 @@ impl Conn {
         req: &PreparedRequest,
         m: &mut Measure,
     ) -> Result<(Outcome, bool), Failure> {
-        let Conn { stream, buf } = self;
+        let Conn {
+            stream,
+            buf,
+            classifier,
+        } = self;
         if let Err(e) = stream.write_all(&req.wire).await {
             return Err(Failure::BeforeResponse(format!("sending the request: {e}")));
         }
@@ -235,7 +243,7 @@ impl Conn {
         } = head;
         let success = (200..300).contains(&status);
         let mut sink = if success && req.stream && is_sse {
-            Sink::Stream(StreamState::default())
+            Sink::Stream(StreamState::with_classifier(std::mem::take(classifier)))
         } else if success {
             Sink::Collect {
                 body: Vec::new(),
@@ -321,7 +329,10 @@ impl Conn {
         let reusable = ended && keep_alive && !extra && !matches!(framing, Framing::UntilClose);
         let end_us = *m.end_us.get_or_insert(now_us);
         let outcome = match sink {
-            Sink::Stream(s) => m.finish_stream(s),
+            Sink::Stream(mut s) => {
+                *classifier = std::mem::take(&mut s.classifier);
+                m.finish_stream(s)
+            }
             Sink::Collect { body, .. } if success => {
                 m.first_token_us = Some(end_us);
                 m.read_whole_body(req, &body)

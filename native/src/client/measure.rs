@@ -31,12 +31,22 @@ pub(super) struct Measure {
 #[derive(Default)]
 pub(super) struct StreamState {
     dec: SseDecoder,
-    classifier: ChunkClassifier,
+    /// Kept by the connection from one stream to the next (the same server sends the same
+    /// shape of chunks).
+    pub(super) classifier: ChunkClassifier,
     done: bool,
     problem: Option<Outcome>,
 }
 
 impl StreamState {
+    /// A stream read with a classifier that may already know the chunks' shape.
+    pub(super) fn with_classifier(classifier: ChunkClassifier) -> Self {
+        Self {
+            classifier,
+            ..Self::default()
+        }
+    }
+
     /// Whether the stream has said all it will: `[DONE]`, an error event or a malformed chunk.
     pub(super) fn finished(&self) -> bool {
         self.done || self.problem.is_some()
