@@ -27,6 +27,8 @@ pub struct SseDecoder {
     has_data: bool,
     /// The previous byte was `\r` (so a following `\n` belongs to the same line ending).
     after_cr: bool,
+    /// Bytes have been fed (a byte-order mark is only skipped at the very start).
+    started: bool,
 }
 
 impl SseDecoder {
@@ -37,6 +39,11 @@ impl SseDecoder {
 
     /// Feeds bytes; calls `on_event(data)` for each event completed by them.
     pub fn feed(&mut self, mut bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
+        if !self.started && !bytes.is_empty() {
+            self.started = true;
+            // The SSE spec strips one UTF-8 byte-order mark at the start of the stream.
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
         while !bytes.is_empty() {
             // The common case, handed out without copying: a whole one-line `data:` event
             // ending in `\n\n`, with nothing buffered before it.
@@ -146,11 +153,12 @@ pub enum ChunkKind {
     Malformed(String),
 }
 
-/// Classifies the chunks of one stream, learning its shape: servers send the same JSON around
-/// every token (same id, model, index, trailing fields), so once a content chunk has been
-/// classified in full, a later chunk made of the same bytes around a different content string
-/// is classified by two comparisons. Anything else goes through [`classify_chunk`]; the result
-/// is always the same as `classify_chunk`'s.
+/// Classifies the chunks of a stream (or of successive streams from one server), learning
+/// their shape: servers send the same JSON around every token (same id, model, index, trailing
+/// fields), so once a content chunk has been classified, a later chunk made of the same bytes
+/// around a different plain string is classified by two comparisons. Anything else goes
+/// through [`classify_chunk`]; the result is always the same as `classify_chunk`'s (tested on
+/// arbitrary bytes).
 #[derive(Debug, Clone, Default)]
 pub struct ChunkClassifier {
     /// The learned chunk up to and including the content string's opening quote.
@@ -183,14 +191,19 @@ impl ChunkClassifier {
                 };
             }
         }
-        let kind = classify_chunk(trimmed);
-        if matches!(
-            kind,
-            ChunkKind::Json {
-                has_content: true,
-                usage: None
-            }
-        ) {
+        let (kind, parsed) = classify(trimmed);
+        // Learned only from chunks classified without a full parse, whose bytes alone decide
+        // the result: a chunk with the same bytes around a plain string is then classified
+        // the same way.
+        if !parsed
+            && matches!(
+                kind,
+                ChunkKind::Json {
+                    has_content: true,
+                    usage: None
+                }
+            )
+        {
             self.learn(trimmed);
         }
         kind
@@ -230,28 +243,34 @@ fn json_string_len(s: &[u8]) -> Option<usize> {
 
 /// Classifies one SSE `data` payload of an OpenAI chat or completions stream.
 pub fn classify_chunk(data: &[u8]) -> ChunkKind {
-    let trimmed = data.trim_ascii();
+    classify(data.trim_ascii()).0
+}
+
+/// [`classify_chunk`] of a trimmed payload, and whether it took a full JSON parse.
+fn classify(trimmed: &[u8]) -> (ChunkKind, bool) {
     if trimmed == b"[DONE]" {
-        return ChunkKind::Done;
+        return (ChunkKind::Done, false);
     }
     if trimmed.first() != Some(&b'{') || trimmed.last() != Some(&b'}') {
-        return ChunkKind::Malformed(format!(
+        let kind = ChunkKind::Malformed(format!(
             "expected a JSON object or [DONE], got {:?}",
             String::from_utf8_lossy(&trimmed[..trimmed.len().min(80)])
         ));
+        return (kind, false);
     }
     let has_usage = key_value_starts(trimmed, &USAGE_KEY).any(|b| b == b'{');
     let has_error = key_value_starts(trimmed, &ERROR_KEY).any(|b| b != b'n');
     if has_usage || has_error {
-        return classify_slow(trimmed);
+        return (classify_slow(trimmed), true);
     }
     let has_content = key_value_starts_with_rest(trimmed, &CONTENT_KEY)
         .chain(key_value_starts_with_rest(trimmed, &TEXT_KEY))
         .any(|rest| rest.len() >= 2 && rest[0] == b'"' && rest[1] != b'"');
-    ChunkKind::Json {
+    let kind = ChunkKind::Json {
         has_content,
         usage: None,
-    }
+    };
+    (kind, false)
 }
 
 /// The first byte of the value of every occurrence of `key` (a quoted key followed by `:`).
@@ -370,6 +389,14 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_at_the_start_is_skipped() {
+        assert_eq!(
+            decode_all(&[b"\xEF\xBB\xBFdata: x\n\ndata: y\n\n"]),
+            ["x", "y"]
+        );
+    }
+
+    #[test]
     fn crlf_and_cr_line_endings() {
         assert_eq!(
             decode_all(&[b"data: x\r\n\r\ndata: y\r\rdata: z\n\n"]),
@@ -456,6 +483,19 @@ mod tests {
     }
 
     #[test]
+    fn a_fully_parsed_chunk_teaches_the_classifier_nothing() {
+        // The first chunk goes through a full parse (a nested "usage" object); a second chunk
+        // of the same shape with a raw control character in its content is invalid JSON, which
+        // only a full parse notices.
+        let first = br#"{"x":{"usage":{}},"choices":[{"delta":{"content":"a"}}]}"#;
+        let second = b"{\"x\":{\"usage\":{}},\"choices\":[{\"delta\":{\"content\":\"\x01\"}}]}";
+        let mut c = ChunkClassifier::new();
+        assert_eq!(c.classify(first), classify_chunk(first));
+        assert!(matches!(classify_chunk(second), ChunkKind::Malformed(_)));
+        assert_eq!(c.classify(second), classify_chunk(second));
+    }
+
+    #[test]
     fn logprobs_content_list_is_not_generated_text() {
         let c = br#"{"choices":[{"delta":{"content":""},"logprobs":{"content":[{"token":"a"}]}}]}"#;
         assert!(matches!(
@@ -520,6 +560,27 @@ mod tests {
                 classify_slow(chunk.as_bytes()),
                 "chunk {}", chunk
             );
+        }
+
+        /// On any bytes, valid JSON or not (nested keys, raw control characters), the
+        /// learning classifier gives what `classify_chunk` gives.
+        #[test]
+        fn learning_classifier_agrees_with_classify_chunk_on_anything(
+            chunks in proptest::collection::vec(
+                proptest::strategy::Strategy::prop_map((arb_chunk(), 0u8..4, "[\\x00-\\x1f a-z\"\\\\]{0,6}"), |(c, twist, s)| match twist {
+                    0 => c,
+                    1 => c.replacen('{', "{\"x\":{\"usage\":{}},", 1),
+                    2 => c.replacen("\"content\":\"", &format!("\"content\":\"{s}"), 1),
+                    _ => c.replacen("\"text\":\"", &format!("\"text\":\"{s}"), 1),
+                }),
+                1..24,
+            ),
+        ) {
+            use proptest::prelude::*;
+            let mut c = ChunkClassifier::new();
+            for chunk in &chunks {
+                prop_assert_eq!(c.classify(chunk.as_bytes()), classify_chunk(chunk.as_bytes()), "chunk {:?}", chunk);
+            }
         }
 
         /// A classifier that learns a stream's shape gives, chunk after chunk, what a full

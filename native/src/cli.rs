@@ -186,8 +186,9 @@ pub struct TargetArgs {
     /// Between policies without /admin/reset: wait at most this long for queues to drain.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub drain: f64,
-    /// Most connections to the control plane (HTTP/1.1 keep-alive, reused). A request that
-    /// finds them all busy waits, and the wait counts as send lateness.
+    /// Most connections to the control plane (HTTP/1.1 keep-alive, reused), shared out among
+    /// the sending threads (each gets N / threads, rounded up). A request that finds its
+    /// thread's connections all busy waits, and the wait counts as send lateness.
     #[arg(long, default_value_t = crate::sender::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
     pub connections: usize,
     /// HTTP client for the measured requests: auto (builtin for http://, reqwest for

@@ -24,8 +24,10 @@ pub struct SendOptions {
     /// the wait is recorded apart from lateness).
     pub max_concurrency: Option<usize>,
     /// At most this many connections (one per request in flight, HTTP/1.1): a bounded,
-    /// reused keep-alive pool instead of a storm of new connections under load. A request
-    /// that finds them all busy waits in FIFO order, and the wait counts as send lateness.
+    /// reused keep-alive pool instead of a storm of new connections under load. Shared out
+    /// among the client's sending threads (each gets `max_connections / threads`, rounded
+    /// up). A request that finds its thread's connections all busy waits in FIFO order, and
+    /// the wait counts as send lateness.
     pub max_connections: usize,
     /// After `stop`, how long in-flight requests may still finish before they are aborted.
     pub grace: Duration,
@@ -187,6 +189,7 @@ async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
         let connections = Arc::clone(&connections);
         let progress = sh.progress.clone();
         let t0 = *t0;
+        let stop = sh.cancel.stop.clone();
         handles.push(tokio::spawn(async move {
             let rec = send_one(
                 &client,
@@ -195,6 +198,7 @@ async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
                 t0,
                 slots.as_deref(),
                 &connections,
+                &stop,
             )
             .await;
             progress.inc(1);
@@ -225,7 +229,9 @@ async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
             }
         };
         match joined {
-            Ok(r) => records.push(r),
+            Ok(Some(r)) => records.push(r),
+            // Still waiting for a slot when sending stopped: never sent.
+            Ok(None) => unsent += 1,
             Err(e) if e.is_cancelled() => {
                 sh.progress.inc(1);
                 records.push(cancelled_record(&requests[mine[n]], *t0));
@@ -236,6 +242,8 @@ async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
     ShardResult { records, unsent }
 }
 
+/// Sends one request once it has a `--max-concurrency` slot and a connection; `None` when
+/// sending stopped while it was still waiting for them (it was never sent).
 async fn send_one(
     client: &Client,
     shard: usize,
@@ -243,20 +251,36 @@ async fn send_one(
     t0: Instant,
     slots: Option<&Semaphore>,
     connections: &Semaphore,
-) -> RequestRecord {
+    stop: &CancellationToken,
+) -> Option<RequestRecord> {
+    if stop.is_cancelled() {
+        return None;
+    }
     let (_permit, wait_us) = match slots {
         None => (None, 0),
         Some(s) => {
             let before = Instant::now();
-            let permit = s.acquire().await.expect("the semaphore is never closed");
+            let permit = acquire_unless_stopped(s, stop).await?;
             (Some(permit), before.elapsed().as_micros() as u64)
         }
     };
-    let _connection = connections
-        .acquire()
-        .await
-        .expect("the semaphore is never closed");
-    client.execute_on(shard, req, t0, wait_us).await
+    let _connection = acquire_unless_stopped(connections, stop).await?;
+    Some(client.execute_on(shard, req, t0, wait_us).await)
+}
+
+/// A permit, at once when one is free; otherwise the first of a permit and `stop`.
+async fn acquire_unless_stopped<'a>(
+    s: &'a Semaphore,
+    stop: &CancellationToken,
+) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    if let Ok(p) = s.try_acquire() {
+        return Some(p);
+    }
+    tokio::select! {
+        biased;
+        _ = stop.cancelled() => None,
+        p = s.acquire() => Some(p.expect("the semaphore is never closed")),
+    }
 }
 
 fn cancelled_record(req: &PreparedRequest, t0: Instant) -> RequestRecord {

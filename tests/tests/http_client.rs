@@ -752,6 +752,83 @@ async fn every_stale_pooled_connection_is_skipped() {
 }
 
 #[tokio::test]
+async fn a_request_the_server_read_is_never_sent_again() {
+    // The first request is answered with keep-alive; the second is read on the same
+    // connection and the connection closed unanswered. The server has it: sending it again
+    // could run it twice, so it is a connection error, and the server saw it once.
+    let wire = with_length("200 OK", "application/json", "", CHAT_JSON);
+    for transport in BOTH {
+        let wire = wire.clone();
+        let server = Server::start(move |_, req| {
+            if req == 0 {
+                write(wire.clone())
+            } else {
+                vec![Step::Close]
+            }
+        })
+        .await;
+        let client = Client::new(ClientOptions {
+            stream: false,
+            ..options(server.url(), transport)
+        })
+        .unwrap();
+        assert_eq!(
+            send(&client, RequestKind::LlmChat).await.outcome,
+            Outcome::Success
+        );
+        let rec = send(&client, RequestKind::LlmChat).await;
+        assert!(
+            matches!(rec.outcome, Outcome::Connection { .. }),
+            "{transport:?}: {:?}",
+            rec.outcome
+        );
+        assert_eq!(
+            server.conns(),
+            [0, 0],
+            "{transport:?}: the second request once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bytes_arriving_on_an_idle_connection_retire_it() {
+    // After answering, the server writes a 408 on the idle connection and closes it: the
+    // next request goes on a new connection, not reading that 408 as its answer.
+    let wire = with_length("200 OK", "application/json", "", CHAT_JSON);
+    let timeout_408 = with_length(
+        "408 Request Timeout",
+        "text/plain",
+        "Connection: close\r\n",
+        "idle",
+    );
+    for transport in BOTH {
+        let (wire, timeout_408) = (wire.clone(), timeout_408.clone());
+        let server = Server::start(move |conn, _| {
+            let mut s = write(wire.clone());
+            if conn == 0 {
+                s.push(Step::Sleep(5));
+                s.extend(write(timeout_408.clone()));
+            }
+            s
+        })
+        .await;
+        let client = Client::new(ClientOptions {
+            stream: false,
+            ..options(server.url(), transport)
+        })
+        .unwrap();
+        assert_eq!(
+            send(&client, RequestKind::LlmChat).await.outcome,
+            Outcome::Success
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let rec = send(&client, RequestKind::LlmChat).await;
+        assert_eq!(rec.outcome, Outcome::Success, "{transport:?}");
+        assert_eq!(server.conns(), [0, 1], "{transport:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_fresh_connection_closed_unanswered_is_a_connection_error() {
     for transport in BOTH {
         let server = Server::start(|_, _| vec![Step::Close]).await;

@@ -467,3 +467,78 @@ async fn priorities_reach_the_server_in_their_configured_mix() {
     );
     server.shutdown().await;
 }
+
+/// Stopping ends sending: requests still waiting for a `--max-concurrency` slot are never
+/// sent and are counted as unsent, not sent late or recorded as cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_waiting_for_a_slot_when_stopped_are_never_sent() {
+    use indicatif::ProgressBar;
+    use sage_cp_bench::client::{Client, ClientOptions, Transport};
+    use sage_cp_bench::sender::{SendOptions, send_open_loop};
+    use std::time::Instant;
+
+    let server = FakeServer::start(Behavior {
+        ttft_delay: Duration::from_millis(150),
+        ..Behavior::default()
+    });
+    let c = config(40, Mode::Llm);
+    let workload = generate(&c, &WorkloadData::none()).unwrap();
+    let client = Client::new(ClientOptions {
+        base_url: server.url(),
+        api_key: None,
+        timeout: Duration::from_secs(5),
+        stream: true,
+        max_idle_connections: 8,
+        transport: Transport::Builtin,
+        threads: 2,
+    })
+    .unwrap();
+    let prepared = Arc::new(
+        workload
+            .requests
+            .iter()
+            .map(|s| client.prepare(s, "stop"))
+            .collect::<Vec<_>>(),
+    );
+    let cancel = Cancel::default();
+    let opts = SendOptions {
+        max_concurrency: Some(1),
+        grace: Duration::from_secs(2),
+        ..SendOptions::default()
+    };
+    let started = Instant::now();
+    let stopper = {
+        let stop = cancel.stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            stop.cancel();
+        })
+    };
+    let res = send_open_loop(&client, prepared, &opts, &cancel, &ProgressBar::hidden()).await;
+    stopper.await.unwrap();
+    assert!(res.interrupted);
+    assert_eq!(
+        res.records.len() + res.unsent,
+        40,
+        "every request accounted for once"
+    );
+    // One request at a time, 150 ms each: two were under way by the stop, none after it.
+    assert!(
+        (1..=3).contains(&res.records.len()),
+        "{} sent",
+        res.records.len()
+    );
+    for r in &res.records {
+        assert!(r.outcome.is_success(), "{:?}", r.outcome);
+        assert!(
+            r.sent_us < 300_000,
+            "request {} sent at {} µs, after the stop",
+            r.id,
+            r.sent_us
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the waiting requests ended at the stop, not after the grace period"
+    );
+}

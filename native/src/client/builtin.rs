@@ -2,9 +2,11 @@
 //! response exchange tuned for measuring (prepared request bytes written at once, the response
 //! head parsed with `httparse`, bodies decoded in place, one clock reading per read).
 //!
-//! A reused connection the server has closed while it sat idle shows up as a failed write or
-//! an end of stream before any response byte; such a request is sent again once, on a new
-//! connection (as hyper does). Any other failure is the request's outcome.
+//! Before a pooled connection is reused it is checked: one the server closed while it sat idle,
+//! or on which stray bytes arrived, is dropped. A request whose write fails on a reused
+//! connection is sent again once, on a new connection (the server cannot have it); a request
+//! that was written is never sent again (as in hyper, which retries only requests it never
+//! wrote): if the connection then closes unanswered, that is the request's outcome.
 
 use super::PreparedRequest;
 use super::chunked::ChunkedDecoder;
@@ -12,9 +14,11 @@ use super::measure::{Measure, StreamState, error_message, truncate};
 use cpbench_core::record::Outcome;
 use cpbench_core::sse::ChunkClassifier;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
 
 /// Bytes read from the socket at most per read; also the largest response head accepted.
 const READ_BUFFER_BYTES: usize = 32 * 1024;
@@ -22,6 +26,8 @@ const READ_BUFFER_BYTES: usize = 32 * 1024;
 const MAX_HEADERS: usize = 64;
 /// Bytes of an error response body kept for its message.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Longest wait for a connection opened ahead of a run.
+const PREOPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long the end of a stream's body is waited for after `[DONE]` (to reuse the connection).
 const REST_AFTER_DONE: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -32,6 +38,8 @@ pub(super) struct Pool {
     port: u16,
     max_idle: usize,
     idle: Mutex<Vec<Conn>>,
+    /// The host's addresses, looked up on first use.
+    addrs: OnceCell<Vec<SocketAddr>>,
 }
 
 /// One connection and its read buffer.
@@ -50,11 +58,28 @@ impl Pool {
             port,
             max_idle: max_idle.max(1),
             idle: Mutex::new(Vec::new()),
+            addrs: OnceCell::new(),
         }
     }
 
     async fn connect(&self) -> io::Result<Conn> {
-        let stream = TcpStream::connect((self.host.as_str(), self.port)).await?;
+        let addrs = self
+            .addrs
+            .get_or_try_init(|| async {
+                let addrs: Vec<SocketAddr> =
+                    tokio::net::lookup_host((self.host.as_str(), self.port))
+                        .await?
+                        .collect();
+                if addrs.is_empty() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "the host name has no address",
+                    ));
+                }
+                Ok(addrs)
+            })
+            .await?;
+        let stream = TcpStream::connect(&addrs[..]).await?;
         stream.set_nodelay(true)?;
         Ok(Conn {
             stream,
@@ -65,6 +90,16 @@ impl Pool {
 
     fn take(&self) -> Option<Conn> {
         self.idle.lock().expect("pool lock").pop()
+    }
+
+    /// An idle connection the server has not closed (the dead ones are dropped).
+    fn take_alive(&self) -> Option<Conn> {
+        loop {
+            let mut conn = self.take()?;
+            if conn.is_alive() {
+                return Some(conn);
+            }
+        }
     }
 
     fn put(&self, conn: Conn) {
@@ -78,8 +113,11 @@ impl Pool {
     pub(super) async fn preopen(&self, n: usize) -> usize {
         let have = self.idle.lock().expect("pool lock").len();
         let want = n.min(self.max_idle).saturating_sub(have);
-        let opened = futures_util::future::join_all((0..want).map(|_| self.connect())).await;
-        for conn in opened.into_iter().flatten() {
+        let opened = futures_util::future::join_all(
+            (0..want).map(|_| tokio::time::timeout(PREOPEN_TIMEOUT, self.connect())),
+        )
+        .await;
+        for conn in opened.into_iter().flatten().flatten() {
             self.put(conn);
         }
         self.idle.lock().expect("pool lock").len()
@@ -88,10 +126,11 @@ impl Pool {
 
 /// Why an exchange failed before it had an outcome of its own.
 enum Failure {
-    /// The connection ended (or failed) before any byte of the response: worth one retry
-    /// on a new connection when it had been reused.
-    BeforeResponse(String),
-    /// Anything else: the request's outcome.
+    /// Writing the request failed: the server cannot have it, so it may be sent again on a
+    /// new connection (once) when the connection had been reused.
+    NotSent(String),
+    /// Anything else: the request's outcome. A request that was written is never sent again
+    /// (the server may have received it).
     Outcome(Outcome),
 }
 
@@ -100,7 +139,7 @@ pub(super) async fn exchange(pool: &Pool, req: &PreparedRequest, m: &mut Measure
     let mut retried = false;
     loop {
         // The retry goes on a new connection: the other idle ones may be as stale.
-        let pooled = if retried { None } else { pool.take() };
+        let pooled = if retried { None } else { pool.take_alive() };
         let (mut conn, reused) = match pooled {
             Some(c) => (c, true),
             None => match pool.connect().await {
@@ -122,13 +161,30 @@ pub(super) async fn exchange(pool: &Pool, req: &PreparedRequest, m: &mut Measure
                 }
                 return outcome;
             }
-            Err(Failure::BeforeResponse(_)) if reused && !retried => retried = true,
-            Err(Failure::BeforeResponse(message)) => {
+            Err(Failure::NotSent(_)) if reused && !retried => retried = true,
+            Err(Failure::NotSent(message)) => {
                 return Outcome::Connection {
                     message: truncate(&message),
                 };
             }
             Err(Failure::Outcome(o)) => return o,
+        }
+    }
+}
+
+impl Conn {
+    /// Whether an idle connection can carry a request: nothing arrived on it while it sat in
+    /// the pool (a close, or stray bytes such as a server's 408 before closing). Costs a
+    /// system call only when the event loop saw the socket become readable.
+    fn is_alive(&mut self) -> bool {
+        use futures_util::FutureExt;
+        match self.stream.ready(Interest::READABLE).now_or_never() {
+            None => true,
+            Some(Err(_)) => false,
+            Some(Ok(_)) => matches!(
+                self.stream.try_read(&mut self.buf[..1]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock
+            ),
         }
     }
 }
@@ -193,31 +249,33 @@ impl Conn {
             classifier,
         } = self;
         if let Err(e) = stream.write_all(&req.wire).await {
-            return Err(Failure::BeforeResponse(format!("sending the request: {e}")));
+            return Err(Failure::NotSent(format!("sending the request: {e}")));
         }
         // The head (skipping any 1xx interim responses).
         let mut filled = 0;
+        let mut answered = false;
         let mut now_us;
         let (head, head_len) = 'head: loop {
             let n = match stream.read(&mut buf[filled..]).await {
                 Ok(n) => n,
-                Err(e) if filled == 0 => {
-                    return Err(Failure::BeforeResponse(format!(
-                        "reading the response: {e}"
-                    )));
+                Err(e) if !answered => {
+                    return Err(Failure::Outcome(Outcome::Connection {
+                        message: truncate(&format!("reading the response: {e}")),
+                    }));
                 }
                 Err(e) => return Err(broken(format!("reading the response head: {e}"))),
             };
             now_us = m.now_us();
             if n == 0 {
-                return Err(if filled == 0 {
-                    Failure::BeforeResponse(
-                        "the server closed the connection without answering".into(),
-                    )
-                } else {
+                return Err(if answered {
                     broken("the server closed the connection in the middle of the response head")
+                } else {
+                    Failure::Outcome(Outcome::Connection {
+                        message: "the server closed the connection without answering".into(),
+                    })
                 });
             }
+            answered = true;
             filled += n;
             loop {
                 match parse_head(&buf[..filled], m)? {

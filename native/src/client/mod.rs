@@ -11,8 +11,10 @@
 //!   general-purpose client, for TLS and for servers the builtin client does not get along
 //!   with.
 //!
-//! Both give the same records (the end-to-end tests run both). JSON is parsed only for chunks
-//! that carry `usage` or `error`, and for non-streamed bodies.
+//! Both give the same records for well-formed responses (the end-to-end tests run both); on
+//! broken ones the error kind may differ (a garbage response head is `malformed` here and a
+//! `connection` error in reqwest). JSON is parsed only for chunks that carry `usage` or
+//! `error`, and for non-streamed bodies.
 
 mod builtin;
 pub mod chunked;
@@ -336,8 +338,13 @@ impl Client {
             }
         };
         let body = serde_json::to_vec(&body).expect("JSON values serialize");
+        // Only visible ASCII goes into a header value.
+        let tag: String = run_tag
+            .chars()
+            .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+            .collect();
         let headers = vec![
-            ("x-request-id", format!("{run_tag}-{}", spec.id)),
+            ("x-request-id", format!("{tag}-{}", spec.id)),
             ("x-request-priority", spec.priority.as_str().to_string()),
             ("x-slo-deadline-ms", spec.slo_deadline_ms.to_string()),
             ("x-request-type", spec.kind.as_str().to_string()),

@@ -29,18 +29,31 @@ impl Shard {
         builtin: Option<builtin::Pool>,
         http: reqwest::Client,
     ) -> io::Result<Self> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let handle = rt.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
+        let (started, handle) = std::sync::mpsc::sync_channel(1);
+        // The runtime is made and dropped on its own thread (never inside the caller's
+        // asynchronous context, where dropping a runtime panics).
         std::thread::Builder::new()
             .name(format!("sage-cp-bench-send-{index}"))
             .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = started.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = started.send(Ok(rt.handle().clone()));
                 // Runs the shard's tasks until the shard is dropped; dropping the runtime then
                 // closes its connections.
                 let _ = rt.block_on(stopped);
             })?;
+        let handle = handle
+            .recv()
+            .map_err(|_| io::Error::other("the sending thread ended while starting"))??;
         Ok(Self {
             handle,
             builtin,
