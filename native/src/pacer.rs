@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 /// Default shortest time between two wake-ups of a precise pacer.
-pub const DEFAULT_MIN_GAP: Duration = Duration::from_micros(200);
+pub const DEFAULT_MIN_GAP: Duration = Duration::from_micros(400);
 
 /// Waits until instants, as precisely as the platform allows.
 #[derive(Debug)]
