@@ -257,11 +257,7 @@ async fn run_all_steps(
 
 /// How the measured requests were sent: client, threads, pacing.
 fn sending_note(opts: &BenchOptions, base_url: &str) -> String {
-    let builtin = match opts.transport {
-        Transport::Builtin => true,
-        Transport::Reqwest => false,
-        Transport::Auto => !base_url.starts_with("https:"),
-    };
+    let builtin = opts.transport.resolve(base_url) == Transport::Builtin;
     let pacing = if crate::pacer::Pacer::new().is_precise() {
         "a high-resolution timer (timerfd)"
     } else {

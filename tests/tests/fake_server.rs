@@ -1064,31 +1064,12 @@ mod connections {
 mod with_the_runner_client {
     use super::*;
     use cpbench_core::record::{Outcome, TokenSource};
-    use cpbench_core::request::{Priority, RequestKind};
+    use cpbench_core::request::RequestKind;
     use cpbench_core::workload::RequestSpec;
     use sage_cp_bench::client::{Client, ClientOptions};
 
     fn spec(kind: RequestKind) -> RequestSpec {
-        RequestSpec {
-            id: 7,
-            offset_us: 0,
-            kind,
-            model: "m".into(),
-            priority: Priority::High,
-            slo_deadline_ms: 2000,
-            prompt: if kind.is_llm() {
-                "tell me a story".into()
-            } else {
-                String::new()
-            },
-            prompt_tokens_est: 4,
-            max_tokens: if kind.is_llm() { 6 } else { 0 },
-            inputs: if kind.is_llm() {
-                vec![]
-            } else {
-                vec!["a".into(), "b".into()]
-            },
-        }
+        cpbench_tests::sample_spec(kind)
     }
 
     async fn run(

@@ -6,7 +6,7 @@
 //! transport run with both and compare the records.
 
 use cpbench_core::record::{Outcome, RequestRecord, TokenSource};
-use cpbench_core::request::{Priority, RequestKind};
+use cpbench_core::request::RequestKind;
 use cpbench_core::workload::RequestSpec;
 use sage_cp_bench::client::{Client, ClientError, ClientOptions, Transport};
 use serde_json::Value;
@@ -329,26 +329,7 @@ const CHAT_JSON: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","create
 // The client side.
 
 fn spec(kind: RequestKind) -> RequestSpec {
-    RequestSpec {
-        id: 7,
-        offset_us: 0,
-        kind,
-        model: "m".into(),
-        priority: Priority::High,
-        slo_deadline_ms: 2000,
-        prompt: if kind.is_llm() {
-            "tell me a story".into()
-        } else {
-            String::new()
-        },
-        prompt_tokens_est: 4,
-        max_tokens: if kind.is_llm() { 6 } else { 0 },
-        inputs: if kind.is_llm() {
-            vec![]
-        } else {
-            vec!["a".into(), "b".into()]
-        },
-    }
+    cpbench_tests::sample_spec(kind)
 }
 
 fn options(base_url: String, transport: Transport) -> ClientOptions {

@@ -10,7 +10,7 @@
 
 use super::PreparedRequest;
 use super::chunked::ChunkedDecoder;
-use super::measure::{Measure, StreamState, error_message, truncate};
+use super::measure::{Measure, StreamState, error_message, is_event_stream, truncate};
 use cpbench_core::record::Outcome;
 use cpbench_core::sse::ChunkClassifier;
 use std::io;
@@ -490,7 +490,7 @@ fn parse_head(bytes: &[u8], m: &mut Measure) -> Result<Parsed, Failure> {
                 }
             }
         } else if name.eq_ignore_ascii_case("content-type") {
-            is_sse = value.len() >= 17 && value[..17].eq_ignore_ascii_case(b"text/event-stream");
+            is_sse = is_event_stream(value);
         } else {
             m.read_header(name, value);
         }

@@ -238,6 +238,12 @@ impl Measure {
     }
 }
 
+/// Whether a `Content-Type` value announces Server-Sent Events (case-insensitive).
+pub(super) fn is_event_stream(content_type: &[u8]) -> bool {
+    const SSE: &[u8] = b"text/event-stream";
+    content_type.len() >= SSE.len() && content_type[..SSE.len()].eq_ignore_ascii_case(SSE)
+}
+
 /// The message of an OpenAI-shaped error body, or the body's start.
 pub(super) fn error_message(body: &[u8]) -> String {
     #[derive(Deserialize)]

@@ -44,6 +44,18 @@ pub enum Transport {
     Reqwest,
 }
 
+impl Transport {
+    /// The transport that carries requests to `base_url`: [`Transport::Auto`] becomes
+    /// builtin for `http://` and reqwest for `https://`.
+    pub fn resolve(self, base_url: &str) -> Transport {
+        match self {
+            Transport::Auto if base_url.trim_start().starts_with("https:") => Transport::Reqwest,
+            Transport::Auto => Transport::Builtin,
+            chosen => chosen,
+        }
+    }
+}
+
 /// How the client talks to the control plane.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -179,16 +191,12 @@ impl Client {
             return Err(ClientError::BadApiKey);
         }
         let https = parsed.scheme() == "https";
-        let use_builtin = match opts.transport {
-            Transport::Auto => !https,
-            Transport::Builtin if https => {
-                return Err(ClientError::BuiltinNeedsHttp {
-                    url: opts.base_url.clone(),
-                });
-            }
-            Transport::Builtin => true,
-            Transport::Reqwest => false,
-        };
+        let use_builtin = opts.transport.resolve(parsed.as_str()) == Transport::Builtin;
+        if use_builtin && https {
+            return Err(ClientError::BuiltinNeedsHttp {
+                url: opts.base_url.clone(),
+            });
+        }
         let base_path = parsed.path().trim_end_matches('/').to_string();
         opts.base_url = trimmed;
         opts.threads = opts.threads.max(1);

@@ -1,7 +1,7 @@
 //! The reqwest transport: measured requests through the general-purpose client (TLS, and a
 //! second opinion when a server and the builtin client disagree).
 
-use super::measure::{Measure, StreamState, error_chain, error_message};
+use super::measure::{Measure, StreamState, error_chain, error_message, is_event_stream};
 use super::{Client, PreparedRequest};
 use cpbench_core::record::Outcome;
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
@@ -48,10 +48,10 @@ pub(super) async fn exchange(
             message: error_message(&body),
         };
     }
-    let is_sse = resp.headers().get(CONTENT_TYPE).is_some_and(|v| {
-        let v = v.as_bytes();
-        v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream")
-    });
+    let is_sse = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| is_event_stream(v.as_bytes()));
     if req.stream && is_sse {
         read_stream(resp, m).await
     } else {
