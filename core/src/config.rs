@@ -492,6 +492,15 @@ impl BenchmarkConfig {
         }
     }
 
+    /// The top-level keys a config text gives (as written, aliases included); empty when the
+    /// text is not a mapping. Lets a caller tell a value the file set from a default.
+    pub fn given_keys(text: &str) -> BTreeSet<String> {
+        // YAML is a superset of JSON: one parser for both.
+        serde_yaml_ng::from_str::<BTreeMap<String, IgnoredAny>>(text)
+            .map(|m| m.into_keys().collect())
+            .unwrap_or_default()
+    }
+
     /// Parses ([`Self::from_text`]) and validates ([`Self::validate`]).
     pub fn load(text: &str, hint: Option<&str>) -> Result<Self, ConfigError> {
         let c = Self::from_text(text, hint)?;

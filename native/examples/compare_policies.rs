@@ -40,9 +40,7 @@ async fn main() -> Result<()> {
         .collect();
     let opts = BenchOptions {
         kind: ReportKind::Compare,
-        target: Target::Embedded {
-            cluster: "tiny".into(),
-        },
+        target: Target::Embedded(server::NamedCluster::from_arg("tiny")?),
         switch: SwitchMode::Admin,
         api_key: None,
         output_dir: std::env::temp_dir(),
@@ -50,7 +48,7 @@ async fn main() -> Result<()> {
         keep_records: false,
         drain: Duration::from_secs(5),
         launch_timeout: Duration::from_secs(30),
-        max_connections: sage_cp_bench::sender::DEFAULT_MAX_CONNECTIONS,
+        max_connections: sage_cp_bench::plan::defaults::CONNECTIONS,
         transport: sage_cp_bench::client::Transport::Auto,
         client_threads: 1,
         telemetry: sage_cp_bench::telemetry::Telemetry::off(),

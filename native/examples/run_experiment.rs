@@ -46,9 +46,7 @@ async fn main() -> Result<()> {
     }
     let opts = BenchOptions {
         kind: ReportKind::Experiment,
-        target: Target::Embedded {
-            cluster: "tiny".into(),
-        },
+        target: Target::Embedded(server::NamedCluster::from_arg("tiny")?),
         switch: SwitchMode::Admin,
         api_key: None,
         output_dir: std::env::temp_dir(),
@@ -57,7 +55,7 @@ async fn main() -> Result<()> {
         keep_records: true,
         drain: Duration::from_secs(5),
         launch_timeout: Duration::from_secs(30),
-        max_connections: sage_cp_bench::sender::DEFAULT_MAX_CONNECTIONS,
+        max_connections: sage_cp_bench::plan::defaults::CONNECTIONS,
         transport: sage_cp_bench::client::Transport::Auto,
         client_threads: 1,
         telemetry: sage_cp_bench::telemetry::Telemetry::off(),

@@ -1,15 +1,24 @@
-//! Command-line interface (clap derive). Parsing only: each command hands its options to the
-//! library (`commands`), which is also the test surface.
+//! Command-line interface (clap derive). Parsing only: [`crate::plan`] turns the parsed
+//! options (and a config file) into one validated run plan, the one place where defaults
+//! are applied and values are checked; [`crate::commands`] dispatches.
+//!
+//! The benchmarking commands (`run`, `compare`, `sweep`, `experiment`) share one argument
+//! group, [`BenchArgs`]; `simulate` shares its workload, policy, cluster and output parts.
+//! Flags whose default depends on a config file or on the command are `Option`s here: their
+//! defaults live in [`crate::plan::defaults`] (and in `BenchmarkConfig::default` for workload
+//! values), and [`command`] writes them into the help text.
 
-use crate::telemetry::TelemetryArgs;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::gpu::GpuMode;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// Benchmark the scheduling policies of an LLM control plane.
 ///
 /// Every run sends a deterministic, seeded workload open-loop to a control plane and measures
 /// every request from its intended send time. Without --control-plane, an embedded reference
-/// control plane (simulated GPUs) is started on 127.0.0.1 and measured over real HTTP.
+/// control plane (simulated GPUs) is started on 127.0.0.1 and an ephemeral port, and measured
+/// over real HTTP.
 #[derive(Debug, Parser)]
 #[command(name = "sage-cp-bench", version, about, long_about)]
 pub struct Cli {
@@ -18,13 +27,46 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses a command line (the first item is the program name) with the help text that
+    /// [`command`] gives; `Err` holds clap's message and exit code (help and version too).
+    pub fn try_parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = command().try_get_matches_from(args)?;
+        Self::from_arg_matches(&matches)
+    }
+}
+
+/// The clap command of [`Cli`], with the defaults that are resolved in
+/// [`crate::plan::defaults`] shown in the help of the flags they belong to.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    for (sub, defaults) in crate::plan::defaults::shown_in_help() {
+        cmd = cmd.mut_subcommand(sub, |mut s| {
+            for (id, value) in defaults {
+                if s.get_arguments().any(|a| a.get_id() == id) {
+                    s = s.mut_arg(id, |a| {
+                        let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+                        a.help(format!("{help} [default: {value}]"))
+                    });
+                }
+            }
+            s
+        });
+    }
+    cmd
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the benchmark for a single scheduling policy.
-    Run(RunArgs),
+    Run(BenchArgs),
     /// Compare several scheduling policies on the identical request stream.
-    Compare(CompareArgs),
+    Compare(BenchArgs),
     /// Sweep one policy across several request rates.
     Sweep(SweepArgs),
     /// Run a predefined experiment: throughput, latency, slo or mixed_ratio.
@@ -60,7 +102,6 @@ pub enum FormatArg {
     Json,
 }
 
-/// How the policy under test is put in place on the control plane.
 /// `--http-client`: which HTTP implementation carries the measured requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum HttpClientArg {
@@ -73,16 +114,7 @@ pub enum HttpClientArg {
     Reqwest,
 }
 
-impl From<HttpClientArg> for crate::client::Transport {
-    fn from(a: HttpClientArg) -> Self {
-        match a {
-            HttpClientArg::Auto => Self::Auto,
-            HttpClientArg::Builtin => Self::Builtin,
-            HttpClientArg::Reqwest => Self::Reqwest,
-        }
-    }
-}
-
+/// `--policy-switch`: how the policy under test is put in place on the control plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum PolicySwitchArg {
     /// POST /admin/set_policy, then verify it took effect (fails if it cannot be verified).
@@ -92,32 +124,77 @@ pub enum PolicySwitchArg {
     None,
 }
 
-/// Options shared by the commands that generate and send a workload.
-///
-/// Command-line flags override the values of a --config file (the original tool did the
-/// reverse).
+/// The options of `run`, `compare`, `sweep` and `experiment`: which policies, which
+/// workload, which control plane, where the results go, and what is observed beside them.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Which policies.
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+    /// The workload.
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+    /// The control plane and how requests reach it.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Result files and terminal output.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// GPU sampling and metrics polling.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// `-p/--policy/--policies`: one flag for one or several policies.
 #[derive(Debug, Clone, Args, Default)]
+pub struct PolicyArgs {
+    /// Scheduling policy, or comma-separated policies to compare on the identical workload
+    /// (run and sweep take one). Without it: the config file's policies, else the command's
+    /// default.
+    #[arg(
+        short = 'p',
+        long = "policies",
+        visible_alias = "policy",
+        value_delimiter = ',',
+        value_name = "POLICY[,POLICY...]"
+    )]
+    pub policies: Option<Vec<String>>,
+}
+
+/// `--cluster`: the simulated cluster of the reference control plane.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ClusterArgs {
+    /// Cluster of the reference control plane (embedded, served or simulated): a preset
+    /// name (default, single, pool, tiny) or a YAML file.
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub cluster: Option<String>,
+}
+
+/// The workload options. Flags given on the command line override the values of a --config
+/// file (the original tool did the reverse); the defaults are the config's.
+#[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Workload")]
 pub struct WorkloadArgs {
     /// Load the configuration from a YAML or JSON file; flags given on the command line
     /// override its values.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Benchmark mode [default: llm].
+    /// Benchmark mode.
     #[arg(short = 'm', long, value_enum)]
     pub mode: Option<ModeArg>,
-    /// Number of measured requests [default: 100].
+    /// Number of measured requests (per policy, rate or ratio).
     #[arg(short = 'n', long, value_name = "INTEGER")]
     pub requests: Option<u64>,
-    /// Request rate in requests per second [default: 10].
+    /// Mean request rate in requests per second.
     #[arg(short = 'r', long, value_name = "FLOAT", allow_negative_numbers = true)]
     pub rate: Option<f64>,
-    /// Fraction of LLM requests in hybrid mode, 0..1; embeddings get the rest [default: 0.5].
+    /// Fraction of LLM requests in hybrid mode, 0..1; embeddings get the rest.
     #[arg(long, value_name = "FLOAT", allow_negative_numbers = true)]
     pub llm_ratio: Option<f64>,
-    /// Warmup requests sent before measuring (not measured) [default: 10].
+    /// Warmup requests sent before measuring (not measured).
     #[arg(short = 'w', long, value_name = "INTEGER")]
     pub warmup: Option<u64>,
-    /// Per-request timeout in seconds [default: 60].
+    /// Per-request timeout in seconds.
     #[arg(
         short = 't',
         long,
@@ -125,10 +202,10 @@ pub struct WorkloadArgs {
         allow_negative_numbers = true
     )]
     pub timeout: Option<f64>,
-    /// Seed of the workload: the same seed and config give the same requests [default: 42].
+    /// Seed of the workload: the same seed and config give the same requests.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Arrival process: poisson, constant (alias uniform), gamma, burst [default: poisson].
+    /// Arrival process: poisson, constant (alias uniform), gamma, burst.
     #[arg(long, value_name = "PATTERN")]
     pub arrival: Option<String>,
     /// Burstiness of the gamma arrival process (1.0 = poisson, smaller = burstier).
@@ -149,10 +226,10 @@ pub struct WorkloadArgs {
     /// Priority mix, e.g. HIGH=0.2,NORMAL=0.5,LOW=0.3.
     #[arg(long, value_name = "MIX")]
     pub priority_mix: Option<String>,
-    /// End-to-end SLO of LLM requests in ms, per priority: HIGH,NORMAL,LOW [default: 500,1000,2000].
+    /// End-to-end SLO of LLM requests in ms, per priority: HIGH,NORMAL,LOW.
     #[arg(long, value_name = "H,N,L")]
     pub llm_slo_ms: Option<String>,
-    /// End-to-end SLO of embedding requests in ms, per priority: HIGH,NORMAL,LOW [default: 100,200,500].
+    /// End-to-end SLO of embedding requests in ms, per priority: HIGH,NORMAL,LOW.
     #[arg(long, value_name = "H,N,L")]
     pub embedding_slo_ms: Option<String>,
     /// Optional time-to-first-token SLO in ms, per priority: HIGH,NORMAL,LOW.
@@ -163,16 +240,18 @@ pub struct WorkloadArgs {
     pub tpot_slo_ms: Option<f64>,
 }
 
-/// Options shared by the commands that send to a control plane.
-#[derive(Debug, Clone, Args, Default)]
+/// The control plane to measure and how requests reach it.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Control plane")]
 pub struct TargetArgs {
-    /// Control plane URL. Without it (and without SAGE_CONTROL_PLANE_URL) the embedded
-    /// reference control plane is started on 127.0.0.1 and an ephemeral port.
+    /// Control plane URL. Without it (and without SAGE_CONTROL_PLANE_URL or the config's
+    /// control_plane_url) the embedded reference control plane is started on 127.0.0.1 and an
+    /// ephemeral port.
     #[arg(short = 'c', long, env = "SAGE_CONTROL_PLANE_URL", value_name = "URL")]
     pub control_plane: Option<String>,
-    /// Cluster of the embedded control plane: a preset name or a YAML file [default: default].
-    #[arg(long, value_name = "PRESET|FILE")]
-    pub cluster: Option<String>,
+    /// The embedded control plane's cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// How each policy is put in place: admin (POST /admin/set_policy, verified) or none.
     #[arg(long, value_enum, default_value_t)]
     pub policy_switch: PolicySwitchArg,
@@ -181,15 +260,18 @@ pub struct TargetArgs {
     #[arg(long, value_name = "COMMAND")]
     pub launch: Option<String>,
     /// How long to wait for a launched control plane's /health, in seconds.
-    #[arg(long, default_value_t = 120.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = crate::plan::defaults::LAUNCH_TIMEOUT_S, value_name = "SECONDS",
+          allow_negative_numbers = true)]
     pub launch_timeout: f64,
-    /// Between policies without /admin/reset: wait at most this long for queues to drain.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    /// Between policies without /admin/reset: wait at most this long for queues to drain, in
+    /// seconds.
+    #[arg(long, default_value_t = crate::plan::defaults::DRAIN_S, value_name = "SECONDS",
+          allow_negative_numbers = true)]
     pub drain: f64,
     /// Most connections to the control plane (HTTP/1.1 keep-alive, reused), shared out among
     /// the sending threads (each gets N / threads, rounded up). A request that finds its
     /// thread's connections all busy waits, and the wait counts as send lateness.
-    #[arg(long, default_value_t = crate::sender::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    #[arg(long, default_value_t = crate::plan::defaults::CONNECTIONS, value_name = "N")]
     pub connections: usize,
     /// HTTP client for the measured requests: auto (builtin for http://, reqwest for
     /// https://), builtin (a lean HTTP/1.1 client built for measuring at high rates) or
@@ -199,7 +281,8 @@ pub struct TargetArgs {
     /// Sending threads, each with its own event loop and connections. One sustains 10,000
     /// streamed requests/s on one core; add more for higher rates on machines with cores to
     /// spare (the requests are dealt out round-robin).
-    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = crate::plan::defaults::CLIENT_THREADS, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=crate::plan::defaults::MAX_CLIENT_THREADS))]
     pub client_threads: u16,
     /// API key sent as a bearer token (never written to any output).
     #[arg(
@@ -211,16 +294,12 @@ pub struct TargetArgs {
     pub api_key: Option<String>,
 }
 
-/// Options shared by the commands that write results.
+/// Where results go and what the terminal shows.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Output folder for the result files.
-    #[arg(
-        short = 'o',
-        long,
-        default_value = "./benchmark_results",
-        value_name = "DIR"
-    )]
+    #[arg(short = 'o', long, default_value = crate::plan::defaults::OUTPUT_DIR, value_name = "DIR")]
     pub output: PathBuf,
     /// Terminal output: the table or the whole result as JSON.
     #[arg(long, value_enum, default_value_t)]
@@ -236,67 +315,47 @@ pub struct OutputArgs {
     pub no_visualize: bool,
 }
 
-/// `run` options.
+/// What is observed beside each measured run.
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
-    /// Scheduling policy [default: fifo].
-    #[arg(short = 'p', long)]
-    pub policy: Option<String>,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub workload: WorkloadArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub target: TargetArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub telemetry: TelemetryArgs,
-}
-
-/// `compare` options.
-#[derive(Debug, Clone, Args)]
-pub struct CompareArgs {
-    /// Comma-separated policies [default: fifo,priority,slo_aware].
-    #[arg(short = 'p', long, value_delimiter = ',')]
-    pub policies: Option<Vec<String>>,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub workload: WorkloadArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub target: TargetArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub telemetry: TelemetryArgs,
+#[command(next_help_heading = "Telemetry")]
+pub struct TelemetryArgs {
+    /// Sample the GPUs of the machine running the benchmark with NVML during each measured
+    /// run: auto (when NVML loads; otherwise the result says why not), off, or required (fail
+    /// before sending anything when NVML cannot be used).
+    #[arg(long, value_enum, default_value_t)]
+    pub gpu_monitor: GpuMode,
+    /// Time between GPU samples, in milliseconds.
+    #[arg(long, default_value_t = crate::plan::defaults::GPU_INTERVAL_MS, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(crate::plan::defaults::MIN_GPU_INTERVAL_MS..))]
+    pub gpu_interval: u64,
+    /// Load NVML from this file instead of the system's libnvidia-ml.so.
+    #[arg(long, value_name = "PATH")]
+    pub nvml_lib: Option<PathBuf>,
+    /// Poll the control plane's /admin/metrics every this many seconds during each measured
+    /// run; 0 turns it off.
+    #[arg(
+        long,
+        default_value_t = crate::plan::defaults::CP_METRICS_INTERVAL_S,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub cp_metrics_interval: f64,
+    /// Also read this Prometheus endpoint (e.g. a vLLM instance's http://HOST:8000/metrics)
+    /// every --cp-metrics-interval during each measured run; repeatable. A URL without a path
+    /// reads /metrics.
+    #[arg(long = "scrape", value_name = "URL")]
+    pub scrape: Vec<String>,
 }
 
 /// `sweep` options.
 #[derive(Debug, Clone, Args)]
 pub struct SweepArgs {
-    /// Policy to test [default: fifo].
-    #[arg(short = 'p', long)]
-    pub policy: Option<String>,
     /// Comma-separated request rates in req/s.
-    #[arg(long, value_delimiter = ',', default_value = "10,50,100,200")]
-    pub rates: Vec<f64>,
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    pub rates: Option<Vec<f64>>,
+    /// The benchmarking options.
     #[command(flatten)]
-    #[allow(missing_docs)]
-    pub workload: WorkloadArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub target: TargetArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub telemetry: TelemetryArgs,
+    pub bench: BenchArgs,
 }
 
 /// `experiment` options. Every policy runs on the identical workload at each load or ratio.
@@ -307,33 +366,39 @@ pub struct ExperimentArgs {
     /// loads), mixed_ratio (per-type metrics across LLM/embedding ratios, hybrid mode).
     #[arg(short = 'e', long)]
     pub name: String,
-    /// Comma-separated policies [default: fifo,priority,slo_aware].
-    #[arg(short = 'p', long, value_delimiter = ',')]
-    pub policies: Option<Vec<String>>,
-    /// Rates for throughput [default: rate/4, rate/2, rate, 2*rate] and slo [rate/2, rate, 1.5*rate].
+    /// Comma-separated rates in req/s, for throughput [default: rate/4, rate/2, rate,
+    /// 2*rate] and slo [default: rate/2, rate, 1.5*rate].
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub rates: Option<Vec<f64>>,
-    /// LLM ratios for mixed_ratio [default: 0,0.25,0.5,0.75,1].
+    /// Comma-separated LLM ratios for mixed_ratio.
     #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub ratios: Option<Vec<f64>>,
     /// Throughput: achieved may be this fraction below offered and still count as sustained.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    pub tolerance: f64,
+    #[arg(long, allow_negative_numbers = true)]
+    pub tolerance: Option<f64>,
     /// Throughput: minimum SLO compliance (0 to 1) of a sustained rate.
-    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
-    pub slo_threshold: f64,
-    /// Requests per run [default: 500]; rate [default: 100]; other workload options as for run.
+    #[arg(long, allow_negative_numbers = true)]
+    pub slo_threshold: Option<f64>,
+    /// The benchmarking options.
+    #[command(flatten)]
+    pub bench: BenchArgs,
+}
+
+/// `simulate` options: the workload through the reference cluster in virtual time.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Which policies.
+    #[command(flatten)]
+    pub policies: PolicyArgs,
+    /// The simulated cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// The workload.
     #[command(flatten)]
     pub workload: WorkloadArgs,
+    /// Result files and terminal output.
     #[command(flatten)]
-    #[allow(missing_docs)]
-    pub target: TargetArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
     pub output: OutputArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub telemetry: TelemetryArgs,
 }
 
 /// `config` options.
@@ -342,7 +407,8 @@ pub struct ConfigArgs {
     /// Which example to show.
     #[arg(short = 'm', long, value_enum, default_value_t = ModeArg::Llm)]
     pub mode: ModeArg,
-    /// Save the example to this file instead of printing it.
+    /// Save the example to this file instead of printing it (a file, as in the original
+    /// tool; the result-writing commands take a folder).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print the workload hash of this config file (with its seed, or --seed) and exit.
@@ -370,37 +436,20 @@ pub struct ValidateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = crate::plan::defaults::SERVE_HOST)]
     pub host: String,
     /// Port to listen on (0 = any free port).
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = crate::plan::defaults::SERVE_PORT)]
     pub port: u16,
     /// Initial scheduling policy.
-    #[arg(short = 'p', long, default_value = "fifo")]
+    #[arg(short = 'p', long, default_value = crate::plan::defaults::SERVE_POLICY)]
     pub policy: String,
-    /// Cluster: a preset name or a YAML file.
-    #[arg(long, default_value = "default", value_name = "PRESET|FILE")]
-    pub cluster: String,
+    /// The simulated cluster.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Seed of the generated text and embeddings.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = crate::plan::defaults::SERVE_SEED)]
     pub seed: u64,
-}
-
-/// `simulate` options.
-#[derive(Debug, Clone, Args)]
-pub struct SimulateArgs {
-    /// Comma-separated policies [default: the config's policies].
-    #[arg(short = 'p', long, value_delimiter = ',')]
-    pub policies: Option<Vec<String>>,
-    /// Cluster: a preset name or a YAML file.
-    #[arg(long, default_value = "default", value_name = "PRESET|FILE")]
-    pub cluster: String,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub workload: WorkloadArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub output: OutputArgs,
 }
 
 /// Which visualizations `visualize` writes.
@@ -424,32 +473,30 @@ pub struct VisualizeArgs {
     #[arg(short = 'i', long, value_name = "FILE")]
     pub input: PathBuf,
     /// Output folder.
-    #[arg(
-        short = 'o',
-        long,
-        default_value = "./visualizations",
-        value_name = "DIR"
-    )]
+    #[arg(short = 'o', long, default_value = crate::plan::defaults::VISUALIZE_DIR, value_name = "DIR")]
     pub output: PathBuf,
     /// What to write.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(short = 'f', long, value_enum, default_value_t)]
     pub format: VisualFormatArg,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_args(std::iter::once("sage-cp-bench").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
 
     #[test]
     fn cli_is_well_formed() {
-        Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
     fn seed_readme_flags_parse() {
-        let c = Cli::try_parse_from([
-            "sage-cp-bench",
+        let Command::Run(r) = parse(&[
             "run",
             "--mode",
             "llm",
@@ -460,12 +507,13 @@ mod tests {
             "--rate",
             "10",
         ])
-        .unwrap();
-        let Command::Run(r) = c.command else { panic!() };
-        assert_eq!(r.policy.as_deref(), Some("fifo"));
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(r.policies.policies, Some(vec!["fifo".to_string()]));
         assert_eq!(r.workload.requests, Some(100));
-        let c = Cli::try_parse_from([
-            "sage-cp-bench",
+        let Command::Compare(r) = parse(&[
             "compare",
             "-m",
             "hybrid",
@@ -476,16 +524,42 @@ mod tests {
             "-n",
             "500",
         ])
-        .unwrap();
-        let Command::Compare(r) = c.command else {
+        .command
+        else {
             panic!()
         };
-        assert_eq!(r.policies.unwrap(), vec!["fifo", "hybrid_slo"]);
+        assert_eq!(r.policies.policies.unwrap(), vec!["fifo", "hybrid_slo"]);
         assert_eq!(r.workload.llm_ratio, Some(0.7));
-        let c = Cli::try_parse_from(["sage-cp-bench", "sweep", "--rates", "10,50"]).unwrap();
-        let Command::Sweep(s) = c.command else {
+        let Command::Sweep(s) = parse(&["sweep", "--rates", "10,50"]).command else {
             panic!()
         };
-        assert_eq!(s.rates, vec![10.0, 50.0]);
+        assert_eq!(s.rates, Some(vec![10.0, 50.0]));
+        let Command::Compare(c) = parse(&["compare", "--policies", "fifo,priority"]).command else {
+            panic!()
+        };
+        assert_eq!(c.policies.policies.unwrap(), vec!["fifo", "priority"]);
+        let Command::Visualize(v) = parse(&["visualize", "-i", "x.json", "-f", "html"]).command
+        else {
+            panic!()
+        };
+        assert_eq!(v.format, VisualFormatArg::Html);
+    }
+
+    #[test]
+    fn help_shows_the_resolved_defaults() {
+        let mut cmd = command();
+        let help = cmd
+            .find_subcommand_mut("experiment")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(help.contains("[default: 500]"), "{help}");
+        let help = command()
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(help.contains("[default: 100]"), "{help}");
+        assert!(help.contains("[default: fifo]"), "{help}");
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! The binary is a thin wrapper around [`commands::run`]; the library is the test surface.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -9,6 +10,7 @@ pub mod control;
 pub mod export;
 pub mod gpu;
 pub mod pacer;
+pub mod plan;
 pub mod runner;
 pub mod sender;
 pub mod server;

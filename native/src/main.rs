@@ -1,9 +1,8 @@
-use clap::Parser;
 use sage_cp_bench::cli::Cli;
 use sage_cp_bench::commands::{UsageError, run};
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

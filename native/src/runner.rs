@@ -9,7 +9,7 @@
 use crate::client::{Client, ClientOptions, PreparedRequest, Transport};
 use crate::control::{ControlPlane, Launched, SwitchMode, fill_launch_template};
 use crate::sender::{Cancel, SendOptions, send_open_loop};
-use crate::server;
+use crate::server::{self, NamedCluster};
 use crate::telemetry::Telemetry;
 use anyhow::{Context, Result, bail};
 use cpbench_core::config::BenchmarkConfig;
@@ -25,13 +25,10 @@ use std::time::{Duration, Instant};
 pub const LATENESS_WARN_MS: f64 = 2.0;
 
 /// Which control plane to measure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Target {
-    /// Start the reference control plane in-process with this cluster (preset or YAML file).
-    Embedded {
-        /// Preset name or YAML path.
-        cluster: String,
-    },
+    /// Start the reference control plane in-process with this cluster.
+    Embedded(NamedCluster),
     /// A control plane already running at this URL (or started by `--launch`).
     Url(String),
 }
@@ -146,13 +143,15 @@ async fn run_into(
     // The embedded control plane lives for the whole invocation.
     let mut embedded = None;
     let base_url = match &opts.target {
-        Target::Embedded { cluster } => {
-            let spec = server::cluster_from_arg(cluster)?;
+        Target::Embedded(NamedCluster {
+            name: cluster,
+            spec,
+        }) => {
             let running = server::start(server::ServerOptions {
                 host: "127.0.0.1".into(),
                 port: 0,
                 policy: first.policy.clone(),
-                cluster: spec,
+                cluster: spec.clone(),
                 seed: first.config.seed,
             })
             .await

@@ -46,7 +46,7 @@ impl Default for SendOptions {
     fn default() -> Self {
         Self {
             max_concurrency: None,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections: crate::plan::defaults::CONNECTIONS,
             grace: Duration::from_secs(5),
             lead: Duration::from_millis(20),
             precise_pacing: true,
@@ -54,9 +54,6 @@ impl Default for SendOptions {
         }
     }
 }
-
-/// Default cap on open connections.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Signals that end a run early.
 #[derive(Debug, Clone, Default)]

@@ -1,12 +1,14 @@
 //! `simulate`: the workload through the reference control plane's cluster in virtual time,
 //! written as the same report a real run gives (marked simulated).
 
+use crate::runner::Step;
 use anyhow::{Context, Result};
 use cpbench_core::cluster::ClusterSpec;
 use cpbench_core::config::BenchmarkConfig;
 use cpbench_core::report::{PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
 use cpbench_core::sim;
 use cpbench_core::workload::Workload;
+use std::sync::Arc;
 
 /// Simulates every policy of `config` on `workload` and builds the report. Deterministic:
 /// the same inputs (and `created_at`) give the same bytes.
@@ -18,26 +20,66 @@ pub fn simulate_report(
     created_at: String,
     keep_records: bool,
 ) -> Result<Report> {
+    let workload = Arc::new(workload.clone());
+    let steps: Vec<Step> = config
+        .policies
+        .iter()
+        .map(|p| Step {
+            policy: p.clone(),
+            params: RunParams::default(),
+            config: config.clone(),
+            workload: Arc::clone(&workload),
+        })
+        .collect();
+    simulate_steps(
+        config,
+        &steps,
+        cluster,
+        cluster_name,
+        created_at,
+        keep_records,
+    )
+}
+
+/// Simulates each step (a policy on its workload) in order and builds the report: one run
+/// per step, with the step's own SLO targets. Deterministic like [`simulate_report`].
+pub fn simulate_steps(
+    config: &BenchmarkConfig,
+    steps: &[Step],
+    cluster: &ClusterSpec,
+    cluster_name: &str,
+    created_at: String,
+    keep_records: bool,
+) -> Result<Report> {
+    let (hash, n) = steps
+        .first()
+        .map(|s| (s.workload.hash(), s.workload.requests.len() as u64))
+        .unwrap_or_default();
     let mut report = Report::new(
         ReportKind::Simulation,
         created_at,
         serde_json::to_value(config).context("serializing the config")?,
         config.seed,
-        workload.hash(),
-        workload.requests.len() as u64,
+        hash,
+        n,
     );
     report.environment.notes.push(format!(
         "virtual-time simulation of the reference control plane, cluster {cluster_name}; no HTTP, no warmup (the cluster starts idle)"
     ));
-    for policy in &config.policies {
-        let out = sim::simulate(&workload.requests, cluster, policy, config.seed)
-            .with_context(|| format!("simulating policy {policy:?}"))?;
+    for step in steps {
+        let out = sim::simulate(
+            &step.workload.requests,
+            cluster,
+            &step.policy,
+            step.config.seed,
+        )
+        .with_context(|| format!("simulating policy {:?}", step.policy))?;
         let mut run = PolicyRun::from_records(
-            policy.clone(),
+            step.policy.clone(),
             PolicySwitch::Simulated,
-            RunParams::default(),
+            step.params.clone(),
             out.records,
-            &config.slo,
+            &step.config.slo,
             keep_records,
         );
         run.control_plane.after = serde_json::to_value(&out.metrics).ok();

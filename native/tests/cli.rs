@@ -88,7 +88,7 @@ fn example_configs_validate_and_hashes_agree() {
 }
 
 #[test]
-fn validate_lists_every_problem_and_exits_1() {
+fn validate_lists_every_problem_and_exits_2() {
     let dir = temp_dir("validate");
     let file = dir.join("bad.yaml");
     std::fs::write(
@@ -97,14 +97,14 @@ fn validate_lists_every_problem_and_exits_1() {
     )
     .unwrap();
     let out = bin().arg("validate").arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let t = text(&out.stdout);
     for field in ["request_rate", "warmup_requests", "policies[0]"] {
         assert!(t.contains(field), "{field} missing from:\n{t}");
     }
     std::fs::write(&file, "request_rat: 5\n").unwrap();
     let out = bin().arg("validate").arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stdout).contains("request_rat"),
         "{}",

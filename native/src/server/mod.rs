@@ -50,12 +50,13 @@ pub struct ServerOptions {
 
 impl Default for ServerOptions {
     fn default() -> Self {
+        use crate::plan::defaults;
         Self {
-            host: "127.0.0.1".into(),
-            port: 8080,
-            policy: "fifo".into(),
+            host: defaults::SERVE_HOST.into(),
+            port: defaults::SERVE_PORT,
+            policy: defaults::SERVE_POLICY.into(),
             cluster: presets::default_cluster(),
-            seed: 0,
+            seed: defaults::SERVE_SEED,
         }
     }
 }
@@ -149,6 +150,25 @@ pub async fn serve(opts: ServerOptions) -> anyhow::Result<()> {
         .context("cannot wait for Ctrl-C")?;
     server.shutdown().await;
     Ok(())
+}
+
+/// A cluster and the name it was chosen by (a preset's name or the YAML file's path).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedCluster {
+    /// The preset name or file path, as given.
+    pub name: String,
+    /// The cluster.
+    pub spec: ClusterSpec,
+}
+
+impl NamedCluster {
+    /// The cluster named by a `--cluster` argument ([`cluster_from_arg`]).
+    pub fn from_arg(arg: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            name: arg.to_string(),
+            spec: cluster_from_arg(arg)?,
+        })
+    }
 }
 
 /// The cluster named by a `--cluster` argument: a preset name (`default`, `single`, `pool`,

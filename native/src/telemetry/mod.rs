@@ -15,7 +15,6 @@ pub mod prometheus;
 
 use crate::gpu::{GpuError, GpuMode, GpuMonitor, GpuSampler};
 use bytes::Bytes;
-use clap::Args;
 use cpbench_core::report::{
     GpuSample, GpuSummary, PolicyRun, SeriesPoint, TelemetryKind, TelemetrySource, TimedValue,
 };
@@ -33,53 +32,6 @@ pub const MAX_SERIES_PER_SOURCE: usize = 10_000;
 
 /// Largest telemetry answer read, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 << 20;
-
-/// Shortest `--cp-metrics-interval`, in seconds.
-pub const MIN_POLL_INTERVAL_S: f64 = 0.01;
-
-/// The telemetry flags of `run`, `compare` and `sweep`.
-#[derive(Debug, Clone, Args)]
-pub struct TelemetryArgs {
-    /// Sample the GPUs of the machine running the benchmark with NVML during each measured
-    /// run: auto (when NVML loads; otherwise the result says why not), off, or required (fail
-    /// before sending anything when NVML cannot be used).
-    #[arg(long, value_enum, default_value_t)]
-    pub gpu_monitor: GpuMode,
-    /// Time between GPU samples, in milliseconds (at least 10).
-    #[arg(long, default_value_t = 500, value_name = "MS",
-          value_parser = clap::value_parser!(u64).range(10..))]
-    pub gpu_interval: u64,
-    /// Load NVML from this file instead of the system's libnvidia-ml.so.
-    #[arg(long, value_name = "PATH")]
-    pub nvml_lib: Option<PathBuf>,
-    /// Poll the control plane's /admin/metrics every this many seconds during each measured
-    /// run; 0 turns it off.
-    #[arg(
-        long,
-        default_value_t = 1.0,
-        value_name = "SECONDS",
-        allow_negative_numbers = true
-    )]
-    pub cp_metrics_interval: f64,
-    /// Also read this Prometheus endpoint (e.g. a vLLM instance's http://HOST:8000/metrics)
-    /// every --cp-metrics-interval during each measured run; repeatable. A URL without a path
-    /// reads /metrics.
-    #[arg(long = "scrape", value_name = "URL")]
-    pub scrape: Vec<String>,
-}
-
-impl Default for TelemetryArgs {
-    /// The command line's defaults.
-    fn default() -> Self {
-        Self {
-            gpu_monitor: GpuMode::Auto,
-            gpu_interval: 500,
-            nvml_lib: None,
-            cp_metrics_interval: 1.0,
-            scrape: Vec::new(),
-        }
-    }
-}
 
 /// A Prometheus endpoint to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,38 +58,6 @@ pub struct TelemetryOptions {
     pub poll_interval: Option<Duration>,
     /// Prometheus endpoints.
     pub scrape: Vec<ScrapeTarget>,
-}
-
-impl TelemetryArgs {
-    /// Checks the flags; the error names the flag, the value and what is accepted.
-    pub fn resolve(&self) -> Result<TelemetryOptions, String> {
-        if self.gpu_interval < 10 {
-            return Err(format!(
-                "--gpu-interval: {} ms is too short; give at least 10 ms",
-                self.gpu_interval
-            ));
-        }
-        let s = self.cp_metrics_interval;
-        if !s.is_finite() || s < 0.0 || (s > 0.0 && s < MIN_POLL_INTERVAL_S) {
-            return Err(format!(
-                "--cp-metrics-interval: {s} is not accepted; give 0 (off) or a number of seconds of at least {MIN_POLL_INTERVAL_S}"
-            ));
-        }
-        let poll_interval = (s > 0.0).then(|| Duration::from_secs_f64(s));
-        if poll_interval.is_none() && !self.scrape.is_empty() {
-            return Err(
-                "--scrape reads its endpoints every --cp-metrics-interval, which is 0 (off); give an interval > 0"
-                    .into(),
-            );
-        }
-        Ok(TelemetryOptions {
-            gpu: self.gpu_monitor,
-            gpu_interval: Duration::from_millis(self.gpu_interval),
-            nvml_lib: self.nvml_lib.clone(),
-            poll_interval,
-            scrape: scrape_targets(&self.scrape)?,
-        })
-    }
 }
 
 /// Parses `--scrape` URLs and gives each a distinct prefix.
@@ -599,91 +519,6 @@ async fn poll_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(scrape: &[&str], interval: f64) -> TelemetryArgs {
-        TelemetryArgs {
-            cp_metrics_interval: interval,
-            scrape: scrape.iter().map(|s| s.to_string()).collect(),
-            ..TelemetryArgs::default()
-        }
-    }
-
-    #[test]
-    fn defaults_match_the_command_line() {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct P {
-            #[command(flatten)]
-            t: TelemetryArgs,
-        }
-        let parsed = P::parse_from(["p"]).t;
-        let d = TelemetryArgs::default();
-        assert_eq!(parsed.gpu_monitor, d.gpu_monitor);
-        assert_eq!(parsed.gpu_interval, d.gpu_interval);
-        assert_eq!(parsed.cp_metrics_interval, d.cp_metrics_interval);
-        assert_eq!(parsed.nvml_lib, d.nvml_lib);
-        assert!(parsed.scrape.is_empty());
-        let o = d.resolve().unwrap();
-        assert_eq!(o.gpu, GpuMode::Auto);
-        assert_eq!(o.gpu_interval, Duration::from_millis(500));
-        assert_eq!(o.poll_interval, Some(Duration::from_secs(1)));
-
-        let p = P::parse_from([
-            "p",
-            "--gpu-monitor",
-            "required",
-            "--gpu-interval",
-            "250",
-            "--scrape",
-            "http://a:8000/metrics",
-            "--scrape",
-            "http://b:8001",
-            "--cp-metrics-interval",
-            "0.25",
-        ])
-        .t;
-        assert_eq!(p.gpu_monitor, GpuMode::Required);
-        assert_eq!(p.scrape.len(), 2);
-        assert!(P::try_parse_from(["p", "--gpu-interval", "5"]).is_err());
-        assert!(P::try_parse_from(["p", "--gpu-monitor", "maybe"]).is_err());
-    }
-
-    #[test]
-    fn bad_flags_name_the_flag_and_what_is_accepted() {
-        for bad in [-1.0, 0.001, f64::NAN, f64::INFINITY] {
-            let e = args(&[], bad).resolve().unwrap_err();
-            assert!(
-                e.starts_with("--cp-metrics-interval:") && e.contains("0 (off)"),
-                "{e}"
-            );
-        }
-        assert_eq!(args(&[], 0.0).resolve().unwrap().poll_interval, None);
-        let e = args(&["http://x:1/metrics"], 0.0).resolve().unwrap_err();
-        assert!(
-            e.contains("--scrape") && e.contains("--cp-metrics-interval"),
-            "{e}"
-        );
-        for (url, why) in [
-            ("localhost:8000/metrics", "scheme"),
-            ("ftp://x/metrics", "scheme"),
-            ("not a url", "relative URL"),
-            ("http://", "empty host"),
-        ] {
-            let e = args(&[url], 1.0).resolve().unwrap_err();
-            assert!(e.starts_with("--scrape: ") && e.contains(why), "{url}: {e}");
-        }
-        let e = args(&["http://a:1/m", "http://a:1/m"], 1.0)
-            .resolve()
-            .unwrap_err();
-        assert!(e.contains("twice"), "{e}");
-        let e = TelemetryArgs {
-            gpu_interval: 1,
-            ..TelemetryArgs::default()
-        }
-        .resolve()
-        .unwrap_err();
-        assert!(e.starts_with("--gpu-interval: 1 ms"), "{e}");
-    }
 
     #[test]
     fn scrape_prefixes_are_host_port_and_distinct() {

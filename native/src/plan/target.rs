@@ -1,0 +1,129 @@
+//! Where the requests go and how: the control plane (embedded, a URL, or launched per
+//! policy), the policy switch, the client's knobs and the telemetry beside each run.
+
+use super::{HttpPlan, defaults, usage};
+use crate::cli::HttpClientArg;
+use crate::cli::{PolicySwitchArg, TargetArgs, TelemetryArgs};
+use crate::client::Transport;
+use crate::control::SwitchMode;
+use crate::runner::Target;
+use crate::server::NamedCluster;
+use crate::telemetry::{TelemetryOptions, scrape_targets};
+use anyhow::Result;
+use cpbench_core::config::BenchmarkConfig;
+use std::time::Duration;
+
+/// A number of seconds from `flag`: finite, at least 0 and at most
+/// [`defaults::MAX_DURATION_S`].
+pub fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    if !(value.is_finite() && (0.0..=defaults::MAX_DURATION_S).contains(&value)) {
+        return Err(usage(format!(
+            "{flag}: {value} is not accepted; give a number of seconds from 0 to {}",
+            defaults::MAX_DURATION_S
+        )));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// The cluster named by `--cluster` (a preset or a YAML file), or the default preset.
+pub(super) fn cluster(arg: Option<&str>) -> Result<NamedCluster> {
+    NamedCluster::from_arg(arg.unwrap_or(defaults::CLUSTER))
+        .map_err(|e| usage(format!("--cluster: {e:#}")))
+}
+
+/// The control plane and switch mode chosen by the flags and the config, the client's
+/// settings, and the telemetry.
+pub(super) fn http(
+    t: &TargetArgs,
+    telemetry: &TelemetryArgs,
+    config: &BenchmarkConfig,
+) -> Result<HttpPlan> {
+    let (target, switch) = target(t, config)?;
+    if t.connections == 0 {
+        return Err(usage(
+            "--connections: 0 is not accepted; give at least 1 (each request in flight needs a connection)",
+        ));
+    }
+    Ok(HttpPlan {
+        target,
+        switch,
+        api_key: t.api_key.clone(),
+        drain: seconds("--drain", t.drain)?,
+        launch_timeout: seconds("--launch-timeout", t.launch_timeout)?,
+        max_connections: t.connections,
+        transport: match t.http_client {
+            HttpClientArg::Auto => Transport::Auto,
+            HttpClientArg::Builtin => Transport::Builtin,
+            HttpClientArg::Reqwest => Transport::Reqwest,
+        },
+        client_threads: usize::from(t.client_threads),
+        telemetry: telemetry_options(telemetry)?,
+    })
+}
+
+fn target(t: &TargetArgs, config: &BenchmarkConfig) -> Result<(Target, SwitchMode)> {
+    let url = t
+        .control_plane
+        .clone()
+        .or_else(|| config.control_plane_url.clone());
+    if let Some(launch) = &t.launch {
+        if t.policy_switch == PolicySwitchArg::None {
+            return Err(usage(
+                "--launch and --policy-switch none contradict each other: --launch starts the control plane with each policy",
+            ));
+        }
+        if !launch.contains("{policy}") {
+            return Err(usage(format!(
+                "--launch: the command must contain {{policy}}, which is replaced by each policy's name; got {launch:?}"
+            )));
+        }
+        let url = url.unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        return Ok((Target::Url(url), SwitchMode::Launch(launch.clone())));
+    }
+    let switch = match t.policy_switch {
+        PolicySwitchArg::Admin => SwitchMode::Admin,
+        PolicySwitchArg::None => {
+            if config.policies.len() > 1 {
+                return Err(usage(format!(
+                    "--policy-switch none with {} policies would measure the same control plane {} times under different names; \
+                     give one policy, or use --launch 'COMMAND {{policy}} {{port}}' to start the control plane per policy",
+                    config.policies.len(),
+                    config.policies.len()
+                )));
+            }
+            SwitchMode::None
+        }
+    };
+    match url {
+        Some(u) => Ok((Target::Url(u), switch)),
+        None => Ok((
+            Target::Embedded(cluster(t.cluster.cluster.as_deref())?),
+            switch,
+        )),
+    }
+}
+
+/// Checks the telemetry flags; the error names the flag, the value and what is accepted.
+fn telemetry_options(a: &TelemetryArgs) -> Result<TelemetryOptions> {
+    let s = a.cp_metrics_interval;
+    let interval = seconds("--cp-metrics-interval", s)?;
+    if s > 0.0 && s < defaults::MIN_CP_METRICS_INTERVAL_S {
+        return Err(usage(format!(
+            "--cp-metrics-interval: {s} is not accepted; give 0 (off) or a number of seconds of at least {}",
+            defaults::MIN_CP_METRICS_INTERVAL_S
+        )));
+    }
+    let poll_interval = (s > 0.0).then_some(interval);
+    if poll_interval.is_none() && !a.scrape.is_empty() {
+        return Err(usage(
+            "--scrape reads its endpoints every --cp-metrics-interval, which is 0 (off); give an interval > 0",
+        ));
+    }
+    Ok(TelemetryOptions {
+        gpu: a.gpu_monitor,
+        gpu_interval: Duration::from_millis(a.gpu_interval),
+        nvml_lib: a.nvml_lib.clone(),
+        poll_interval,
+        scrape: scrape_targets(&a.scrape).map_err(usage)?,
+    })
+}
