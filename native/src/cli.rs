@@ -25,6 +25,21 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+    /// How much the tool logs about what it does.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Log verbosity, for every command (see [`crate::logging`]).
+#[derive(Debug, Clone, Args, Default)]
+pub struct LogArgs {
+    /// Log more on stderr: -v info, -vv debug (connections, retries, policy switches,
+    /// polls), -vvv trace (every request). Also SAGE_LOG_LEVEL or RUST_LOG.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log level: off, error, warn, info, debug, trace (overrides -v).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
 }
 
 impl Cli {

@@ -60,10 +60,14 @@ impl ControlPlane {
                 .send()
                 .await
             {
-                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if r.status().is_success() => {
+                    tracing::debug!(base = %self.base, "control plane healthy");
+                    return Ok(());
+                }
                 Ok(r) => format!("GET /health answered {}", r.status()),
                 Err(e) => format!("{e}"),
             };
+            tracing::debug!(base = %self.base, %last_err, "control plane not healthy yet");
             if Instant::now() >= deadline {
                 bail!(
                     "control plane at {} not healthy after {:.0} s ({last_err}); is it running? \
@@ -163,12 +167,22 @@ impl ControlPlane {
                     "POST /admin/set_policy accepted {policy:?}, but GET /admin/policy reports {active:?}: the switch did not take effect"
                 );
             }
+            tracing::info!(
+                policy,
+                ?previous,
+                "policy switched, confirmed by GET /admin/policy"
+            );
             return Ok(SwitchVerified {
                 previous,
                 confirmed_by: "GET /admin/policy",
             });
         }
         if said.is_some() {
+            tracing::info!(
+                policy,
+                ?previous,
+                "policy switched, confirmed by the set_policy response"
+            );
             return Ok(SwitchVerified {
                 previous,
                 confirmed_by: "POST /admin/set_policy response",
@@ -182,6 +196,11 @@ impl ControlPlane {
                     "POST /admin/set_policy accepted {policy:?}, but GET /admin/metrics reports policy {active:?}"
                 );
             }
+            tracing::info!(
+                policy,
+                ?previous,
+                "policy switched, confirmed by GET /admin/metrics"
+            );
             return Ok(SwitchVerified {
                 previous,
                 confirmed_by: "GET /admin/metrics",
@@ -206,8 +225,10 @@ impl ControlPlane {
             .await
             && r.status().is_success()
         {
+            tracing::debug!(base = %self.base, "reset with POST /admin/reset");
             return "POST /admin/reset".into();
         }
+        tracing::debug!(base = %self.base, drain_s = drain.as_secs_f64(), "no /admin/reset: waiting for the queues to drain");
         let deadline = Instant::now() + drain;
         while Instant::now() < deadline {
             if let Some(m) = self.metrics().await
@@ -309,6 +330,7 @@ impl Launched {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("--launch: could not start {command:?}"))?;
+        tracing::info!(command, pid = child.id(), log = %log_path.display(), "launched a control plane");
         let cp = ControlPlane::new(http, url);
         let deadline = Instant::now() + health_timeout;
         loop {
@@ -342,6 +364,7 @@ impl Launched {
     /// Stops the child's process group: SIGTERM, then SIGKILL after `grace`.
     pub async fn stop(mut self, grace: Duration) -> Result<()> {
         if let Some(pid) = self.child.id() {
+            tracing::info!(pid, command = %self.command, "stopping the launched control plane");
             let pgid = nix::unistd::Pid::from_raw(-(pid as i32));
             let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGTERM);
             match tokio::time::timeout(grace, self.child.wait()).await {

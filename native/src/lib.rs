@@ -9,6 +9,7 @@ pub mod commands;
 pub mod control;
 pub mod export;
 pub mod gpu;
+pub mod logging;
 pub mod pacer;
 pub mod plan;
 pub mod runner;

@@ -3,6 +3,10 @@ use sage_cp_bench::commands::{UsageError, run};
 
 fn main() {
     let cli = Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    if let Err(e) = sage_cp_bench::logging::init(&cli.log) {
+        eprintln!("Error: {e}");
+        std::process::exit(2);
+    }
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -201,6 +201,7 @@ async fn run_all_steps(
             None => step.policy.clone(),
         };
         say(opts.quiet, format!("[{}/{total}] {label}", i + 1));
+        tracing::info!(step = i + 1, total, policy = %step.policy, params = ?step.params, "run starts");
         let run = match &opts.switch {
             SwitchMode::Launch(template) => {
                 let (command, port) = fill_launch_template(template, &step.policy)?;

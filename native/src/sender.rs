@@ -262,7 +262,17 @@ async fn send_one(
         }
     };
     let _connection = acquire_unless_stopped(connections, stop).await?;
-    Some(client.execute_on(shard, req, t0, wait_us).await)
+    tracing::trace!(id = req.spec.id, shard, wait_us, "sending");
+    let record = client.execute_on(shard, req, t0, wait_us).await;
+    tracing::trace!(
+        id = record.id,
+        outcome = record.outcome.error_key().as_deref().unwrap_or("success"),
+        ttft_ms = record.ttft_ms(),
+        e2e_ms = record.e2e_ms(),
+        chunks = record.chunks,
+        "request ended"
+    );
+    Some(record)
 }
 
 /// A permit, at once when one is free; otherwise the first of a permit and `stop`.

@@ -81,6 +81,7 @@ impl Pool {
             .await?;
         let stream = TcpStream::connect(&addrs[..]).await?;
         stream.set_nodelay(true)?;
+        tracing::debug!(host = %self.host, port = self.port, local = ?stream.local_addr().ok(), "opened a connection");
         Ok(Conn {
             stream,
             buf: vec![0; READ_BUFFER_BYTES].into_boxed_slice(),
@@ -99,6 +100,9 @@ impl Pool {
             if conn.is_alive() {
                 return Some(conn);
             }
+            tracing::debug!(
+                "dropped an idle connection the server had closed (or sent stray bytes on)"
+            );
         }
     }
 
@@ -161,7 +165,10 @@ pub(super) async fn exchange(pool: &Pool, req: &PreparedRequest, m: &mut Measure
                 }
                 return outcome;
             }
-            Err(Failure::NotSent(_)) if reused && !retried => retried = true,
+            Err(Failure::NotSent(why)) if reused && !retried => {
+                tracing::debug!(id = req.spec.id, %why, "writing on a reused connection failed; sending again on a new one");
+                retried = true;
+            }
             Err(Failure::NotSent(message)) => {
                 return Outcome::Connection {
                     message: truncate(&message),

@@ -294,6 +294,7 @@ async fn generate(state: AppState, headers: HeaderMap, body: Bytes, chat: bool) 
     } else {
         (RequestKind::LlmGenerate, "/v1/completions")
     };
+    tracing::trace!(key, path, bytes = body.len(), "request");
     let hints = match parse_hints(&headers, key) {
         Ok(h) => h,
         Err(e) => return error_response(&e, headers.get(X_REQUEST_ID)),
@@ -524,11 +525,14 @@ async fn set_policy(State(state): State<AppState>, body: Bytes) -> Response {
     };
     let name = b.policy.clone();
     match ask(&state, |reply| Command::SetPolicy { name, reply }).await {
-        Ok(Ok(previous)) => json_response(
-            200,
-            &json!({"policy": b.policy, "previous": previous}),
-            None,
-        ),
+        Ok(Ok(previous)) => {
+            tracing::info!(policy = %b.policy, %previous, "policy set");
+            json_response(
+                200,
+                &json!({"policy": b.policy, "previous": previous}),
+                None,
+            )
+        }
         Ok(Err(e)) => error_response(&ApiError::bad_request(e.to_string()), None),
         Err(e) => error_response(&e, None),
     }
@@ -578,7 +582,10 @@ async fn prometheus_metrics(State(state): State<AppState>) -> Response {
 
 async fn reset(State(state): State<AppState>) -> Response {
     match ask(&state, |reply| Command::Reset { reply }).await {
-        Ok(()) => json_response(200, &json!({"status": "ok"}), None),
+        Ok(()) => {
+            tracing::debug!("counters reset");
+            json_response(200, &json!({"status": "ok"}), None)
+        }
         Err(e) => error_response(&e, None),
     }
 }

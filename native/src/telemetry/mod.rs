@@ -504,13 +504,20 @@ async fn poll_loop(
             .as_secs_f64()
             / 2.0;
         match answer {
-            Ok(body) => run.ingest(t_s, &body),
+            Ok(body) => {
+                tracing::debug!(source = %source.shown, t_s, bytes = body.len(), "polled");
+                run.ingest(t_s, &body);
+            }
             Err(PollError::Missing(status)) => {
+                tracing::debug!(source = %source.shown, status, "endpoint missing: polling stops");
                 run.report.missing = true;
                 run.missing_status = Some(status);
                 break;
             }
-            Err(PollError::Failed(message)) => run.fail(message),
+            Err(PollError::Failed(message)) => {
+                tracing::debug!(source = %source.shown, t_s, %message, "poll failed");
+                run.fail(message);
+            }
         }
     }
     run
