@@ -40,6 +40,7 @@ pub mod request;
 pub mod sim;
 pub mod slo;
 pub mod sse;
+pub mod stats;
 pub mod text;
 pub mod workload;
 
