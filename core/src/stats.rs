@@ -381,7 +381,7 @@ mod tests {
     #[test]
     fn t_cdf_is_symmetric_and_matches_closed_forms() {
         // df 2: F(t) = 1/2 + t / (2 sqrt(2 + t^2)).
-        for t in [-3.0, -0.5, 0.0, 0.7, 4.0] {
+        for t in [-3.0_f64, -0.5, 0.0, 0.7, 4.0] {
             let want = 0.5 + t / (2.0 * (2.0 + t * t).sqrt());
             assert!(close(t_cdf(t, 2.0), want, 1e-12), "t {t}");
             assert!(close(t_cdf(t, 7.0) + t_cdf(-t, 7.0), 1.0, 1e-12));
