@@ -414,7 +414,11 @@ mod tests {
         let d = paired_difference(&a, &b, 0.95).unwrap();
         assert_eq!(d.mean, 3.0);
         assert!(close(d.p_value, 0.013_24, 2e-5), "{d:?}");
-        assert!(close(d.high - d.mean, 2.776_445 * std::f64::consts::FRAC_1_SQRT_2, 1e-5));
+        assert!(close(
+            d.high - d.mean,
+            2.776_445 * std::f64::consts::FRAC_1_SQRT_2,
+            1e-5
+        ));
         // Constant differences: exact.
         let d = paired_difference(&[2.0, 3.0], &[1.0, 2.0], 0.95).unwrap();
         assert_eq!((d.mean, d.low, d.high, d.p_value), (1.0, 1.0, 1.0, 0.0));

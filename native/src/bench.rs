@@ -14,11 +14,14 @@ use cpbench_core::experiment;
 use cpbench_core::report::Report;
 use std::path::Path;
 
-/// Exit code of a run stopped by Ctrl-C (128 + SIGINT).
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT); SIGTERM gives 143, SIGHUP 129.
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Runs the plan and writes its results; returns the process exit code.
 pub fn execute(plan: Plan) -> Result<i32> {
+    // Before anything is measured: a run must not be thrown away for want of a folder.
+    export::prepare_output_dir(&plan.output.dir)
+        .map_err(|e| crate::plan::usage(format!("--output: {e:#}")))?;
     match &plan.execution {
         Execution::Simulated(cluster) => {
             let report = simulate::simulate_steps(
@@ -29,7 +32,7 @@ pub fn execute(plan: Plan) -> Result<i32> {
                 runner::now_rfc3339(),
                 plan.output.keep_records || plan.experiment.is_some(),
             )?;
-            finish(report, &plan, None, false)
+            finish(report, &plan, None, None)
         }
         Execution::Http(http) => {
             let http = http.as_ref().clone();
@@ -77,23 +80,59 @@ async fn over_http(plan: Plan, http: HttpPlan) -> Result<i32> {
         telemetry,
     };
     let cancel = Cancel::default();
-    let watcher = {
-        let stop = cancel.stop.clone();
-        let quiet = plan.output.quiet;
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                if !quiet {
-                    eprintln!(
-                        "\ninterrupted: stopping, waiting briefly for requests in flight, then writing what was measured"
-                    );
-                }
-                stop.cancel();
-            }
-        })
-    };
+    let watcher = tokio::spawn(watch_signals(cancel.clone(), plan.output.quiet));
     let (report, err) = runner::run_steps(&opts, &plan.config, plan.steps.clone(), &cancel).await;
     watcher.abort();
-    finish(report, &plan, err, cancel.stop.is_cancelled())
+    finish(report, &plan, err, cancel.signal())
+}
+
+/// Stops the run on SIGINT (Ctrl-C), SIGTERM (`timeout`, `docker stop`, `kubectl delete`, CI
+/// cancellation) or SIGHUP (a closed terminal or SSH session): sending stops, requests in
+/// flight get a grace period, and what was measured is written. A second signal aborts the
+/// requests still in flight at once.
+async fn watch_signals(cancel: Cancel, quiet: bool) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let kinds = [
+        SignalKind::interrupt(),
+        SignalKind::terminate(),
+        SignalKind::hangup(),
+    ];
+    let mut streams = Vec::new();
+    for k in kinds {
+        match signal(k) {
+            Ok(s) => streams.push((k, s)),
+            Err(e) => tracing::warn!("cannot watch signal {}: {e}", k.as_raw_value()),
+        }
+    }
+    loop {
+        let next = futures_util::future::select_all(
+            streams
+                .iter_mut()
+                .map(|(k, s)| Box::pin(async move { s.recv().await.map(|_| k.as_raw_value()) })),
+        );
+        let (received, _, _) = next.await;
+        let Some(signo) = received else { return };
+        let name = runner::signal_name(signo);
+        if cancel.stop.is_cancelled() {
+            if !quiet {
+                eprintln!("\n{name} again: aborting the requests still in flight");
+            }
+            cancel.abort.cancel();
+            continue;
+        }
+        let _ = cancel.signal.compare_exchange(
+            0,
+            signo,
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        if !quiet {
+            eprintln!(
+                "\n{name}: stopping, waiting briefly for requests in flight, then writing what was measured (again to abort them)"
+            );
+        }
+        cancel.stop.cancel();
+    }
 }
 
 /// Adds the plan's notes and the experiment's summary, writes the result files, prints the
@@ -102,7 +141,7 @@ fn finish(
     mut report: Report,
     plan: &Plan,
     err: Option<anyhow::Error>,
-    interrupted: bool,
+    signal: Option<i32>,
 ) -> Result<i32> {
     report.environment.notes.extend(plan.notes.iter().cloned());
     let summary = plan
@@ -150,5 +189,53 @@ fn finish(
         eprintln!("(the result files hold the runs measured before the failure, marked partial)");
         return Ok(1);
     }
-    Ok(if interrupted { EXIT_INTERRUPTED } else { 0 })
+    if let Some(s) = signal {
+        return Ok(128 + s);
+    }
+    if let Some(why) = failed_verdict(&report, out.max_error_rate) {
+        eprintln!("Error: {why}");
+        eprintln!("(the result files were written)");
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// Why a run that completed still counts as failed: every measured request of a run failed,
+/// or a run's error rate is above `--max-error-rate`.
+fn failed_verdict(report: &Report, max_error_rate: Option<f64>) -> Option<String> {
+    let name = |r: &cpbench_core::report::PolicyRun| match &r.params.label {
+        Some(l) => format!("{} ({l})", r.policy),
+        None => r.policy.clone(),
+    };
+    let kinds = |r: &cpbench_core::report::PolicyRun| {
+        r.summary
+            .errors_by_kind
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut why = Vec::new();
+    for r in &report.runs {
+        let s = &r.summary;
+        if s.requests_total > 0 && s.requests_failed == s.requests_total {
+            why.push(format!(
+                "every one of the {} measured requests of run {} failed ({}); check the URL, the model names (--model) and the API key",
+                s.requests_total,
+                name(r),
+                kinds(r)
+            ));
+        } else if let Some(max) = max_error_rate
+            && s.error_rate > max
+        {
+            why.push(format!(
+                "run {}: {:.2} % of the requests failed ({}), above --max-error-rate {} %",
+                name(r),
+                s.error_rate * 100.0,
+                kinds(r),
+                max * 100.0
+            ));
+        }
+    }
+    (!why.is_empty()).then(|| why.join("; "))
 }

@@ -328,6 +328,11 @@ pub struct OutputArgs {
     /// Do not write the HTML and Markdown reports and the charts beside the JSON result.
     #[arg(long)]
     pub no_visualize: bool,
+    /// Exit with code 1 when a run's share of failed requests is above this fraction (0 to
+    /// 1); the results are written either way. Without it, only a run in which every
+    /// measured request failed is a failure.
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    pub max_error_rate: Option<f64>,
 }
 
 /// What is observed beside each measured run.

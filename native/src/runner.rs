@@ -121,9 +121,13 @@ pub async fn run_steps(
         report.partial = true;
     }
     if cancel.stop.is_cancelled() {
-        report
-            .warnings
-            .push("interrupted (Ctrl-C): the report holds what was measured until then".into());
+        let by = cancel
+            .signal()
+            .map(signal_name)
+            .unwrap_or_else(|| "a stop request".into());
+        report.warnings.push(format!(
+            "interrupted ({by}): the report holds what was measured until then"
+        ));
     }
     if let Some(e) = &err {
         report.warnings.push(format!("run failed: {e:#}"));
@@ -436,6 +440,15 @@ fn progress_bar(quiet: bool, n: u64) -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     pb
+}
+
+/// A signal's name for messages: `SIGINT (Ctrl-C)`, `SIGTERM`, `SIGHUP`, or its number.
+pub fn signal_name(signal: i32) -> String {
+    match nix::sys::signal::Signal::try_from(signal) {
+        Ok(nix::sys::signal::Signal::SIGINT) => "SIGINT (Ctrl-C)".into(),
+        Ok(s) => s.as_str().into(),
+        Err(_) => format!("signal {signal}"),
+    }
 }
 
 /// The current time as RFC 3339 (UTC, seconds); `SOURCE_DATE_EPOCH` (seconds since 1970),

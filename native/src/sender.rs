@@ -58,8 +58,24 @@ impl Default for SendOptions {
 /// Signals that end a run early.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel {
-    /// Stop sending new requests (Ctrl-C, or a failure elsewhere).
+    /// Stop sending new requests (a signal, or a failure elsewhere); requests in flight get
+    /// the grace period to finish.
     pub stop: CancellationToken,
+    /// Abort the requests still in flight now, without waiting for the grace period (a
+    /// second signal).
+    pub abort: CancellationToken,
+    /// The signal that stopped the run (its number; 0 when none did).
+    pub signal: Arc<std::sync::atomic::AtomicI32>,
+}
+
+impl Cancel {
+    /// The number of the signal that stopped the run, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        match self.signal.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
+    }
 }
 
 /// What sending a schedule gave.
@@ -205,8 +221,13 @@ async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
     // After a stop, requests in flight get `grace` to finish; then they are aborted and
     // recorded as cancelled.
     let abort_at = async {
-        sh.cancel.stop.cancelled().await;
-        tokio::time::sleep(sh.opts.grace).await;
+        tokio::select! {
+            _ = async {
+                sh.cancel.stop.cancelled().await;
+                tokio::time::sleep(sh.opts.grace).await;
+            } => {}
+            _ = sh.cancel.abort.cancelled() => {}
+        }
     };
     tokio::pin!(abort_at);
     let mut aborting = false;

@@ -49,6 +49,64 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result
 }
 
+/// Makes sure results can be written into `dir` before anything is measured: creates it,
+/// checks that a file can be created in it, and removes temporary files that writers killed
+/// before they finished (SIGKILL, power loss) left behind: `.NAME.PID.tmp` of processes
+/// that no longer run. The error names the folder and what is wrong.
+pub fn prepare_output_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!("{} exists and is not a folder", dir.display());
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let probe = dir.join(format!(".write_probe.{}.tmp", std::process::id()));
+    std::fs::File::create(&probe)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    remove_stale_temp_files(dir);
+    Ok(())
+}
+
+/// Removes `.NAME.PID.tmp` files in `dir` whose process is gone.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid <= 0 || process_alive(pid) {
+            continue;
+        }
+        if e.file_type().is_ok_and(|t| t.is_file()) {
+            tracing::debug!(
+                file = name,
+                "removing a temporary file left by process {pid}"
+            );
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether a process with this id runs (signal 0 is delivered or refused for lack of
+/// permission).
+fn process_alive(pid: i32) -> bool {
+    use nix::errno::Errno;
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        Err(e) => e == Errno::EPERM,
+    }
+}
+
 /// Writes a report's files into `dir`: `report_<timestamp>.json` (the whole result) and
 /// `requests_<timestamp>.csv` (one row per measured request). Returns the paths written.
 pub fn write_results(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {

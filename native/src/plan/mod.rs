@@ -93,7 +93,7 @@ pub struct HttpPlan {
 }
 
 /// Where results go and what the terminal shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OutputPlan {
     /// Output folder.
     pub dir: PathBuf,
@@ -105,17 +105,27 @@ pub struct OutputPlan {
     pub keep_records: bool,
     /// Write the HTML and Markdown reports and the charts.
     pub visualize: bool,
+    /// A run whose error rate is above this fraction fails the invocation (exit code 1).
+    pub max_error_rate: Option<f64>,
 }
 
-impl From<&OutputArgs> for OutputPlan {
-    fn from(o: &OutputArgs) -> Self {
-        Self {
+impl OutputPlan {
+    fn resolve(o: &OutputArgs) -> Result<Self> {
+        if let Some(r) = o.max_error_rate
+            && !(0.0..=1.0).contains(&r)
+        {
+            return Err(usage(format!(
+                "--max-error-rate: {r} is not accepted; give a fraction from 0 to 1 (e.g. 0.01 for 1 %)"
+            )));
+        }
+        Ok(Self {
             dir: o.output.clone(),
             format: o.format,
             quiet: o.quiet,
             keep_records: !o.no_records,
             visualize: !o.no_visualize,
-        }
+            max_error_rate: o.max_error_rate,
+        })
     }
 }
 
@@ -223,7 +233,7 @@ pub fn resolve(request: Request<'_>) -> Result<Plan> {
         config: resolved.config,
         steps,
         execution,
-        output: OutputPlan::from(output),
+        output: OutputPlan::resolve(output)?,
         experiment,
         notes,
     })

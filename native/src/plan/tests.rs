@@ -297,8 +297,20 @@ fn output_flags_become_the_output_plan() {
             quiet: true,
             keep_records: false,
             visualize: false,
+            max_error_rate: None,
         }
     );
     let p = plan(&["run"]).unwrap();
     assert_eq!(p.output.dir, PathBuf::from(defaults::OUTPUT_DIR));
+    assert_eq!(
+        plan(&["run", "--max-error-rate", "0.05"])
+            .unwrap()
+            .output
+            .max_error_rate,
+        Some(0.05)
+    );
+    for bad in ["1.5", "-0.1", "nan"] {
+        let e = usage_error(&["run", "--max-error-rate", bad]);
+        assert!(e.starts_with("--max-error-rate"), "{e}");
+    }
 }
