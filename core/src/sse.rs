@@ -7,10 +7,11 @@
 //! (`:` lines), `event:`, `id:` and `retry:` fields are skipped. `\n`, `\r\n` and `\r` line
 //! endings are accepted.
 //!
-//! [`classify_chunk`] reads an OpenAI chunk without building a JSON tree: it finds whether the
-//! chunk carries generated content (`delta.content` or `text` non-empty), and parses the JSON
-//! fully only for the rare chunks that carry `usage` or `error`. This keeps JSON parsing off the
-//! per-token hot path.
+//! [`classify_chunk`] reads an OpenAI chunk with a typed parse (so a malformed chunk is never
+//! taken for a token), and [`ChunkClassifier`] keeps that parse off the per-token hot path:
+//! servers send the same bytes around every token, so once a chunk's shape is learned, a chunk
+//! made of the same bytes around another plain string is classified by two comparisons and a
+//! scan of the string.
 
 use memchr::memmem;
 use serde::Deserialize;
@@ -182,28 +183,29 @@ impl ChunkClassifier {
             && trimmed.ends_with(&self.suffix)
         {
             let content = &trimmed[self.prefix.len()..trimmed.len() - self.suffix.len()];
-            // No quote or escape: the content is one plain JSON string, so the chunk has the
-            // learned chunk's structure.
-            if memchr::memchr2(b'"', b'\\', content).is_none() {
+            // No quote, escape or control character, and valid UTF-8: the content is one
+            // plain JSON string, so the chunk is the learned (valid) chunk with another string
+            // in the same place, and a full parse would classify it the same way.
+            if memchr::memchr2(b'"', b'\\', content).is_none()
+                && !content.iter().any(|&b| b < 0x20)
+                && std::str::from_utf8(content).is_ok()
+            {
                 return ChunkKind::Json {
                     has_content: !content.is_empty(),
                     usage: None,
                 };
             }
         }
-        let (kind, parsed) = classify(trimmed);
-        // Learned only from chunks classified without a full parse, whose bytes alone decide
-        // the result: a chunk with the same bytes around a plain string is then classified
-        // the same way.
-        if !parsed
-            && matches!(
-                kind,
-                ChunkKind::Json {
-                    has_content: true,
-                    usage: None
-                }
-            )
-        {
+        let kind = classify(trimmed);
+        // Learned from a chunk that a full parse found well-formed, with content and nothing
+        // else of note (no usage, no error).
+        if matches!(
+            kind,
+            ChunkKind::Json {
+                has_content: true,
+                usage: None
+            }
+        ) {
             self.learn(trimmed);
         }
         kind
@@ -241,41 +243,26 @@ fn json_string_len(s: &[u8]) -> Option<usize> {
     None
 }
 
-/// Classifies one SSE `data` payload of an OpenAI chat or completions stream.
+/// Classifies one SSE `data` payload of an OpenAI chat or completions stream, by a full,
+/// typed parse: a payload that is not JSON, or whose `choices`, `delta.content`, `text`,
+/// `finish_reason` or `usage` have the wrong type, is [`ChunkKind::Malformed`]; an `error`
+/// object or a `finish_reason` of `error` or `abort` is [`ChunkKind::Error`].
 pub fn classify_chunk(data: &[u8]) -> ChunkKind {
-    classify(data.trim_ascii()).0
+    classify(data.trim_ascii())
 }
 
-/// [`classify_chunk`] of a trimmed payload, and whether it took a full JSON parse.
-fn classify(trimmed: &[u8]) -> (ChunkKind, bool) {
+/// [`classify_chunk`] of a trimmed payload.
+fn classify(trimmed: &[u8]) -> ChunkKind {
     if trimmed == b"[DONE]" {
-        return (ChunkKind::Done, false);
+        return ChunkKind::Done;
     }
     if trimmed.first() != Some(&b'{') || trimmed.last() != Some(&b'}') {
-        let kind = ChunkKind::Malformed(format!(
+        return ChunkKind::Malformed(format!(
             "expected a JSON object or [DONE], got {:?}",
             String::from_utf8_lossy(&trimmed[..trimmed.len().min(80)])
         ));
-        return (kind, false);
     }
-    let has_usage = key_value_starts(trimmed, &USAGE_KEY).any(|b| b == b'{');
-    let has_error = key_value_starts(trimmed, &ERROR_KEY).any(|b| b != b'n');
-    if has_usage || has_error {
-        return (classify_slow(trimmed), true);
-    }
-    let has_content = key_value_starts_with_rest(trimmed, &CONTENT_KEY)
-        .chain(key_value_starts_with_rest(trimmed, &TEXT_KEY))
-        .any(|rest| rest.len() >= 2 && rest[0] == b'"' && rest[1] != b'"');
-    let kind = ChunkKind::Json {
-        has_content,
-        usage: None,
-    };
-    (kind, false)
-}
-
-/// The first byte of the value of every occurrence of `key` (a quoted key followed by `:`).
-fn key_value_starts<'a>(data: &'a [u8], key: &'a Key) -> impl Iterator<Item = u8> + 'a {
-    key_value_starts_with_rest(data, key).filter_map(|rest| rest.first().copied())
+    classify_slow(trimmed)
 }
 
 /// The bytes from the value of every occurrence of `key` to the end of `data`.
@@ -303,15 +290,13 @@ fn key_value_starts_with_rest<'a>(
 /// A JSON key (with its quotes) and its SIMD substring finder, built once.
 type Key = LazyLock<memmem::Finder<'static>>;
 
-static USAGE_KEY: Key = LazyLock::new(|| memmem::Finder::new(b"\"usage\""));
-static ERROR_KEY: Key = LazyLock::new(|| memmem::Finder::new(b"\"error\""));
 static CONTENT_KEY: Key = LazyLock::new(|| memmem::Finder::new(b"\"content\""));
 static TEXT_KEY: Key = LazyLock::new(|| memmem::Finder::new(b"\"text\""));
 
 #[derive(Deserialize)]
 struct FullChunk {
     #[serde(default)]
-    choices: Vec<FullChoice>,
+    choices: Option<Vec<FullChoice>>,
     #[serde(default)]
     usage: Option<Usage>,
     #[serde(default)]
@@ -324,7 +309,12 @@ struct FullChoice {
     delta: Option<FullDelta>,
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    finish_reason: Option<String>,
 }
+
+/// `finish_reason` values with which servers end a stream that failed (vLLM: `abort`).
+const FAILED_FINISH_REASONS: [&str; 2] = ["error", "abort"];
 
 #[derive(Deserialize)]
 struct FullDelta {
@@ -344,7 +334,17 @@ fn classify_slow(data: &[u8]) -> ChunkKind {
                     .unwrap_or_else(|| err.to_string());
                 return ChunkKind::Error(msg);
             }
-            let has_content = c.choices.iter().any(|ch| {
+            let choices = c.choices.unwrap_or_default();
+            if let Some(reason) = choices
+                .iter()
+                .filter_map(|ch| ch.finish_reason.as_deref())
+                .find(|r| FAILED_FINISH_REASONS.contains(r))
+            {
+                return ChunkKind::Error(format!(
+                    "the server ended the stream with finish_reason {reason:?}"
+                ));
+            }
+            let has_content = choices.iter().any(|ch| {
                 ch.delta
                     .as_ref()
                     .and_then(|d| d.content.as_deref())
@@ -483,16 +483,59 @@ mod tests {
     }
 
     #[test]
-    fn a_fully_parsed_chunk_teaches_the_classifier_nothing() {
-        // The first chunk goes through a full parse (a nested "usage" object); a second chunk
-        // of the same shape with a raw control character in its content is invalid JSON, which
-        // only a full parse notices.
+    fn control_characters_never_take_the_learned_path() {
+        // A second chunk of the learned shape with a raw control character in its content is
+        // invalid JSON, which only a full parse notices.
         let first = br#"{"x":{"usage":{}},"choices":[{"delta":{"content":"a"}}]}"#;
         let second = b"{\"x\":{\"usage\":{}},\"choices\":[{\"delta\":{\"content\":\"\x01\"}}]}";
         let mut c = ChunkClassifier::new();
         assert_eq!(c.classify(first), classify_chunk(first));
         assert!(matches!(classify_chunk(second), ChunkKind::Malformed(_)));
         assert_eq!(c.classify(second), classify_chunk(second));
+    }
+
+    #[test]
+    fn malformed_chunks_are_not_tokens() {
+        for bad in [
+            &b"{not json}"[..],
+            br#"{"choices":5}"#,
+            br#"{"choices":[{"delta":{"content":5}}]}"#,
+            br#"{"choices":[{"text":["a"]}]}"#,
+            br#"{"choices":[{"delta":{"content":"a"},"finish_reason":7}]}"#,
+            br#"{"choices":[],"usage":{"prompt_tokens":"x"}}"#,
+        ] {
+            let k = classify_chunk(bad);
+            assert!(
+                matches!(k, ChunkKind::Malformed(_)),
+                "{}: {k:?}",
+                String::from_utf8_lossy(bad)
+            );
+            let mut c = ChunkClassifier::new();
+            assert_eq!(c.classify(bad), k);
+        }
+        for failed in [
+            &br#"{"choices":[{"delta":{"content":""},"finish_reason":"error"}]}"#[..],
+            br#"{"choices":[{"delta":{},"finish_reason":"abort"}]}"#,
+        ] {
+            assert!(
+                matches!(classify_chunk(failed), ChunkKind::Error(m) if m.contains("finish_reason"))
+            );
+        }
+        // The learned shape does not let a failed finish through.
+        let mut c = ChunkClassifier::new();
+        let ok = br#"{"choices":[{"delta":{"content":"a"},"finish_reason":null}]}"#;
+        assert!(matches!(
+            c.classify(ok),
+            ChunkKind::Json {
+                has_content: true,
+                ..
+            }
+        ));
+        let bad = br#"{"choices":[{"delta":{"content":"a"},"finish_reason":"error"}]}"#;
+        assert!(matches!(c.classify(bad), ChunkKind::Error(_)));
+        let invalid_utf8 =
+            b"{\"choices\":[{\"delta\":{\"content\":\"\xff\"},\"finish_reason\":null}]}";
+        assert_eq!(c.classify(invalid_utf8), classify_chunk(invalid_utf8));
     }
 
     #[test]
