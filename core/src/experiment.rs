@@ -372,16 +372,8 @@ mod tests {
 
     fn rec(id: u64, intended_us: u64, e2e_us: u64, ok: bool) -> RequestRecord {
         RequestRecord {
-            id,
-            kind: RequestKind::LlmChat,
-            priority: Priority::Normal,
-            model: "m".into(),
-            slo_deadline_ms: 1000,
-            intended_us,
-            sent_us: intended_us,
             first_token_us: Some(intended_us + e2e_us / 2),
             end_us: intended_us + e2e_us,
-            itl_us: vec![],
             outcome: if ok {
                 Outcome::Success
             } else {
@@ -391,10 +383,15 @@ mod tests {
             output_tokens_source: TokenSource::Usage,
             chunks: 2,
             input_tokens: Some(3),
-            prompt_tokens_est: 3,
-            queue_time_ms: None,
-            backend_instance: None,
-            concurrency_wait_us: 0,
+            ..RequestRecord::new(
+                id,
+                RequestKind::LlmChat,
+                Priority::Normal,
+                "m",
+                1000,
+                3,
+                intended_us,
+            )
         }
     }
 

@@ -7,6 +7,7 @@
 //! separately.
 
 use crate::request::{Priority, RequestKind};
+use crate::workload::RequestSpec;
 use serde::{Deserialize, Serialize};
 
 /// Where an output token count came from.
@@ -129,6 +130,61 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// The record of request `id`, due at `intended_us`, before anything was measured: sent at
+    /// its intended time and ended then too, nothing received (no first token, no chunks, no
+    /// tokens, no `usage`, no response headers), no `--max-concurrency` wait, and outcome
+    /// [`Outcome::Cancelled`], so a record whose outcome was never set counts as a failure.
+    ///
+    /// Every record is built from this one constructor (directly, through
+    /// [`for_spec`](Self::for_spec), or as the base of struct update syntax:
+    /// `RequestRecord { end_us, outcome, ..RequestRecord::for_spec(spec) }`), so a field added
+    /// later gets its empty value here and nowhere else.
+    pub fn new(
+        id: u64,
+        kind: RequestKind,
+        priority: Priority,
+        model: impl Into<String>,
+        slo_deadline_ms: u64,
+        prompt_tokens_est: u32,
+        intended_us: u64,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            priority,
+            model: model.into(),
+            slo_deadline_ms,
+            intended_us,
+            sent_us: intended_us,
+            first_token_us: None,
+            end_us: intended_us,
+            itl_us: Vec::new(),
+            outcome: Outcome::Cancelled,
+            output_tokens: 0,
+            output_tokens_source: TokenSource::None,
+            chunks: 0,
+            input_tokens: None,
+            prompt_tokens_est,
+            queue_time_ms: None,
+            backend_instance: None,
+            concurrency_wait_us: 0,
+        }
+    }
+
+    /// [`new`](Self::new) for a request of a workload: its id, kind, priority, model, deadline
+    /// and prompt-token estimate, due at its `offset_us`.
+    pub fn for_spec(spec: &RequestSpec) -> Self {
+        Self::new(
+            spec.id,
+            spec.kind,
+            spec.priority,
+            spec.model.clone(),
+            spec.slo_deadline_ms,
+            spec.prompt_tokens_est,
+            spec.offset_us,
+        )
+    }
+
     /// Time to first token in ms, from the intended send time.
     pub fn ttft_ms(&self) -> Option<f64> {
         self.first_token_us
@@ -163,5 +219,47 @@ impl RequestRecord {
         }
         let first = self.first_token_us?;
         Some(self.end_us.saturating_sub(first) as f64 / 1000.0 / f64::from(self.output_tokens - 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn for_spec_copies_the_identity_and_measures_nothing() {
+        let spec = RequestSpec {
+            id: 7,
+            offset_us: 1_500,
+            kind: RequestKind::LlmGenerate,
+            model: "qwen".into(),
+            priority: Priority::High,
+            slo_deadline_ms: 800,
+            prompt: "hello".into(),
+            prompt_tokens_est: 2,
+            max_tokens: 16,
+            inputs: Vec::new(),
+        };
+        let r = RequestRecord::for_spec(&spec);
+        assert_eq!(
+            r,
+            RequestRecord::new(
+                7,
+                RequestKind::LlmGenerate,
+                Priority::High,
+                "qwen",
+                800,
+                2,
+                1_500
+            )
+        );
+        assert_eq!((r.sent_us, r.end_us), (1_500, 1_500));
+        assert_eq!(r.outcome, Outcome::Cancelled);
+        assert!(r.first_token_us.is_none() && r.itl_us.is_empty() && r.input_tokens.is_none());
+        assert_eq!((r.output_tokens, r.chunks), (0, 0));
+        assert_eq!(r.output_tokens_source, TokenSource::None);
+        assert_eq!(r.e2e_ms(), 0.0);
+        assert_eq!(r.lateness_ms(), 0.0);
+        assert_eq!(r.input_tokens_or_est(), 2);
     }
 }

@@ -153,13 +153,6 @@ fn apply(tracks: &mut [Track], ev: ClusterEvent) {
 fn to_record(r: &RequestSpec, t: Track, end_us: u64) -> RequestRecord {
     let success = matches!(t.outcome, Some(Outcome::Success));
     RequestRecord {
-        id: r.id,
-        kind: r.kind,
-        priority: r.priority,
-        model: r.model.clone(),
-        slo_deadline_ms: r.slo_deadline_ms,
-        intended_us: r.offset_us,
-        sent_us: r.offset_us,
         first_token_us: if success { t.first_token_us } else { None },
         end_us: t.end_us.unwrap_or(end_us),
         itl_us: t.itl_us,
@@ -174,10 +167,9 @@ fn to_record(r: &RequestSpec, t: Track, end_us: u64) -> RequestRecord {
         },
         chunks: t.chunks,
         input_tokens: if success { t.input_tokens } else { None },
-        prompt_tokens_est: r.prompt_tokens_est,
         queue_time_ms: t.queue_time_ms,
         backend_instance: t.backend_instance,
-        concurrency_wait_us: 0,
+        ..RequestRecord::for_spec(r)
     }
 }
 

@@ -101,25 +101,22 @@ mod tests {
 
     fn llm(intended_us: u64, first_us: u64, end_us: u64, tokens: u32) -> RequestRecord {
         RequestRecord {
-            id: 0,
-            kind: RequestKind::LlmChat,
-            priority: Priority::Normal,
-            model: "m".into(),
-            slo_deadline_ms: 1000,
-            intended_us,
-            sent_us: intended_us,
             first_token_us: Some(first_us),
             end_us,
-            itl_us: vec![],
             outcome: Outcome::Success,
             output_tokens: tokens,
             output_tokens_source: TokenSource::Usage,
             chunks: tokens,
             input_tokens: Some(10),
-            prompt_tokens_est: 10,
-            queue_time_ms: None,
-            backend_instance: None,
-            concurrency_wait_us: 0,
+            ..RequestRecord::new(
+                0,
+                RequestKind::LlmChat,
+                Priority::Normal,
+                "m",
+                1000,
+                10,
+                intended_us,
+            )
         }
     }
 

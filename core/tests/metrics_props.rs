@@ -61,13 +61,9 @@ fn record_strategy() -> impl Strategy<Value = RequestRecord> {
                 let ok = outcome.is_success();
                 let end_us = intended_us + late_us + e2e_us;
                 let first_token_us = ok.then_some(intended_us + late_us + e2e_us / 3);
+                let priority = Priority::ALL[priority];
+                let model = ["a", "b", "c"][model];
                 RequestRecord {
-                    id,
-                    kind,
-                    priority: Priority::ALL[priority],
-                    model: ["a", "b", "c"][model].into(),
-                    slo_deadline_ms: deadline_us / 1000,
-                    intended_us,
                     sent_us: intended_us + late_us,
                     first_token_us,
                     end_us,
@@ -80,11 +76,17 @@ fn record_strategy() -> impl Strategy<Value = RequestRecord> {
                     },
                     chunks: tokens,
                     input_tokens: if ok { input_tokens } else { None },
-                    prompt_tokens_est,
                     queue_time_ms: if ok { queue_time_ms } else { None },
-                    backend_instance: None,
-                    concurrency_wait_us: 0,
                     outcome,
+                    ..RequestRecord::new(
+                        id,
+                        kind,
+                        priority,
+                        model,
+                        deadline_us / 1000,
+                        prompt_tokens_est,
+                        intended_us,
+                    )
                 }
             },
         )

@@ -242,7 +242,7 @@ impl ControlPlane {
     }
 }
 
-/// Whether an `/admin/metrics` snapshot (CONTRACT.md shape) shows nothing queued or running.
+/// Whether an `/admin/metrics` snapshot (`docs/CONTRACT.md` shape) shows nothing queued or running.
 fn is_idle(m: &Value) -> bool {
     let queues_empty = m
         .get("queues")

@@ -10,7 +10,7 @@
 
 use crate::client::{Client, PreparedRequest};
 use crate::pacer::Pacer;
-use cpbench_core::record::{Outcome, RequestRecord, TokenSource};
+use cpbench_core::record::{Outcome, RequestRecord};
 use indicatif::ProgressBar;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -315,24 +315,8 @@ fn cancelled_record(req: &PreparedRequest, t0: Instant) -> RequestRecord {
     let spec = &req.spec;
     let now_us = t0.elapsed().as_micros() as u64;
     RequestRecord {
-        id: spec.id,
-        kind: spec.kind,
-        priority: spec.priority,
-        model: spec.model.clone(),
-        slo_deadline_ms: spec.slo_deadline_ms,
-        intended_us: spec.offset_us,
-        sent_us: spec.offset_us,
-        first_token_us: None,
         end_us: now_us,
-        itl_us: Vec::new(),
         outcome: Outcome::Cancelled,
-        output_tokens: 0,
-        output_tokens_source: TokenSource::None,
-        chunks: 0,
-        input_tokens: None,
-        prompt_tokens_est: spec.prompt_tokens_est,
-        queue_time_ms: None,
-        backend_instance: None,
-        concurrency_wait_us: 0,
+        ..RequestRecord::for_spec(spec)
     }
 }

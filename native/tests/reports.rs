@@ -25,17 +25,13 @@ fn run(policy: &str, slow: u64) -> PolicyRun {
             let intended_us = id * 100_000;
             let emb = id % 4 == 3;
             let ok = id != 5 && id != 17;
+            let (kind, model, deadline_ms) = if emb {
+                (RequestKind::Embedding, "bge|m3", 200)
+            } else {
+                (RequestKind::LlmChat, "qwen", 1000)
+            };
+            let priority = Priority::ALL[(id % 3) as usize];
             RequestRecord {
-                id,
-                kind: if emb {
-                    RequestKind::Embedding
-                } else {
-                    RequestKind::LlmChat
-                },
-                priority: Priority::ALL[(id % 3) as usize],
-                model: if emb { "bge|m3" } else { "qwen" }.into(),
-                slo_deadline_ms: if emb { 200 } else { 1000 },
-                intended_us,
                 sent_us: intended_us + 150,
                 first_token_us: ok.then_some(intended_us + 30_000 + id * slow * 500),
                 end_us: intended_us + if emb { 60_000 } else { 400_000 } + id * slow * 4_000,
@@ -56,10 +52,9 @@ fn run(policy: &str, slow: u64) -> PolicyRun {
                 },
                 chunks: if ok && !emb { 8 } else { 0 },
                 input_tokens: ok.then_some(40),
-                prompt_tokens_est: 38,
                 queue_time_ms: ok.then_some(1.5 * slow as f64),
                 backend_instance: Some("llm-0".into()),
-                concurrency_wait_us: 0,
+                ..RequestRecord::new(id, kind, priority, model, deadline_ms, 38, intended_us)
             }
         })
         .collect();

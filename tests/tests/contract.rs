@@ -1,4 +1,4 @@
-//! The reference control plane over real loopback HTTP: every endpoint of `CONTRACT.md`,
+//! The reference control plane over real loopback HTTP: every endpoint of `docs/CONTRACT.md`,
 //! streamed and not, headers, errors, cancellation, and the fidelity of the real-time server
 //! against the virtual-time simulation of the same requests.
 

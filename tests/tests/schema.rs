@@ -60,13 +60,13 @@ fn record(id: u64) -> RequestRecord {
     };
     let ok = outcome.is_success();
     let llm = kind.is_llm();
+    let (model, deadline_ms) = if llm {
+        ("qwen2.5-7b", 1000)
+    } else {
+        ("bge-m3", 200)
+    };
+    let priority = Priority::ALL[(id % 3) as usize];
     RequestRecord {
-        id,
-        kind,
-        priority: Priority::ALL[(id % 3) as usize],
-        model: if llm { "qwen2.5-7b" } else { "bge-m3" }.into(),
-        slo_deadline_ms: if llm { 1000 } else { 200 },
-        intended_us,
         sent_us: intended_us + 150 + id % 50,
         first_token_us: ok.then_some(intended_us + 20_000 + id * 300),
         end_us: intended_us + 90_000 + id * 9_000,
@@ -84,10 +84,10 @@ fn record(id: u64) -> RequestRecord {
         },
         chunks: if ok && llm { 6 } else { 0 },
         input_tokens: (ok && !id.is_multiple_of(4)).then_some(64),
-        prompt_tokens_est: 60,
         queue_time_ms: ok.then_some(0.5 + id as f64 / 8.0),
         backend_instance: ok.then(|| format!("instance-{}", id % 2)),
         concurrency_wait_us: id % 3 * 10,
+        ..RequestRecord::new(id, kind, priority, model, deadline_ms, 60, intended_us)
     }
 }
 

@@ -85,25 +85,9 @@ fn serve(requests: &[RequestSpec], servers: usize, policy: &str) -> Served {
         let r = queue.swap_remove(pick);
         let sent_us = r.offset_us + 40 + noise(r.id, 3) % 900;
         let mut rec = RequestRecord {
-            id: r.id,
-            kind: r.kind,
-            priority: r.priority,
-            model: r.model.clone(),
-            slo_deadline_ms: r.slo_deadline_ms,
-            intended_us: r.offset_us,
             sent_us,
-            first_token_us: None,
-            end_us: 0,
-            itl_us: Vec::new(),
             outcome: Outcome::Success,
-            output_tokens: 0,
-            output_tokens_source: TokenSource::None,
-            chunks: 0,
-            input_tokens: None,
-            prompt_tokens_est: r.prompt_tokens_est,
-            queue_time_ms: None,
-            backend_instance: None,
-            concurrency_wait_us: 0,
+            ..RequestRecord::for_spec(r)
         };
         if noise(r.id, 4) % 97 == 5 {
             rec.end_us = sent_us + 1_500;

@@ -935,13 +935,9 @@ pub(crate) mod tests {
                 } else {
                     RequestKind::LlmChat
                 };
+                let priority = Priority::ALL[(id % 3) as usize];
+                let model = if kind.is_llm() { "qwen" } else { "bge" };
                 RequestRecord {
-                    id,
-                    kind,
-                    priority: Priority::ALL[(id % 3) as usize],
-                    model: if kind.is_llm() { "qwen" } else { "bge" }.into(),
-                    slo_deadline_ms: 1000,
-                    intended_us,
                     sent_us: intended_us + 100 + id,
                     first_token_us: Some(intended_us + 20_000 + id * slow * 1000),
                     end_us: intended_us + 300_000 + id * slow * 1000,
@@ -959,10 +955,8 @@ pub(crate) mod tests {
                     output_tokens_source: TokenSource::Usage,
                     chunks: 10,
                     input_tokens: Some(50),
-                    prompt_tokens_est: 48,
                     queue_time_ms: Some(1.0),
-                    backend_instance: None,
-                    concurrency_wait_us: 0,
+                    ..RequestRecord::new(id, kind, priority, model, 1000, 48, intended_us)
                 }
             })
             .collect();

@@ -974,25 +974,19 @@ mod tests {
                     RequestKind::LlmChat
                 };
                 RequestRecord {
-                    id,
-                    kind,
-                    priority: crate::request::Priority::Normal,
-                    model: "m".into(),
-                    slo_deadline_ms: 1000,
-                    intended_us,
-                    sent_us: intended_us,
                     first_token_us: Some(intended_us + 20_000),
                     end_us: intended_us + 300_000 + id * slow * 1000,
-                    itl_us: vec![],
                     outcome: crate::record::Outcome::Success,
-                    output_tokens: 0,
-                    output_tokens_source: crate::record::TokenSource::None,
                     chunks: 1,
-                    input_tokens: None,
-                    prompt_tokens_est: 10,
-                    queue_time_ms: None,
-                    backend_instance: None,
-                    concurrency_wait_us: 0,
+                    ..RequestRecord::new(
+                        id,
+                        kind,
+                        crate::request::Priority::Normal,
+                        "m",
+                        1000,
+                        10,
+                        intended_us,
+                    )
                 }
             })
             .collect();

@@ -451,12 +451,6 @@ impl Client {
         let end_us = m.end_us.unwrap_or_else(|| m.now_us());
         let (output_tokens, output_tokens_source) = m.output_tokens(spec.kind, &outcome);
         RequestRecord {
-            id: spec.id,
-            kind: spec.kind,
-            priority: spec.priority,
-            model: spec.model.clone(),
-            slo_deadline_ms: spec.slo_deadline_ms,
-            intended_us: spec.offset_us,
             sent_us,
             first_token_us: m.first_token_us,
             end_us,
@@ -466,10 +460,10 @@ impl Client {
             output_tokens_source,
             chunks: m.chunks,
             input_tokens: m.usage.map(|u| u.prompt_tokens),
-            prompt_tokens_est: spec.prompt_tokens_est,
             queue_time_ms: m.queue_time_ms,
             backend_instance: m.backend_instance,
             concurrency_wait_us,
+            ..RequestRecord::for_spec(spec)
         }
     }
 }

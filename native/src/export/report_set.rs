@@ -218,18 +218,13 @@ mod tests {
             .map(|id| {
                 let intended_us = id * 50_000;
                 let emb = embeddings && id % 4 == 3;
+                let kind = if emb {
+                    RequestKind::Embedding
+                } else {
+                    RequestKind::LlmChat
+                };
+                let priority = Priority::ALL[(id % 3) as usize];
                 RequestRecord {
-                    id,
-                    kind: if emb {
-                        RequestKind::Embedding
-                    } else {
-                        RequestKind::LlmChat
-                    },
-                    priority: Priority::ALL[(id % 3) as usize],
-                    model: "m".into(),
-                    slo_deadline_ms: 500,
-                    intended_us,
-                    sent_us: intended_us,
                     first_token_us: Some(intended_us + 10_000 + id * 1000),
                     end_us: intended_us + 80_000 + id * 9000,
                     itl_us: vec![5_000; 3],
@@ -238,10 +233,7 @@ mod tests {
                     output_tokens_source: TokenSource::Usage,
                     chunks: 4,
                     input_tokens: Some(10),
-                    prompt_tokens_est: 10,
-                    queue_time_ms: None,
-                    backend_instance: None,
-                    concurrency_wait_us: 0,
+                    ..RequestRecord::new(id, kind, priority, "m", 500, 10, intended_us)
                 }
             })
             .collect();

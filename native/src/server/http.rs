@@ -1,4 +1,4 @@
-//! HTTP handlers of the reference control plane (the contract in `CONTRACT.md`).
+//! HTTP handlers of the reference control plane (the contract in `docs/CONTRACT.md`).
 //!
 //! Generation requests answer once the request leaves the control-plane queue (so the
 //! response head can carry `X-Backend-Instance` and `X-Queue-Time-Ms`); streamed answers then

@@ -1,5 +1,5 @@
 //! The reference control plane: `core`'s simulated cluster driven in real time behind the
-//! HTTP contract (`CONTRACT.md`).
+//! HTTP contract (`docs/CONTRACT.md`).
 //!
 //! One tokio task owns the [`Cluster`]; HTTP handlers send it commands over a channel and
 //! receive each request's events on their own channel. The task sleeps until the cluster's

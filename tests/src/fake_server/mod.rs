@@ -3,7 +3,7 @@
 //! [`FakeServer::start`] binds `127.0.0.1:0` and serves HTTP/1.1 with keep-alive (hyper on
 //! the caller's tokio runtime) until [`FakeServer::shutdown`] or drop. What it answers is set
 //! by a [`Behavior`]; [`Behavior::default`] is a well-behaved, zero-delay OpenAI server with an
-//! honest admin API (see `CONTRACT.md`).
+//! honest admin API (see `docs/CONTRACT.md`).
 //!
 //! # Endpoints
 //! - `POST /v1/chat/completions`, `POST /v1/completions`: with `"stream": true`, Server-Sent
@@ -87,7 +87,7 @@ pub enum Mode {
 /// How the `/admin/*` endpoints behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum AdminMode {
-    /// Per `CONTRACT.md`: `POST /admin/set_policy` switches among [`Behavior::policies`]
+    /// Per `docs/CONTRACT.md`: `POST /admin/set_policy` switches among [`Behavior::policies`]
     /// (unknown name: 400 listing them), `GET /admin/policy`, `GET /admin/metrics`,
     /// `POST /admin/reset` (zeroes the counters).
     #[default]

@@ -1,0 +1,155 @@
+//! The result file: one versioned [`Report`] per invocation, written by the runner and read by
+//! the browser viewer.
+//!
+//! The JSON written by [`Report::to_json_pretty`] is byte-stable for a given report: struct
+//! fields keep their declared order and every map is a `BTreeMap`. Its JSON Schema (feature
+//! `schema`) is checked in at `schema/report.schema.json`. A file whose `schema_version` is not
+//! [`SCHEMA_VERSION`] is refused by [`Report::from_json`] with the version it found; any change
+//! to the shape of these types bumps [`SCHEMA_VERSION`] (unknown fields are refused, so an old
+//! reader never silently drops data).
+//!
+//! Units are in field names: `*_us` microseconds, `*_ms` milliseconds, `*_s` seconds,
+//! `*_rps` requests per second, `*_pct` percent (0 to 100), `*_mib` mebibytes, `*_w` watts.
+
+mod gpu;
+mod json;
+mod run;
+mod telemetry;
+#[cfg(test)]
+mod tests;
+
+pub use gpu::{GpuDevice, GpuSample, GpuSection, GpuStatus, GpuSummary, MinAvgMax};
+pub use json::ReportError;
+pub use run::{PolicyRun, PolicySwitch, RunParams};
+pub use telemetry::{ControlPlaneSection, SeriesPoint, TelemetryKind, TelemetrySource, TimedValue};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The version of the result file's shape this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One invocation's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// The shape's version (`SCHEMA_VERSION` of the writing tool); a reader refuses any
+    /// version but its own.
+    pub schema_version: u32,
+    /// The tool that wrote the file.
+    pub tool: ToolInfo,
+    /// When the invocation started, RFC 3339 (given by the runner; the core reads no clock).
+    pub created_at: String,
+    /// What kind of invocation this was.
+    pub kind: ReportKind,
+    /// Whether the numbers come from the virtual-time simulation rather than HTTP requests.
+    pub simulated: bool,
+    /// Whether the invocation was interrupted: some runs are missing or incomplete.
+    pub partial: bool,
+    /// The resolved BenchmarkConfig, as the config module serializes it.
+    pub config: Value,
+    /// The seed every random stream of the workload came from.
+    pub seed: u64,
+    /// Hash of the generated workload (the same workload gives the same hash on every platform).
+    pub workload_hash: String,
+    /// Requests in the workload of one run.
+    pub workload_requests: u64,
+    /// Where and against what it ran.
+    pub environment: Environment,
+    /// One entry per measured run (policy, rate, ratio), in the order they ran.
+    pub runs: Vec<PolicyRun>,
+    /// The summary block of a predefined experiment; `None` for other kinds.
+    pub experiment: Option<Value>,
+    /// Things the reader should know (each with its fix where there is one).
+    pub warnings: Vec<String>,
+    /// GPU monitoring status and devices; the samples are in each run.
+    pub gpu: GpuSection,
+}
+
+/// The tool that wrote a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ToolInfo {
+    /// The tool's name ([`crate::TOOL_NAME`]).
+    pub name: String,
+    /// The tool's version ([`crate::TOOL_VERSION`]).
+    pub version: String,
+}
+
+impl Default for ToolInfo {
+    fn default() -> Self {
+        Self {
+            name: crate::TOOL_NAME.to_owned(),
+            version: crate::TOOL_VERSION.to_owned(),
+        }
+    }
+}
+
+/// What kind of invocation wrote a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// One policy, one workload.
+    Run,
+    /// Several policies on the identical workload.
+    Compare,
+    /// One policy at several request rates.
+    Sweep,
+    /// A predefined experiment (`throughput`, `latency`, `slo`, `mixed_ratio`).
+    Experiment,
+    /// The virtual-time simulation of the reference control plane, without HTTP.
+    Simulation,
+}
+
+/// Where and against what a report's runs were made.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// The control plane's base URL; `None` for simulations.
+    pub control_plane_url: Option<String>,
+    /// Whether the control plane was the reference one embedded in the tool.
+    pub embedded_control_plane: bool,
+    /// Host name of the machine that ran the benchmark, when known.
+    pub hostname: Option<String>,
+    /// Operating system of that machine, when known.
+    pub os: Option<String>,
+    /// Logical CPUs of that machine, when known.
+    pub cpu_count: Option<u32>,
+    /// Free-form notes (for instance the runner's timer resolution).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// A report with no runs yet: current schema version and tool, not simulated, not partial,
+    /// default environment, no warnings, GPU monitoring not requested.
+    pub fn new(
+        kind: ReportKind,
+        created_at: impl Into<String>,
+        config: Value,
+        seed: u64,
+        workload_hash: impl Into<String>,
+        workload_requests: u64,
+    ) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: ToolInfo::default(),
+            created_at: created_at.into(),
+            kind,
+            simulated: kind == ReportKind::Simulation,
+            partial: false,
+            config,
+            seed,
+            workload_hash: workload_hash.into(),
+            workload_requests,
+            environment: Environment::default(),
+            runs: Vec::new(),
+            experiment: None,
+            warnings: Vec::new(),
+            gpu: GpuSection::not_requested(),
+        }
+    }
+}
