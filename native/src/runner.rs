@@ -228,7 +228,7 @@ async fn run_all_steps(
                 let res = run_step(opts, &url, &step, PolicySwitch::Launched, cancel).await;
                 child.stop(Duration::from_secs(10)).await?;
                 let mut run = res?;
-                run.warnings.push(format!(
+                run.notes.push(format!(
                     "control plane launched as {command:?}; log at {}",
                     log_path.display()
                 ));
@@ -247,12 +247,11 @@ async fn run_all_steps(
                 run
             }
         };
+        for n in &run.notes {
+            say(opts.quiet, format!("  note: {n}"));
+        }
         for w in &run.warnings {
-            if w.starts_with("note: ") {
-                say(opts.quiet, format!("  {w}"));
-            } else {
-                say(opts.quiet, format!("  warning: {w}"));
-            }
+            say(opts.quiet, format!("  warning: {w}"));
         }
         report.runs.push(run);
     }
@@ -384,8 +383,7 @@ async fn run_step(
     }
     run.warnings.extend(lateness_warning(&run));
     run.warnings.extend(rate_warning);
-    run.warnings
-        .extend(notes.into_iter().map(|n| format!("note: {n}")));
+    run.notes.extend(notes);
     Ok(run)
 }
 

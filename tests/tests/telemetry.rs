@@ -320,13 +320,18 @@ fn without_nvml_or_admin_metrics_the_run_goes_on_and_says_so() {
     assert_eq!(json["runs"][0]["gpu_summary"], serde_json::json!([]));
 
     let notes: Vec<&String> = run
-        .warnings
+        .notes
         .iter()
         .filter(|w| w.contains("/admin/metrics"))
         .collect();
-    assert_eq!(notes.len(), 1, "{:?}", run.warnings);
+    assert_eq!(notes.len(), 1, "{:?}", run.notes);
     assert!(
-        notes[0].starts_with("note: the control plane has no /admin/metrics"),
+        !run.warnings.iter().any(|w| w.contains("/admin/metrics")),
+        "{:?}",
+        run.warnings
+    );
+    assert!(
+        notes[0].starts_with("the control plane has no /admin/metrics"),
         "{}",
         notes[0]
     );

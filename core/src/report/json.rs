@@ -1,6 +1,11 @@
-//! Reading and writing a report as JSON (and its JSON Schema), refusing other versions.
+//! Reading and writing a report as JSON (and its JSON Schema). Files of an older
+//! `schema_version` ([`OLDEST_READABLE_VERSION`] on) are upgraded as they are read; newer ones
+//! are refused with the version found.
 
 use super::{Report, SCHEMA_VERSION};
+
+/// The oldest `schema_version` this build reads (and upgrades to [`SCHEMA_VERSION`]).
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
@@ -19,14 +24,16 @@ pub enum ReportError {
     )]
     MissingVersion,
     /// A `schema_version` that is not a non-negative integer.
-    #[error("result file has schema_version {found}; accepted: the integer {SCHEMA_VERSION}")]
+    #[error(
+        "result file has schema_version {found}; accepted: an integer from {OLDEST_READABLE_VERSION} to {SCHEMA_VERSION}"
+    )]
     InvalidVersion {
         /// The value found, as JSON.
         found: String,
     },
     /// A `schema_version` this build does not read.
     #[error(
-        "result file has schema_version {found}{}; this build ({} {}) reads schema_version {SCHEMA_VERSION} only: open it with the tool version that wrote it",
+        "result file has schema_version {found}{}; this build ({} {}) reads schema_version {OLDEST_READABLE_VERSION} to {SCHEMA_VERSION}: open it with the tool version that wrote it, or a newer one",
         written_by.as_deref().map(|w| format!(" (written by {w})")).unwrap_or_default(),
         crate::TOOL_NAME,
         crate::TOOL_VERSION
@@ -40,8 +47,9 @@ pub enum ReportError {
 }
 
 impl Report {
-    /// Reads a result file, refusing any `schema_version` other than [`SCHEMA_VERSION`] (the
-    /// error says which version it found and which tool wrote the file).
+    /// Reads a result file of any `schema_version` from [`OLDEST_READABLE_VERSION`] to
+    /// [`SCHEMA_VERSION`], upgrading an older one (see [`upgrade`]); any other version is
+    /// refused (the error says which version it found and which tool wrote the file).
     pub fn from_json(text: &str) -> Result<Report, ReportError> {
         #[derive(Deserialize)]
         struct Probe {
@@ -54,6 +62,13 @@ impl Report {
         };
         match version.as_u64() {
             Some(v) if v == u64::from(SCHEMA_VERSION) => Ok(serde_json::from_str(text)?),
+            Some(v)
+                if (u64::from(OLDEST_READABLE_VERSION)..u64::from(SCHEMA_VERSION)).contains(&v) =>
+            {
+                let mut doc: Value = serde_json::from_str(text)?;
+                upgrade(&mut doc, v);
+                Ok(serde_json::from_value(doc)?)
+            }
             Some(found) => {
                 let field = |name: &str| {
                     probe
@@ -93,5 +108,36 @@ impl Report {
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self)
             .expect("a Report always serializes: map keys are strings")
+    }
+}
+
+/// Brings a report document of `schema_version` `from` to [`SCHEMA_VERSION`], step by step.
+///
+/// 1 → 2: a run's notes were warnings prefixed `note: `; they move to the run's `notes`.
+/// Fields added since are optional and take their defaults (one trial, no statistics).
+pub fn upgrade(doc: &mut Value, from: u64) {
+    if from < 2
+        && let Some(runs) = doc.get_mut("runs").and_then(Value::as_array_mut)
+    {
+        for run in runs {
+            let Some(obj) = run.as_object_mut() else {
+                continue;
+            };
+            let Some(Value::Array(warnings)) = obj.remove("warnings") else {
+                continue;
+            };
+            let (notes, warnings): (Vec<Value>, Vec<Value>) = warnings
+                .into_iter()
+                .partition(|w| w.as_str().is_some_and(|s| s.starts_with("note: ")));
+            let notes: Vec<Value> = notes
+                .into_iter()
+                .filter_map(|n| n.as_str().map(|s| Value::from(&s["note: ".len()..])))
+                .collect();
+            obj.insert("warnings".into(), Value::Array(warnings));
+            obj.insert("notes".into(), Value::Array(notes));
+        }
+    }
+    if let Some(v) = doc.get_mut("schema_version") {
+        *v = Value::from(SCHEMA_VERSION);
     }
 }

@@ -3,10 +3,11 @@
 //!
 //! The JSON written by [`Report::to_json_pretty`] is byte-stable for a given report: struct
 //! fields keep their declared order and every map is a `BTreeMap`. Its JSON Schema (feature
-//! `schema`) is checked in at `schema/report.schema.json`. A file whose `schema_version` is not
-//! [`SCHEMA_VERSION`] is refused by [`Report::from_json`] with the version it found; any change
-//! to the shape of these types bumps [`SCHEMA_VERSION`] (unknown fields are refused, so an old
-//! reader never silently drops data).
+//! `schema`) is checked in at `schema/report.schema.json`. [`Report::from_json`] reads files of
+//! every `schema_version` from [`OLDEST_READABLE_VERSION`] to [`SCHEMA_VERSION`] (upgrading the
+//! older ones) and refuses others with the version it found; any change to the shape of these
+//! types bumps [`SCHEMA_VERSION`] (unknown fields are refused, so an old reader never silently
+//! drops data).
 //!
 //! Units are in field names: `*_us` microseconds, `*_ms` milliseconds, `*_s` seconds,
 //! `*_rps` requests per second, `*_pct` percent (0 to 100), `*_mib` mebibytes, `*_w` watts.
@@ -19,7 +20,7 @@ mod telemetry;
 mod tests;
 
 pub use gpu::{GpuDevice, GpuSample, GpuSection, GpuStatus, GpuSummary, MinAvgMax};
-pub use json::ReportError;
+pub use json::{OLDEST_READABLE_VERSION, ReportError, upgrade};
 pub use run::{PolicyRun, PolicySwitch, RunParams};
 pub use telemetry::{ControlPlaneSection, SeriesPoint, TelemetryKind, TelemetrySource, TimedValue};
 
@@ -27,15 +28,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The version of the result file's shape this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One invocation's results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Report {
-    /// The shape's version (`SCHEMA_VERSION` of the writing tool); a reader refuses any
-    /// version but its own.
+    /// The shape's version (`SCHEMA_VERSION` of the writing tool); a reader upgrades older
+    /// versions it knows and refuses newer ones.
     pub schema_version: u32,
     /// The tool that wrote the file.
     pub tool: ToolInfo,

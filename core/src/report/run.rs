@@ -89,8 +89,13 @@ pub struct PolicyRun {
     /// The telemetry endpoints polled during the run and how polling went.
     #[serde(default)]
     pub telemetry_sources: Vec<TelemetrySource>,
-    /// Things the reader should know about this run.
+    /// Things that may have made the numbers wrong or incomplete (each with its fix where
+    /// there is one).
     pub warnings: Vec<String>,
+    /// How the run was made, for the record (how the policy was set and confirmed, how the
+    /// control plane was reset, an endpoint that does not exist): nothing wrong.
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl PolicyRun {
@@ -154,6 +159,7 @@ impl PolicyRun {
             series: BTreeMap::new(),
             telemetry_sources: Vec::new(),
             warnings: Vec::new(),
+            notes: Vec::new(),
         }
     }
 }

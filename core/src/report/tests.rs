@@ -195,15 +195,24 @@ fn explicit_window_changes_rates_only() {
 #[test]
 fn refuses_other_versions_saying_which() {
     let mut value: Value = serde_json::from_str(&sample_report().to_json_pretty()).unwrap();
-    value["schema_version"] = 2.into();
+    let newer = SCHEMA_VERSION + 1;
+    value["schema_version"] = newer.into();
     let err = Report::from_json(&value.to_string()).unwrap_err();
     assert!(matches!(
         err,
-        ReportError::UnsupportedVersion { found: 2, .. }
+        ReportError::UnsupportedVersion { found, .. } if found == u64::from(newer)
     ));
     let msg = err.to_string();
-    assert!(msg.contains("schema_version 2"), "{msg}");
-    assert!(msg.contains("reads schema_version 1"), "{msg}");
+    assert!(msg.contains(&format!("schema_version {newer}")), "{msg}");
+    assert!(
+        msg.contains(&format!("reads schema_version 1 to {SCHEMA_VERSION}")),
+        "{msg}"
+    );
+    value["schema_version"] = 0.into();
+    assert!(matches!(
+        Report::from_json(&value.to_string()).unwrap_err(),
+        ReportError::UnsupportedVersion { found: 0, .. }
+    ));
     assert!(
         msg.contains(&format!("written by sage-cp-bench {}", crate::TOOL_VERSION)),
         "{msg}"
@@ -254,7 +263,31 @@ fn new_fills_tool_and_version() {
     assert!(r.simulated);
     let json = r.to_json_pretty();
     assert!(
-        json.starts_with("{\n  \"schema_version\": 1,\n  \"tool\": {"),
+        json.starts_with(&format!(
+            "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"tool\": {{"
+        )),
         "{json}"
+    );
+}
+
+#[test]
+fn version_1_files_are_upgraded_notes_apart_from_warnings() {
+    let mut value: Value = serde_json::from_str(&sample_report().to_json_pretty()).unwrap();
+    value["schema_version"] = 1.into();
+    let run = value["runs"][0].as_object_mut().unwrap();
+    run.remove("notes");
+    run.insert(
+        "warnings".into(),
+        serde_json::json!([
+            "note: policy \"fifo\" set with POST /admin/set_policy",
+            "the client fell behind its schedule"
+        ]),
+    );
+    let r = Report::from_json(&value.to_string()).unwrap();
+    assert_eq!(r.schema_version, SCHEMA_VERSION);
+    assert_eq!(r.runs[0].warnings, ["the client fell behind its schedule"]);
+    assert_eq!(
+        r.runs[0].notes,
+        ["policy \"fifo\" set with POST /admin/set_policy"]
     );
 }

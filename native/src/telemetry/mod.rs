@@ -266,7 +266,7 @@ pub struct Collected {
 
 impl Collected {
     /// Puts everything into `run`: GPU samples and their summary, the control plane's
-    /// samples, the series, the sources, warnings and notes (`note: ` prefixed).
+    /// samples, the series, the sources, warnings and notes.
     pub fn attach(self, run: &mut PolicyRun) {
         run.gpu_summary = GpuSummary::from_samples(&self.gpu_samples);
         run.gpu_samples = self.gpu_samples;
@@ -274,8 +274,7 @@ impl Collected {
         run.series = self.series;
         run.telemetry_sources = self.sources;
         run.warnings.extend(self.warnings);
-        run.warnings
-            .extend(self.notes.into_iter().map(|n| format!("note: {n}")));
+        run.notes.extend(self.notes);
     }
 }
 
