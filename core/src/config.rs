@@ -23,17 +23,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use thiserror::Error;
 
-/// The policies the embedded reference control plane implements.
-pub const REFERENCE_POLICIES: [&str; 8] = [
-    "fifo",
-    "priority",
-    "slo_aware",
-    "cost_optimized",
-    "adaptive",
-    "aegaeon",
-    "hybrid",
-    "hybrid_slo",
-];
+/// The policies the embedded reference control plane implements (its policy names,
+/// [`crate::cluster::POLICY_NAMES`]).
+pub const REFERENCE_POLICIES: [&str; crate::cluster::POLICY_NAMES.len()] =
+    crate::cluster::POLICY_NAMES;
 
 /// The reference cluster's LLM models (the default `model_distribution`, half each).
 pub const DEFAULT_LLM_MODELS: [&str; 2] =
@@ -914,30 +907,22 @@ fn check_weights(
 /// A commented example config for a mode (what `sage-cp-bench config` prints). It parses and
 /// validates; the llm example is exactly the default config.
 pub fn example_yaml(mode: Mode) -> String {
-    let mode_block = match mode {
-        Mode::Llm => {
-            "\
-# Benchmark mode: llm (LLM requests only) or hybrid (LLM + embedding requests).
-mode: llm
-# Control plane base URL; leave out to run against the embedded reference control plane.
-# control_plane_url: http://localhost:8080
-# Policies to compare, each on the identical request stream. The reference control plane
-# implements fifo, priority, slo_aware, cost_optimized, adaptive, aegaeon, hybrid, hybrid_slo.
-policies: [fifo, priority, slo_aware]
-"
-        }
-        Mode::Hybrid => {
-            "\
-# Benchmark mode: llm (LLM requests only) or hybrid (LLM + embedding requests).
-mode: hybrid
-# Control plane base URL; leave out to run against the embedded reference control plane.
-# control_plane_url: http://localhost:8080
-# Policies to compare, each on the identical request stream. The reference control plane
-# implements fifo, priority, slo_aware, cost_optimized, adaptive, aegaeon, hybrid, hybrid_slo.
-policies: [fifo, hybrid, hybrid_slo]
-"
-        }
+    let (mode_name, policies) = match mode {
+        Mode::Llm => ("llm", "fifo, priority, slo_aware"),
+        Mode::Hybrid => ("hybrid", "fifo, hybrid, hybrid_slo"),
     };
+    let reference_policies = REFERENCE_POLICIES.join(", ");
+    let mode_block = format!(
+        "\
+# Benchmark mode: llm (LLM requests only) or hybrid (LLM + embedding requests).
+mode: {mode_name}
+# Control plane base URL; leave out to run against the embedded reference control plane.
+# control_plane_url: http://localhost:8080
+# Policies to compare, each on the identical request stream. The reference control plane
+# implements {reference_policies}.
+policies: [{policies}]
+"
+    );
     let ratio_block = match mode {
         Mode::Llm => {
             "\

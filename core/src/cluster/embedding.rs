@@ -6,8 +6,10 @@
 //! passes). A batch takes `passes * base_ms + ms_per_token * tokens`.
 
 use super::ClusterEvent;
-use super::instance::{Outputs, jitter_factor, ms_to_us};
+use super::index::ModelIdx;
+use super::instance::Outputs;
 use super::spec::EmbeddingInstanceSpec;
+use super::timing::{jitter_factor, ms_to_us};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::VecDeque;
@@ -50,24 +52,37 @@ pub(crate) struct EmbStats {
     pub(crate) batches: u64,
 }
 
+/// The batch a server is running.
+#[derive(Debug, Clone)]
+struct RunningBatch {
+    /// When it ends.
+    end_us: u64,
+    items: Vec<EmbItem>,
+}
+
 /// A simulated embedding server.
 #[derive(Debug, Clone)]
 pub(crate) struct EmbeddingInstance {
     pub(crate) id: String,
     pub(crate) gpu: String,
-    pub(crate) model: usize,
+    pub(crate) model: ModelIdx,
     pub(crate) cost_per_hour_usd: f64,
     pub(crate) cost: BatchCost,
     queue: VecDeque<EmbItem>,
     queued_inputs: u64,
-    batch: Option<(u64, Vec<EmbItem>)>,
+    batch: Option<RunningBatch>,
     rng: ChaCha8Rng,
     jitter: f64,
     pub(crate) stats: EmbStats,
 }
 
 impl EmbeddingInstance {
-    pub(crate) fn new(spec: &EmbeddingInstanceSpec, model: usize, jitter: f64, seed: u64) -> Self {
+    pub(crate) fn new(
+        spec: &EmbeddingInstanceSpec,
+        model: ModelIdx,
+        jitter: f64,
+        seed: u64,
+    ) -> Self {
         Self {
             id: spec.id.clone(),
             gpu: spec.gpu.clone(),
@@ -94,7 +109,7 @@ impl EmbeddingInstance {
 
     /// Requests in the batch in flight.
     pub(crate) fn running_len(&self) -> usize {
-        self.batch.as_ref().map_or(0, |(_, b)| b.len())
+        self.batch.as_ref().map_or(0, |b| b.items.len())
     }
 
     /// Inputs waiting at the server (not in the batch in flight).
@@ -104,7 +119,7 @@ impl EmbeddingInstance {
 
     /// When the batch in flight ends.
     pub(crate) fn next_event_us(&self) -> Option<u64> {
-        self.batch.as_ref().map(|(end, _)| *end)
+        self.batch.as_ref().map(|b| b.end_us)
     }
 
     /// Idle with nothing queued: ready to take a batch formed by the control plane.
@@ -165,13 +180,16 @@ impl EmbeddingInstance {
         let dur = ms_to_us(self.cost.batch_us(&items) as f64 / 1000.0 * f);
         self.stats.busy_us += dur;
         self.stats.batches += 1;
-        self.batch = Some((now_us + dur, items));
+        self.batch = Some(RunningBatch {
+            end_us: now_us + dur,
+            items,
+        });
     }
 
     /// Ends the batch in flight.
     pub(crate) fn complete(&mut self, now_us: u64, out: &mut Outputs) {
-        if let Some((_, items)) = self.batch.take() {
-            for it in items {
+        if let Some(batch) = self.batch.take() {
+            for it in batch.items {
                 self.stats.completed += 1;
                 out.finished.push(it.key);
                 out.events.push_back(ClusterEvent::Finished {
@@ -194,7 +212,7 @@ mod tests {
     fn batches_greedily_up_to_max_batch() {
         // tiny: 2 ms + 0.01 ms per token, max_batch 8.
         let spec = presets::tiny().embedding_instances[0].clone();
-        let mut e = EmbeddingInstance::new(&spec, 0, 0.0, 1);
+        let mut e = EmbeddingInstance::new(&spec, ModelIdx(0), 0.0, 1);
         for k in 0..3 {
             e.push(EmbItem {
                 key: k,

@@ -19,36 +19,19 @@
 
 use super::ClusterEvent;
 use super::embedding::EmbItem;
+use super::index::{IdxVec, ModelIdx};
 use super::policy::aegaeon_slice_steps;
 use super::spec::{LlmInstanceSpec, StepCost};
+use super::timing::{jitter_factor, ms_to_us};
 use rand_chacha::ChaCha8Rng;
-use rand_core::{Rng, SeedableRng};
+use rand_core::SeedableRng;
 use std::collections::VecDeque;
-
-/// Milliseconds (f64) to whole microseconds, at least 1 so the clock always moves.
-pub(crate) fn ms_to_us(ms: f64) -> u64 {
-    let us = (ms * 1000.0).round();
-    if us.is_finite() && us >= 1.0 {
-        us as u64
-    } else {
-        1
-    }
-}
-
-/// A uniform draw in `[-1, 1)` from 53 random bits.
-pub(crate) fn jitter_factor(rng: &mut ChaCha8Rng, jitter: f64) -> f64 {
-    if jitter == 0.0 {
-        return 1.0;
-    }
-    let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-    1.0 + jitter * (2.0 * u - 1.0)
-}
 
 /// One request inside an LLM instance.
 #[derive(Debug, Clone)]
 pub(crate) struct Seq {
     pub(crate) key: u64,
-    pub(crate) model: usize,
+    pub(crate) model: ModelIdx,
     pub(crate) prompt: u32,
     pub(crate) max_tokens: u32,
     /// Tokens whose KV is in the cache (prompt, then generated tokens fed back).
@@ -60,7 +43,7 @@ pub(crate) struct Seq {
 }
 
 impl Seq {
-    pub(crate) fn new(key: u64, model: usize, prompt: u32, max_tokens: u32) -> Self {
+    pub(crate) fn new(key: u64, model: ModelIdx, prompt: u32, max_tokens: u32) -> Self {
         Self {
             key,
             model,
@@ -94,7 +77,7 @@ pub(crate) struct ColocatedBatch {
 enum Phase {
     Idle,
     Step { end_us: u64 },
-    Switch { end_us: u64, to: usize },
+    Switch { end_us: u64, to: ModelIdx },
     Embed { end_us: u64, batch: ColocatedBatch },
 }
 
@@ -129,16 +112,16 @@ pub(crate) struct LlmInstance {
     pub(crate) kv_cap: u64,
     switch_us: u64,
     tbt_target_us: u64,
-    /// Step-time model per model index (`None`: this instance cannot run that model).
-    profiles: Vec<Option<StepCost>>,
+    /// Step-time model per model (`None`: this instance cannot run that model).
+    profiles: IdxVec<ModelIdx, Option<StepCost>>,
     /// The model whose weights are on the GPU.
-    pub(crate) loaded: usize,
+    pub(crate) loaded: ModelIdx,
     waiting: VecDeque<Seq>,
     running: Vec<Seq>,
     /// Sequences (running + waiting) per model.
-    work: Vec<u32>,
+    work: IdxVec<ModelIdx, u32>,
     /// Waiting sequences per model.
-    waiting_of: Vec<u32>,
+    waiting_of: IdxVec<ModelIdx, u32>,
     kv_used: u64,
     phase: Phase,
     /// Steps left in the current decode slice while several models share the instance.
@@ -153,8 +136,8 @@ pub(crate) struct LlmInstance {
 impl LlmInstance {
     pub(crate) fn new(
         spec: &LlmInstanceSpec,
-        home: usize,
-        profiles: Vec<Option<StepCost>>,
+        home: ModelIdx,
+        profiles: IdxVec<ModelIdx, Option<StepCost>>,
         tbt_target_ms: f64,
         jitter: f64,
         seed: u64,
@@ -173,8 +156,8 @@ impl LlmInstance {
             loaded: home,
             waiting: VecDeque::new(),
             running: Vec::new(),
-            work: vec![0; n],
-            waiting_of: vec![0; n],
+            work: IdxVec::filled(0, n),
+            waiting_of: IdxVec::filled(0, n),
             kv_used: 0,
             phase: Phase::Idle,
             slice_left: None,
@@ -187,7 +170,7 @@ impl LlmInstance {
     }
 
     /// The step-time model this instance uses for `model`, if it can run it.
-    pub(crate) fn profile(&self, model: usize) -> Option<&StepCost> {
+    pub(crate) fn profile(&self, model: ModelIdx) -> Option<&StepCost> {
         self.profiles.get(model).and_then(Option::as_ref)
     }
 
@@ -209,7 +192,7 @@ impl LlmInstance {
     }
 
     /// Sequences of `model` held.
-    pub(crate) fn work_of(&self, model: usize) -> u32 {
+    pub(crate) fn work_of(&self, model: ModelIdx) -> u32 {
         self.work[model]
     }
 
@@ -247,7 +230,7 @@ impl LlmInstance {
 
     /// Whether the policy may hand this instance another request of `model`: it keeps at
     /// most `backlog` of each model waiting and `max_num_seqs + backlog` in all.
-    pub(crate) fn has_room(&self, model: usize, backlog: usize) -> bool {
+    pub(crate) fn has_room(&self, model: ModelIdx, backlog: usize) -> bool {
         (self.waiting_of[model] as usize) < backlog && self.load() < self.max_num_seqs + backlog
     }
 
@@ -286,7 +269,7 @@ impl LlmInstance {
     pub(crate) fn predict_completion_us(
         &self,
         now_us: u64,
-        model: usize,
+        model: ModelIdx,
         prompt: u32,
         max_tokens: u32,
     ) -> u64 {
@@ -316,7 +299,7 @@ impl LlmInstance {
 
     /// Busy time (µs) a request would add here: joining a running batch costs only its own
     /// tokens, waking an idle instance costs whole steps.
-    pub(crate) fn marginal_busy_us(&self, model: usize, prompt: u32, max_tokens: u32) -> u64 {
+    pub(crate) fn marginal_busy_us(&self, model: ModelIdx, prompt: u32, max_tokens: u32) -> u64 {
         let Some(p) = self.profile(model) else {
             return u64::MAX;
         };
@@ -437,7 +420,7 @@ impl LlmInstance {
         // Switch to the next model (in index order after the loaded one) that has work.
         let n = self.work.len();
         let next = (1..=n)
-            .map(|d| (self.loaded + d) % n)
+            .map(|d| ModelIdx((self.loaded.0 + d) % n))
             .find(|&m| self.work[m] > 0 && m != self.loaded);
         if let Some(to) = next {
             let dur = self.switch_us.max(1);
@@ -455,11 +438,13 @@ impl LlmInstance {
 
     /// Decode slice length for the models now sharing this instance.
     fn slice_steps(&self) -> u32 {
-        let steps: Vec<u64> = (0..self.work.len())
-            .filter(|&m| self.work[m] > 0)
-            .filter_map(|m| {
+        let steps: Vec<u64> = self
+            .work
+            .iter_enumerated()
+            .filter(|&(_, &work)| work > 0)
+            .filter_map(|(m, &work)| {
                 let p = self.profile(m)?;
-                let batch = u64::from(self.work[m]).min(self.max_num_seqs as u64);
+                let batch = u64::from(work).min(self.max_num_seqs as u64);
                 Some(ms_to_us(p.step_ms(0, batch, 0)))
             })
             .collect();
@@ -574,7 +559,14 @@ mod tests {
         spec.max_num_seqs = seqs;
         spec.max_num_batched_tokens = budget;
         let step = spec.step;
-        LlmInstance::new(&spec, 0, vec![Some(step)], 100.0, 0.0, 1)
+        LlmInstance::new(
+            &spec,
+            ModelIdx(0),
+            IdxVec::from(vec![Some(step)]),
+            100.0,
+            0.0,
+            1,
+        )
     }
 
     /// Runs the instance alone until it is idle; returns (key, token times) in event order.
@@ -594,7 +586,7 @@ mod tests {
     fn step_time_follows_the_formula() {
         // tiny: 4 ms + 0.01 ms per prefill token + 0.1 ms per decoding sequence.
         let mut inst = instance(16_384, 8, 256);
-        inst.push(Seq::new(1, 0, 100, 3));
+        inst.push(Seq::new(1, ModelIdx(0), 100, 3));
         let ev = run(&mut inst);
         let times: Vec<u64> = ev
             .iter()
@@ -621,7 +613,7 @@ mod tests {
     #[test]
     fn chunked_prefill_splits_long_prompts() {
         let mut inst = instance(16_384, 8, 64);
-        inst.push(Seq::new(1, 0, 200, 1));
+        inst.push(Seq::new(1, ModelIdx(0), 200, 1));
         let ev = run(&mut inst);
         // 64 + 64 + 64 + 8 tokens: 4 steps; first token at the end of the 4th.
         let expected = 3 * (4_000 + 640) + (4_000 + 80);
@@ -634,7 +626,7 @@ mod tests {
         // 3 sequences of 40 + 40 tokens with room for only 150 tokens of KV.
         let mut inst = instance(150, 8, 256);
         for k in 0..3 {
-            inst.push(Seq::new(k, 0, 40, 40));
+            inst.push(Seq::new(k, ModelIdx(0), 40, 40));
         }
         let ev = run(&mut inst);
         let finished: Vec<u64> = ev
@@ -665,7 +657,7 @@ mod tests {
     fn max_num_seqs_caps_the_batch() {
         let mut inst = instance(16_384, 2, 256);
         for k in 0..3 {
-            inst.push(Seq::new(k, 0, 10, 2));
+            inst.push(Seq::new(k, ModelIdx(0), 10, 2));
         }
         let ev = run(&mut inst);
         // The third sequence's first token comes only after one of the first two finished.

@@ -59,19 +59,16 @@
 //! batch is sent early when its earliest deadline is near, and a batch is co-located whenever
 //! waiting for the embedding server would make it miss its deadline.
 
-use crate::request::Priority;
-
-/// The names of all policies, in the canonical order.
-pub const POLICY_NAMES: [&str; 8] = [
-    "fifo",
-    "priority",
-    "slo_aware",
-    "cost_optimized",
-    "adaptive",
-    "aegaeon",
-    "hybrid",
-    "hybrid_slo",
-];
+/// The names of all policies, in the canonical order ([`Policy::ALL`]'s names).
+pub const POLICY_NAMES: [&str; Policy::ALL.len()] = {
+    let mut names = [""; Policy::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Policy::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// A scheduling policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,9 +104,19 @@ impl Policy {
         Self::HybridSlo,
     ];
 
-    /// The policy's name as used by `/admin/set_policy`.
-    pub fn as_str(self) -> &'static str {
-        POLICY_NAMES[self as usize]
+    /// The policy's name as used by `/admin/set_policy`: the one place policy names are
+    /// spelled ([`POLICY_NAMES`] and every list of known policies derive from it).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Fifo => "fifo",
+            Self::Priority => "priority",
+            Self::SloAware => "slo_aware",
+            Self::CostOptimized => "cost_optimized",
+            Self::Adaptive => "adaptive",
+            Self::Aegaeon => "aegaeon",
+            Self::Hybrid => "hybrid",
+            Self::HybridSlo => "hybrid_slo",
+        }
     }
 
     /// Parses a policy name (exact, lower case).
@@ -159,9 +166,9 @@ pub(crate) enum Mode {
 impl Mode {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Self::Fifo => "fifo",
-            Self::Priority => "priority",
-            Self::SloAware => "slo_aware",
+            Self::Fifo => Policy::Fifo.as_str(),
+            Self::Priority => Policy::Priority.as_str(),
+            Self::SloAware => Policy::SloAware.as_str(),
         }
     }
 }
@@ -199,30 +206,6 @@ impl Behaviour {
             emb_order,
             routing,
         }
-    }
-}
-
-/// The sort key of a queued request under an order: smaller is served first. `seq` (the
-/// arrival counter) makes keys unique and breaks ties by arrival.
-pub(crate) fn order_key(
-    order: QueueOrder,
-    priority: Priority,
-    arrival_us: u64,
-    deadline_us: u64,
-    seq: u64,
-) -> (u64, u64, u64) {
-    match order {
-        QueueOrder::Arrival => (arrival_us, seq, 0),
-        QueueOrder::Priority => (priority_rank(priority), arrival_us, seq),
-        QueueOrder::Deadline => (deadline_us, arrival_us, seq),
-    }
-}
-
-fn priority_rank(p: Priority) -> u64 {
-    match p {
-        Priority::High => 0,
-        Priority::Normal => 1,
-        Priority::Low => 2,
     }
 }
 

@@ -48,6 +48,7 @@
 //! times faster (the ratio of dense BF16 throughput; embedding batches are compute-bound):
 //! `scheduler.colocated_embedding_speedup: 2.6`.
 
+use super::ClusterError;
 use super::spec::{
     ClusterSpec, EmbeddingInstanceSpec, LlmInstanceSpec, PoolModelSpec, SchedulerSpec, StepCost,
 };
@@ -255,5 +256,15 @@ pub fn by_name(name: &str) -> Option<ClusterSpec> {
         "pool" => Some(pool()),
         "tiny" => Some(tiny()),
         _ => None,
+    }
+}
+
+impl ClusterSpec {
+    /// A built-in preset by name (see [`presets`](self)).
+    pub fn preset(name: &str) -> Result<Self, ClusterError> {
+        by_name(name).ok_or_else(|| ClusterError::UnknownPreset {
+            name: name.to_string(),
+            known: PRESET_NAMES.join(", "),
+        })
     }
 }

@@ -6,10 +6,17 @@
 //! that dies takes the server with it). A stdin that is a terminal, `/dev/null` or a file is
 //! not watched.
 
-use super::{AdminMode, Behavior, FakeServer, FakeServerError, Mode};
+use super::{AdminMode, Behavior, FakeServer, FakeServerError, Mode, REFERENCE_POLICIES};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// The default of `--policies`: the reference control plane's policies, comma-separated.
+fn default_policies() -> &'static str {
+    static JOINED: OnceLock<String> = OnceLock::new();
+    JOINED.get_or_init(|| REFERENCE_POLICIES.join(","))
+}
 
 /// Options of `cpbench-fake-server`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -71,11 +78,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = AdminMode::Honest)]
     pub admin: AdminMode,
     /// Policy names the admin API knows, comma-separated; the first is the initial one.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "fifo,priority,slo_aware,cost_optimized,adaptive,aegaeon,hybrid,hybrid_slo"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = default_policies())]
     pub policies: Vec<String>,
     /// /health answers 503 for this many milliseconds after start.
     #[arg(long, value_name = "MS", default_value = "0", value_parser = parse_ms)]

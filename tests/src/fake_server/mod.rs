@@ -59,16 +59,7 @@ use tokio::task::{JoinHandle, JoinSet};
 pub const MAX_OUTPUT_TOKENS: u32 = 1 << 20;
 
 /// The policies an honest admin API knows by default: those of the reference control plane.
-pub const REFERENCE_POLICIES: &[&str] = &[
-    "fifo",
-    "priority",
-    "slo_aware",
-    "cost_optimized",
-    "adaptive",
-    "aegaeon",
-    "hybrid",
-    "hybrid_slo",
-];
+pub const REFERENCE_POLICIES: &[&str] = &cpbench_core::cluster::POLICY_NAMES;
 
 /// What an LLM request that does not say whether to stream is answered with, and which
 /// endpoints are served.

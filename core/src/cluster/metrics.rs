@@ -1,0 +1,184 @@
+//! The snapshot served at `/admin/metrics`, and the counters behind it.
+
+use super::Cluster;
+use super::policy::Policy;
+use serde::{Deserialize, Serialize};
+
+/// Request counters of `/admin/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RequestCounts {
+    /// Requests that arrived.
+    pub received: u64,
+    /// Requests that finished.
+    pub completed: u64,
+    /// Requests accepted and then abandoned (the client went away).
+    pub failed: u64,
+    /// Requests refused (400/404/429/503).
+    pub rejected: u64,
+}
+
+/// Control-plane queue depths.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct QueueDepths {
+    /// LLM requests waiting for dispatch.
+    pub llm: u64,
+    /// Embedding requests waiting for dispatch.
+    pub embedding: u64,
+}
+
+/// One instance in `/admin/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct InstanceMetrics {
+    /// Instance id.
+    pub id: String,
+    /// The model loaded now.
+    pub model: String,
+    /// `llm` or `embedding`.
+    pub kind: String,
+    /// GPU type.
+    pub gpu: String,
+    /// Sequences in the running batch (embedding: requests in the batch in flight).
+    pub running: u64,
+    /// Requests waiting at the instance.
+    pub waiting: u64,
+    /// Fraction of the KV cache in use (0 for embedding servers).
+    pub kv_cache_usage: f64,
+    /// Requests completed.
+    pub completed: u64,
+    /// Output tokens generated.
+    pub output_tokens: u64,
+    /// Time spent working (steps, batches, model switches).
+    pub busy_s: f64,
+    /// `busy_s` times the instance's price.
+    pub cost_usd: f64,
+    /// Model loads (`aegaeon`).
+    pub model_switches: u64,
+    /// Sequences preempted for lack of KV cache.
+    pub preemptions: u64,
+    /// Embedding batches run (co-located ones included on LLM instances).
+    pub batches: u64,
+}
+
+/// The snapshot served at `/admin/metrics`: the contract's fields plus per-policy extras.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ClusterMetrics {
+    /// Current policy.
+    pub policy: String,
+    /// Seconds since the cluster started.
+    pub uptime_s: f64,
+    /// Request counters (since the last reset).
+    pub requests: RequestCounts,
+    /// Control-plane queue depths now.
+    pub queues: QueueDepths,
+    /// Every instance.
+    pub instances: Vec<InstanceMetrics>,
+    /// `adaptive`'s current mode (`fifo`, `slo_aware` or `priority`); `None` otherwise.
+    pub adaptive_mode: Option<String>,
+    /// Mode switches made by `adaptive`.
+    pub policy_switches: u64,
+    /// Busy time of every instance times its price, summed.
+    pub cost_usd: f64,
+    /// `cost_usd` per completed request (`None` before the first completion).
+    pub cost_per_request_usd: Option<f64>,
+    /// Model loads across the pool (`aegaeon`).
+    pub model_switches: u64,
+    /// Preemptions across LLM instances.
+    pub preemptions: u64,
+    /// Embedding batches run, everywhere.
+    pub embedding_batches: u64,
+    /// Embedding batches run on LLM instances (`hybrid`, `hybrid_slo`).
+    pub colocated_embedding_batches: u64,
+    /// The cluster spec's name.
+    pub cluster: String,
+}
+
+/// The cluster-wide counters (zeroed by [`Cluster::reset_counters`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests: RequestCounts,
+    /// Mode switches made by `adaptive`.
+    pub(crate) policy_switches: u64,
+    /// Embedding batches co-located on LLM instances.
+    pub(crate) colocated_batches: u64,
+}
+
+impl Cluster {
+    /// A snapshot for `/admin/metrics` at `now_us`.
+    pub fn metrics(&self, now_us: u64) -> ClusterMetrics {
+        let mut instances = Vec::new();
+        let mut cost = 0.0;
+        let mut model_switches = 0;
+        let mut preemptions = 0;
+        let mut batches = 0;
+        for i in &self.llm {
+            let busy_s = i.stats.busy_us as f64 / 1e6;
+            let c = busy_s * i.cost_per_hour_usd / 3600.0;
+            cost += c;
+            model_switches += i.stats.model_switches;
+            preemptions += i.stats.preemptions;
+            batches += i.stats.embedding_batches;
+            instances.push(InstanceMetrics {
+                id: i.id.clone(),
+                model: self.models[i.loaded].name.clone(),
+                kind: "llm".into(),
+                gpu: i.gpu.clone(),
+                running: i.running_len() as u64,
+                waiting: i.waiting_len() as u64,
+                kv_cache_usage: i.kv_usage(),
+                completed: i.stats.completed,
+                output_tokens: i.stats.output_tokens,
+                busy_s,
+                cost_usd: c,
+                model_switches: i.stats.model_switches,
+                preemptions: i.stats.preemptions,
+                batches: i.stats.embedding_batches,
+            });
+        }
+        for e in &self.emb {
+            let busy_s = e.stats.busy_us as f64 / 1e6;
+            let c = busy_s * e.cost_per_hour_usd / 3600.0;
+            cost += c;
+            batches += e.stats.batches;
+            instances.push(InstanceMetrics {
+                id: e.id.clone(),
+                model: self.models[e.model].name.clone(),
+                kind: "embedding".into(),
+                gpu: e.gpu.clone(),
+                running: e.running_len() as u64,
+                waiting: e.queued_len() as u64,
+                kv_cache_usage: 0.0,
+                completed: e.stats.completed,
+                output_tokens: 0,
+                busy_s,
+                cost_usd: c,
+                model_switches: 0,
+                preemptions: 0,
+                batches: e.stats.batches,
+            });
+        }
+        let completed = self.counters.requests.completed;
+        ClusterMetrics {
+            policy: self.policy.as_str().to_string(),
+            uptime_s: now_us.max(self.clock_us) as f64 / 1e6,
+            requests: self.counters.requests.clone(),
+            queues: QueueDepths {
+                llm: self.queued_llm as u64,
+                embedding: self.queued_emb as u64,
+            },
+            instances,
+            adaptive_mode: (self.policy == Policy::Adaptive).then(|| self.mode.as_str().into()),
+            policy_switches: self.counters.policy_switches,
+            cost_usd: cost,
+            cost_per_request_usd: (completed > 0).then(|| cost / completed as f64),
+            model_switches,
+            preemptions,
+            embedding_batches: batches,
+            colocated_embedding_batches: self.counters.colocated_batches,
+            cluster: self.spec.name.clone(),
+        }
+    }
+}
