@@ -9,6 +9,7 @@ use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::slo::SloTargets;
 use sage_cp_bench::export::charts::render_svg;
 use sage_cp_bench::export::report_set::report_charts;
+use sage_cp_bench::export::table;
 use sage_cp_bench::export::visualize::Visuals;
 use scraper::{Html, Selector};
 use std::collections::BTreeSet;
@@ -112,6 +113,51 @@ fn visuals(r: &Report) -> Visuals {
 fn markdown_report_is_stable() {
     let md = visuals(&fixture()).markdown();
     insta::assert_snapshot!("markdown_report", md);
+}
+
+/// [`run`] without its embedding requests, with these parameters.
+fn llm_run(policy: &str, slow: u64, params: RunParams) -> PolicyRun {
+    let records = run(policy, slow)
+        .records
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.kind != RequestKind::Embedding)
+        .collect();
+    PolicyRun::from_records(
+        policy,
+        PolicySwitch::Verified,
+        params,
+        records,
+        &SloTargets::default(),
+        true,
+    )
+}
+
+#[test]
+fn terminal_table_is_stable() {
+    // Hybrid: LLM and embedding columns and best-of lines.
+    insta::assert_snapshot!("terminal_table_hybrid", table::render(&fixture()));
+    // LLM only, a sweep with a partial run (rate in the config line only without run rates).
+    let mut r = fixture();
+    r.config["mode"] = "llm".into();
+    let rate = |rps: f64| RunParams {
+        request_rate_rps: Some(rps),
+        llm_ratio: None,
+        label: Some("x".into()),
+    };
+    r.runs = vec![
+        llm_run("fifo", 1, rate(5.0)),
+        llm_run("fifo", 3, rate(10.0)),
+        llm_run("priority", 2, rate(10.0)),
+    ];
+    r.runs[1].partial = true;
+    r.partial = true;
+    insta::assert_snapshot!("terminal_table_sweep", table::render(&r));
+    // One run: no best-of lines.
+    r.runs.truncate(1);
+    r.partial = false;
+    r.runs[0].params = RunParams::default();
+    insta::assert_snapshot!("terminal_table_single", table::render(&r));
 }
 
 #[test]
