@@ -2,7 +2,8 @@
 //! parses cleanly with every result string kept as text, SVG charts with their series, and
 //! `visualize` on the result of a real run against the embedded control plane.
 
-use cpbench_core::chart::extra::{GuidedChart, draw_guided};
+use cpbench_core::chart::draw::draw_guided;
+use cpbench_core::chart::guide::GuidedChart;
 use cpbench_core::record::{Outcome, RequestRecord, TokenSource};
 use cpbench_core::report::{GpuSection, PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
 use cpbench_core::request::{Priority, RequestKind};
