@@ -22,6 +22,15 @@ const EVIL: &str = "<script>alert(1)</script>";
 /// A deterministic run of 24 requests: LLM chat and embeddings, every priority, one timeout
 /// and one HTTP 503; `slow` stretches the latencies.
 fn run(policy: &str, slow: u64) -> PolicyRun {
+    run_of(policy, slow, RunParams::default(), true)
+}
+
+/// [`run`] without its embedding requests, with these parameters.
+fn llm_run(policy: &str, slow: u64, params: RunParams) -> PolicyRun {
+    run_of(policy, slow, params, false)
+}
+
+fn run_of(policy: &str, slow: u64, params: RunParams, embeddings: bool) -> PolicyRun {
     let records = (0..24u64)
         .map(|id| {
             let intended_us = id * 100_000;
@@ -64,11 +73,12 @@ fn run(policy: &str, slow: u64) -> PolicyRun {
                 concurrency_wait_us: 0,
             }
         })
+        .filter(|r| embeddings || r.kind != RequestKind::Embedding)
         .collect();
     let mut r = PolicyRun::from_records(
         policy,
         PolicySwitch::Verified,
-        RunParams::default(),
+        params,
         records,
         &SloTargets::default(),
         true,
@@ -114,24 +124,6 @@ fn visuals(r: &Report) -> Visuals {
 fn markdown_report_is_stable() {
     let md = visuals(&fixture()).markdown();
     insta::assert_snapshot!("markdown_report", md);
-}
-
-/// [`run`] without its embedding requests, with these parameters.
-fn llm_run(policy: &str, slow: u64, params: RunParams) -> PolicyRun {
-    let records = run(policy, slow)
-        .records
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.kind != RequestKind::Embedding)
-        .collect();
-    PolicyRun::from_records(
-        policy,
-        PolicySwitch::Verified,
-        params,
-        records,
-        &SloTargets::default(),
-        true,
-    )
 }
 
 #[test]

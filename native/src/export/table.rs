@@ -8,25 +8,17 @@ use cpbench_core::chart::table::{Column, has_embeddings, leading_row, summary_ro
 use cpbench_core::report::Report;
 use std::fmt::Write;
 
-/// The terminal's columns: with embedding requests (a hybrid workload), the LLM and
-/// embedding means and SLO compliance take the place of the overall E2E and SLO columns.
+/// The terminal's columns: the summary table's [`Column::BASE`]; with embedding requests (a
+/// hybrid workload), the LLM and embedding means and SLO compliance take the place of the
+/// overall E2E and SLO columns, before `Errors`.
 fn columns(hybrid: bool) -> Vec<Column> {
     use Column::*;
-    let mut cols = vec![
-        Policy,
-        Throughput,
-        OutputTokens,
-        TtftP50,
-        TtftP99,
-        HighTtftP99,
-        TpotP50,
-    ];
+    let mut cols = Column::BASE.to_vec();
     if hybrid {
-        cols.extend([LlmE2eAvg, EmbeddingE2eAvg, LlmSlo, EmbeddingSlo]);
-    } else {
-        cols.extend([E2eAvg, E2eP99, Slo]);
+        cols.retain(|c| !matches!(c, E2eAvg | E2eP99 | Slo));
+        let at = cols.len() - 1;
+        cols.splice(at..at, [LlmE2eAvg, EmbeddingE2eAvg, LlmSlo, EmbeddingSlo]);
     }
-    cols.push(Errors);
     cols
 }
 
