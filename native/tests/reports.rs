@@ -2,13 +2,15 @@
 //! parses cleanly with every result string kept as text, SVG charts with their series, and
 //! `visualize` on the result of a real run against the embedded control plane.
 
-use cpbench_core::chart::extra::{GuidedChart, draw_guided};
+use cpbench_core::chart::draw::draw_guided;
+use cpbench_core::chart::guide::GuidedChart;
 use cpbench_core::record::{Outcome, RequestRecord, TokenSource};
 use cpbench_core::report::{GpuSection, PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
 use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::slo::SloTargets;
 use sage_cp_bench::export::charts::render_svg;
 use sage_cp_bench::export::report_set::report_charts;
+use sage_cp_bench::export::table;
 use sage_cp_bench::export::visualize::Visuals;
 use scraper::{Html, Selector};
 use std::collections::BTreeSet;
@@ -20,6 +22,15 @@ const EVIL: &str = "<script>alert(1)</script>";
 /// A deterministic run of 24 requests: LLM chat and embeddings, every priority, one timeout
 /// and one HTTP 503; `slow` stretches the latencies.
 fn run(policy: &str, slow: u64) -> PolicyRun {
+    run_of(policy, slow, RunParams::default(), true)
+}
+
+/// [`run`] without its embedding requests, with these parameters.
+fn llm_run(policy: &str, slow: u64, params: RunParams) -> PolicyRun {
+    run_of(policy, slow, params, false)
+}
+
+fn run_of(policy: &str, slow: u64, params: RunParams, embeddings: bool) -> PolicyRun {
     let records = (0..24u64)
         .map(|id| {
             let intended_us = id * 100_000;
@@ -57,11 +68,12 @@ fn run(policy: &str, slow: u64) -> PolicyRun {
                 ..RequestRecord::new(id, kind, priority, model, deadline_ms, 38, intended_us)
             }
         })
+        .filter(|r| embeddings || r.kind != RequestKind::Embedding)
         .collect();
     let mut r = PolicyRun::from_records(
         policy,
         PolicySwitch::Verified,
-        RunParams::default(),
+        params,
         records,
         &SloTargets::default(),
         true,
@@ -107,6 +119,33 @@ fn visuals(r: &Report) -> Visuals {
 fn markdown_report_is_stable() {
     let md = visuals(&fixture()).markdown();
     insta::assert_snapshot!("markdown_report", md);
+}
+
+#[test]
+fn terminal_table_is_stable() {
+    // Hybrid: LLM and embedding columns and best-of lines.
+    insta::assert_snapshot!("terminal_table_hybrid", table::render(&fixture()));
+    // LLM only, a sweep with a partial run (rate in the config line only without run rates).
+    let mut r = fixture();
+    r.config["mode"] = "llm".into();
+    let rate = |rps: f64| RunParams {
+        request_rate_rps: Some(rps),
+        llm_ratio: None,
+        label: Some("x".into()),
+    };
+    r.runs = vec![
+        llm_run("fifo", 1, rate(5.0)),
+        llm_run("fifo", 3, rate(10.0)),
+        llm_run("priority", 2, rate(10.0)),
+    ];
+    r.runs[1].partial = true;
+    r.partial = true;
+    insta::assert_snapshot!("terminal_table_sweep", table::render(&r));
+    // One run: no best-of lines.
+    r.runs.truncate(1);
+    r.partial = false;
+    r.runs[0].params = RunParams::default();
+    insta::assert_snapshot!("terminal_table_single", table::render(&r));
 }
 
 #[test]

@@ -3,11 +3,11 @@
 use crate::charts::{ChartView, Select};
 use crate::load::{LoadError, parse_report, unique_name, url_file_name};
 use crate::web;
-use cpbench_core::chart::compare::{
-    self, Breakdown, GpuMetric, LatencyMetric, NamedRun, Percentile, SeriesField, name_runs,
-};
+use cpbench_core::chart::metric::{Breakdown, GpuMetric, LatencyMetric, Percentile, SeriesField};
+use cpbench_core::chart::runs::{NamedRun, name_runs};
 use cpbench_core::chart::table::{Column, SummaryRow, best_row, sort_rows, summary_rows};
 use cpbench_core::chart::{ChartSpec, color};
+use cpbench_core::chart::{compare, control_plane, distribution};
 use cpbench_core::report::{GpuStatus, Report, ReportKind};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -364,7 +364,7 @@ fn Comparison(files: Files) -> impl IntoView {
     let throughput = chart_memo(files, compare::throughput);
     let tokens = chart_memo(files, compare::token_throughput);
     let latency = chart_memo(files, move |r| compare::latency_percentiles(r, m()));
-    let cdf = chart_memo(files, move |r| compare::cdf(r, m()));
+    let cdf = chart_memo(files, move |r| distribution::cdf(r, m()));
     let by_group = chart_memo(files, move |r| compare::latency_by(r, m(), p(), b()));
     let slo = chart_memo(files, move |r| compare::slo_compliance_by(r, b()));
     let goodput = chart_memo(files, move |r| compare::goodput_by(r, b()));
@@ -383,16 +383,16 @@ fn Comparison(files: Files) -> impl IntoView {
             GpuMetric::parse(&gpu_metric.get()).unwrap_or(GpuMetric::Utilization),
         )
     });
-    let cp_keys = Memo::new(move |_| files.with_runs(compare::control_plane_keys));
+    let cp_keys = Memo::new(move |_| files.with_runs(control_plane::keys));
     let cp = chart_memo(files, move |r| {
         let key = cp_key.get();
-        let keys = compare::control_plane_keys(r);
+        let keys = control_plane::keys(r);
         let key = if keys.contains(&key) {
             key
         } else {
             keys.first().cloned().unwrap_or_default()
         };
-        compare::control_plane(r, &key)
+        control_plane::field_chart(r, &key)
     });
     let has_sweep = Memo::new(move |_| files.with_runs(compare::has_sweep));
     let has_gpu = Memo::new(move |_| files.with_runs(compare::has_gpu));

@@ -2,21 +2,39 @@
 //!
 //! A chart is described by a [`ChartSpec`]: its title, its axes (label, unit, scale), its kind
 //! (grouped bars over categories, lines over a numeric axis, or a histogram) and its data
-//! series, each with a name and a colour. The builders in [`compare`] make specs from result
-//! files, those in [`workload`] from a generated workload, and [`table`] holds the summary
-//! table's rows; [`extra`] holds the static reports' further charts and their reference lines
-//! ([`extra::Guide`]). [`draw::draw`] draws any spec with plotters on any
+//! series, each with a name and a colour. A [`guide::GuidedChart`] adds reference lines drawn
+//! over the data ([`guide::Guide`]: an SLO target, a percentile).
+//!
+//! Specs from result files take the runs to show as [`runs::NamedRun`]s (see
+//! [`runs::name_runs`]), so a run has the same name and colour in every chart, and what to
+//! show of them as the choices in [`metric`]. The builders are grouped by subject:
+//! [`compare`] (throughput, latency percentiles, results by group, sweeps, per-second series,
+//! GPU readings), [`distribution`] (CDFs and per-run histograms), [`request_mix`] (LLM and
+//! embedding requests, mixed ratios, embedding batches) and [`control_plane`] (the control
+//! plane's sampled metrics and queue depth); [`workload`] makes specs from a generated
+//! workload, and [`table`] holds the summary table's rows and columns.
+//!
+//! [`draw::draw`] draws any spec with plotters on any
 //! [`DrawingBackend`](plotters::prelude::DrawingBackend) (an HTML canvas in the viewer, SVG or
-//! PNG natively) and returns the [`Geometry`] of its plotting area, which [`hit_test`] uses to
-//! find the data point under a pointer, so a tooltip shows the exact value from the spec.
+//! PNG natively), [`draw::draw_guided`] a spec with its guides and legend, and both return the
+//! [`Geometry`] of the plotting area, which [`hit_test`] uses to find the data point under a
+//! pointer, so a tooltip shows the exact value from the spec.
 //!
 //! Nothing here reads files or clocks; every value shown comes from the spec's data.
 
 pub mod compare;
+pub mod control_plane;
+pub mod distribution;
 pub mod draw;
-pub mod extra;
+pub mod guide;
+pub mod metric;
+pub mod request_mix;
+pub mod runs;
 pub mod table;
 pub mod workload;
+
+#[cfg(test)]
+mod fixtures;
 
 pub use draw::{DrawOptions, draw};
 

@@ -1,7 +1,8 @@
 //! The summary table: one row per run with the numbers of the terminal table, formatted the
-//! same way, and sortable by any column.
+//! same way, and sortable by any column. The columns ([`Column`]) are defined here once: the
+//! viewer, the HTML and Markdown reports and the terminal table each pick which to show.
 
-use super::compare::NamedRun;
+use super::runs::NamedRun;
 use crate::metrics::Summary;
 use crate::report::PolicyRun;
 use std::cmp::Ordering;
@@ -27,6 +28,10 @@ pub enum Column {
     E2eAvg,
     /// 99th percentile end-to-end latency.
     E2eP99,
+    /// Mean end-to-end latency of the LLM requests (hybrid workloads).
+    LlmE2eAvg,
+    /// Mean end-to-end latency of the embedding requests (hybrid workloads).
+    EmbeddingE2eAvg,
     /// SLO compliance of all requests.
     Slo,
     /// SLO compliance of LLM requests (hybrid workloads).
@@ -57,7 +62,7 @@ impl Column {
     /// columns before `Errors` when any run has embedding requests.
     pub fn for_rows(rows: &[SummaryRow]) -> Vec<Column> {
         let mut cols = Self::BASE.to_vec();
-        if rows.iter().any(|r| r.embedding_slo.is_some()) {
+        if has_embeddings(rows) {
             let at = cols.len() - 1;
             cols.splice(at..at, [Self::LlmSlo, Self::EmbeddingSlo]);
         }
@@ -76,6 +81,8 @@ impl Column {
             Self::TpotP50 => "tpot_p50",
             Self::E2eAvg => "e2e_avg",
             Self::E2eP99 => "e2e_p99",
+            Self::LlmE2eAvg => "llm_e2e_avg",
+            Self::EmbeddingE2eAvg => "embedding_e2e_avg",
             Self::Slo => "slo",
             Self::LlmSlo => "llm_slo",
             Self::EmbeddingSlo => "embedding_slo",
@@ -83,22 +90,51 @@ impl Column {
         }
     }
 
-    /// The header, with the unit.
-    pub fn header(self) -> &'static str {
+    /// The header without the unit (`TTFT p99`).
+    pub fn label(self) -> &'static str {
         match self {
             Self::Policy => "Policy",
-            Self::Throughput => "Throughput (req/s)",
+            Self::Throughput => "Throughput",
             Self::OutputTokens => "Out tok/s",
-            Self::TtftP50 => "TTFT p50 (ms)",
-            Self::TtftP99 => "TTFT p99 (ms)",
-            Self::HighTtftP99 => "HIGH TTFT p99 (ms)",
-            Self::TpotP50 => "TPOT p50 (ms)",
-            Self::E2eAvg => "E2E avg (ms)",
-            Self::E2eP99 => "E2E p99 (ms)",
+            Self::TtftP50 => "TTFT p50",
+            Self::TtftP99 => "TTFT p99",
+            Self::HighTtftP99 => "HIGH TTFT p99",
+            Self::TpotP50 => "TPOT p50",
+            Self::E2eAvg => "E2E avg",
+            Self::E2eP99 => "E2E p99",
+            Self::LlmE2eAvg => "LLM Avg",
+            Self::EmbeddingE2eAvg => "Emb Avg",
             Self::Slo => "SLO",
             Self::LlmSlo => "LLM SLO",
             Self::EmbeddingSlo => "Emb SLO",
             Self::Errors => "Errors",
+        }
+    }
+
+    /// The unit of the column's values (`ms`, `req/s`); empty for the name, for output tokens
+    /// (the label says `tok/s`) and for percentages (their text ends in `%`).
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::Throughput => "req/s",
+            Self::Policy | Self::OutputTokens => "",
+            c if c.is_percent() => "",
+            _ => "ms",
+        }
+    }
+
+    /// Whether the column holds fractions shown as percentages.
+    pub fn is_percent(self) -> bool {
+        matches!(
+            self,
+            Self::Slo | Self::LlmSlo | Self::EmbeddingSlo | Self::Errors
+        )
+    }
+
+    /// The header, with the unit: `TTFT p99 (ms)`, or the label alone without a unit.
+    pub fn header(self) -> String {
+        match self.unit() {
+            "" => self.label().to_owned(),
+            unit => format!("{} ({unit})", self.label()),
         }
     }
 
@@ -123,6 +159,8 @@ impl Column {
             Self::TpotP50 => r.tpot_p50_ms,
             Self::E2eAvg => r.e2e_avg_ms,
             Self::E2eP99 => r.e2e_p99_ms,
+            Self::LlmE2eAvg => r.llm_e2e_avg_ms,
+            Self::EmbeddingE2eAvg => r.embedding_e2e_avg_ms,
             Self::Slo => Some(r.slo_compliance),
             Self::LlmSlo => r.llm_slo,
             Self::EmbeddingSlo => r.embedding_slo,
@@ -143,8 +181,31 @@ impl Column {
             }
             Self::Throughput => format!("{:.1}", r.throughput_rps),
             Self::OutputTokens => format!("{:.0}", r.output_tokens_per_s),
-            Self::Slo | Self::LlmSlo | Self::EmbeddingSlo | Self::Errors => pct(self.value(r)),
+            c if c.is_percent() => pct(self.value(r)),
             _ => ms(self.value(r)),
+        }
+    }
+
+    /// The cell's text followed by the unit, as the terminal table writes it (`12.3 req/s`,
+    /// `45.6 ms`, `97.5%`, `-` when missing).
+    pub fn text_with_unit(self, r: &SummaryRow) -> String {
+        let text = self.text(r);
+        match self.unit() {
+            "" => text,
+            _ if self.value(r).is_none() => text,
+            unit => format!("{text} {unit}"),
+        }
+    }
+
+    /// A value of this column in a sentence (the "best of" lines): one decimal and the unit
+    /// (`8.2 req/s`, `41.0 ms`), or a percentage (`97.5%`).
+    pub fn sentence_value(self, v: f64) -> String {
+        if self.is_percent() {
+            return pct(Some(v));
+        }
+        match self.unit() {
+            "" => format!("{v:.1}"),
+            unit => format!("{v:.1} {unit}"),
         }
     }
 }
@@ -187,6 +248,10 @@ pub struct SummaryRow {
     pub e2e_avg_ms: Option<f64>,
     /// 99th percentile E2E latency, ms.
     pub e2e_p99_ms: Option<f64>,
+    /// Mean E2E latency of the LLM kinds together, ms; `None` without successful LLM requests.
+    pub llm_e2e_avg_ms: Option<f64>,
+    /// Mean E2E latency of embedding requests, ms; `None` without successful ones.
+    pub embedding_e2e_avg_ms: Option<f64>,
     /// SLO compliance, 0 to 1.
     pub slo_compliance: f64,
     /// SLO compliance of the LLM kinds together, 0 to 1; `None` without LLM requests.
@@ -199,8 +264,9 @@ pub struct SummaryRow {
     pub partial: bool,
 }
 
-/// SLO compliance of the LLM kinds together (requests met / requests, over all LLM kinds).
-fn llm_slo(r: &PolicyRun) -> Option<f64> {
+/// SLO compliance (requests met / requests) and mean E2E latency (weighted by each kind's
+/// successful requests) of the LLM kinds together; both `None` without LLM requests.
+fn llm_kinds(r: &PolicyRun) -> (Option<f64>, Option<f64>) {
     let llm: Vec<&Summary> = r
         .by_kind
         .iter()
@@ -208,8 +274,19 @@ fn llm_slo(r: &PolicyRun) -> Option<f64> {
         .map(|(_, s)| s)
         .collect();
     let total: u64 = llm.iter().map(|s| s.requests_total).sum();
+    if total == 0 {
+        return (None, None);
+    }
     let met: u64 = llm.iter().map(|s| s.slo_met).sum();
-    (total > 0).then(|| met as f64 / total as f64)
+    let (mut sum, mut n) = (0.0, 0u64);
+    for e in llm.iter().filter_map(|s| s.e2e.as_ref()) {
+        sum += e.mean_ms * e.count as f64;
+        n += e.count;
+    }
+    (
+        Some(met as f64 / total as f64),
+        (n > 0).then(|| sum / n as f64),
+    )
 }
 
 impl SummaryRow {
@@ -217,6 +294,8 @@ impl SummaryRow {
     pub fn of(r: &NamedRun<'_>) -> Self {
         let run = r.run;
         let s = &run.summary;
+        let (llm_slo, llm_e2e_avg_ms) = llm_kinds(run);
+        let embedding = run.by_kind.get("embedding");
         Self {
             name: r.name(),
             index: r.index,
@@ -232,9 +311,11 @@ impl SummaryRow {
             tpot_p50_ms: s.tpot.as_ref().map(|l| l.p50_ms),
             e2e_avg_ms: s.e2e.as_ref().map(|l| l.mean_ms),
             e2e_p99_ms: s.e2e.as_ref().map(|l| l.p99_ms),
+            llm_e2e_avg_ms,
+            embedding_e2e_avg_ms: embedding.and_then(|e| e.e2e.as_ref()).map(|l| l.mean_ms),
             slo_compliance: s.slo_compliance,
-            llm_slo: llm_slo(run),
-            embedding_slo: run.by_kind.get("embedding").map(|e| e.slo_compliance),
+            llm_slo,
+            embedding_slo: embedding.map(|e| e.slo_compliance),
             error_rate: s.error_rate,
             partial: run.partial,
         }
@@ -244,6 +325,11 @@ impl SummaryRow {
 /// The rows of these runs, in their order.
 pub fn summary_rows(runs: &[NamedRun<'_>]) -> Vec<SummaryRow> {
     runs.iter().map(SummaryRow::of).collect()
+}
+
+/// Whether any row has embedding requests (a hybrid workload).
+pub fn has_embeddings(rows: &[SummaryRow]) -> bool {
+    rows.iter().any(|r| r.embedding_slo.is_some())
 }
 
 /// Sorts rows by a column (names alphabetically; missing values last either way); stable, so
@@ -263,34 +349,44 @@ pub fn sort_rows(rows: &mut [SummaryRow], column: Column, descending: bool) {
     });
 }
 
-/// The index (into `rows`) of the best row in a column, when at least two rows have a value
-/// and they are not all equal.
-pub fn best_row(rows: &[SummaryRow], column: Column) -> Option<usize> {
-    let values: Vec<(usize, f64)> = rows
+/// The index (into `rows`) of the first row with the best value in a column, whenever any
+/// row has a value (the terminal table's "best of" lines).
+pub fn leading_row(rows: &[SummaryRow], column: Column) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, v) in rows
         .iter()
         .enumerate()
         .filter_map(|(i, r)| column.value(r).map(|v| (i, v)))
-        .collect();
-    if values.len() < 2 || values.iter().all(|(_, v)| *v == values[0].1) {
+    {
+        let better = best.is_none_or(|(_, b)| {
+            if column.higher_is_better() {
+                v > b
+            } else {
+                v < b
+            }
+        });
+        if better {
+            best = Some((i, v));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// The index (into `rows`) of the best row in a column (the first of equals), when at least
+/// two rows have a value and they are not all equal.
+pub fn best_row(rows: &[SummaryRow], column: Column) -> Option<usize> {
+    let values: Vec<f64> = rows.iter().filter_map(|r| column.value(r)).collect();
+    if values.len() < 2 || values.iter().all(|v| *v == values[0]) {
         return None;
     }
-    let pick = if column.higher_is_better() {
-        values
-            .iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-    } else {
-        values
-            .iter()
-            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
-    };
-    pick.map(|(i, _)| *i)
+    leading_row(rows, column)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chart::compare::name_runs;
-    use crate::chart::compare::tests::{report, run};
+    use crate::chart::fixtures::{report, run};
+    use crate::chart::runs::name_runs;
     use crate::report::RunParams;
 
     #[test]
@@ -332,6 +428,15 @@ mod tests {
             r.llm_slo,
             Some(llm.slo_met as f64 / llm.requests_total as f64)
         );
+        assert_eq!(
+            Column::LlmE2eAvg.value(r),
+            Some(llm.e2e.unwrap().mean_ms),
+            "one LLM kind: its own mean"
+        );
+        assert_eq!(
+            Column::EmbeddingE2eAvg.value(r),
+            Some(rep.runs[1].by_kind["embedding"].e2e.unwrap().mean_ms)
+        );
     }
 
     #[test]
@@ -346,6 +451,23 @@ mod tests {
         );
         row.partial = true;
         assert_eq!(Column::Policy.text(&row), "x (partial)");
+        // Headers carry the unit; the terminal writes it after each value instead.
+        assert_eq!(Column::TtftP99.header(), "TTFT p99 (ms)");
+        assert_eq!(Column::Throughput.header(), "Throughput (req/s)");
+        assert_eq!(Column::OutputTokens.header(), "Out tok/s");
+        assert_eq!(Column::Slo.header(), "SLO");
+        row.throughput_rps = 8.25;
+        row.ttft_p99_ms = Some(123.4);
+        row.high_ttft_p99_ms = None;
+        row.slo_compliance = 0.5;
+        assert_eq!(Column::Throughput.text_with_unit(&row), "8.2 req/s");
+        assert_eq!(Column::TtftP99.text_with_unit(&row), "123 ms");
+        assert_eq!(Column::HighTtftP99.text_with_unit(&row), "-");
+        assert_eq!(Column::Slo.text_with_unit(&row), "50.0%");
+        assert_eq!(Column::Policy.text_with_unit(&row), "x (partial)");
+        assert_eq!(Column::TtftP99.sentence_value(123.4), "123.4 ms");
+        assert_eq!(Column::Throughput.sentence_value(8.25), "8.2 req/s");
+        assert_eq!(Column::Slo.sentence_value(0.5), "50.0%");
     }
 
     #[test]
@@ -369,8 +491,18 @@ mod tests {
         );
         assert_eq!(best_row(&rows, Column::TtftP99), Some(1));
         assert_eq!(best_row(&rows, Column::Policy), None);
-        // All equal: nothing is best.
+        // All equal: nothing is best, but the first leads.
         assert_eq!(best_row(&rows, Column::Errors), None);
+        assert_eq!(leading_row(&rows, Column::Errors), Some(0));
+        assert_eq!(leading_row(&rows, Column::TtftP99), Some(1));
+        assert_eq!(leading_row(&rows, Column::Policy), None);
+        // One value: it leads, but is not marked best.
+        let mut one = rows.clone();
+        for r in &mut one[..2] {
+            r.ttft_p99_ms = None;
+        }
+        assert_eq!(leading_row(&one, Column::TtftP99), Some(2));
+        assert_eq!(best_row(&one, Column::TtftP99), None);
         let mut missing = rows.clone();
         missing[0].ttft_p99_ms = None;
         sort_rows(&mut missing, Column::TtftP99, true);

@@ -11,7 +11,8 @@
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use anyhow::{Context, Result, anyhow};
 use cpbench_core::chart::DrawOptions;
-use cpbench_core::chart::extra::{GuidedChart, draw_guided};
+use cpbench_core::chart::draw::draw_guided;
+use cpbench_core::chart::guide::GuidedChart;
 use plotters::prelude::*;
 use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::{
@@ -302,7 +303,7 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cpbench_core::chart::extra::Guide;
+    use cpbench_core::chart::guide::Guide;
     use cpbench_core::chart::{Axis, ChartKind, ChartSpec, Point, Series, color};
 
     fn chart() -> GuidedChart {

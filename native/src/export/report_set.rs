@@ -2,11 +2,10 @@
 //! in the order the HTML and Markdown reports show them.
 
 use crate::settings::{self, Resolved};
-use cpbench_core::chart::ChartSpec;
-use cpbench_core::chart::compare::{
-    self, Breakdown, GpuMetric, LatencyMetric, Percentile, SeriesField, name_runs,
-};
-use cpbench_core::chart::extra::{self, Guide, GuidedChart, slo_target_guide};
+use cpbench_core::chart::guide::{Guide, GuidedChart, slo_target_guide};
+use cpbench_core::chart::metric::{Breakdown, GpuMetric, LatencyMetric, Percentile, SeriesField};
+use cpbench_core::chart::runs::name_runs;
+use cpbench_core::chart::{ChartSpec, compare, control_plane, distribution, request_mix};
 use cpbench_core::config::BenchmarkConfig;
 use cpbench_core::experiment::{ExperimentSummary, ThroughputCriteria};
 use cpbench_core::report::Report;
@@ -127,7 +126,7 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
     if runs.len() <= MAX_HISTOGRAM_RUNS {
         out.extend(
             runs.iter()
-                .filter_map(|r| extra::latency_histogram(r, LatencyMetric::E2e)),
+                .filter_map(|r| distribution::latency_histogram(r, LatencyMetric::E2e)),
         );
     } else {
         notes.push(format!(
@@ -135,9 +134,9 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
             runs.len()
         ));
     }
-    out.push(plain(compare::cdf(&runs, LatencyMetric::Ttft)));
-    out.push(plain(compare::cdf(&runs, LatencyMetric::E2e)));
-    out.push(plain(extra::slo_overall(&runs)).with(slo_target_guide(target)));
+    out.push(plain(distribution::cdf(&runs, LatencyMetric::Ttft)));
+    out.push(plain(distribution::cdf(&runs, LatencyMetric::E2e)));
+    out.push(plain(compare::slo_overall(&runs)).with(slo_target_guide(target)));
     out.push(
         plain(compare::slo_compliance_by(&runs, Breakdown::Priority))
             .with(slo_target_guide(target)),
@@ -149,17 +148,17 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
         Percentile::P99,
         Breakdown::Priority,
     )));
-    if extra::has_llm_and_embedding(&runs) {
-        out.push(plain(extra::request_types(&runs)));
+    if request_mix::has_llm_and_embedding(&runs) {
+        out.push(plain(request_mix::request_types(&runs)));
         out.push(
             plain(compare::slo_compliance_by(&runs, Breakdown::Kind))
                 .with(slo_target_guide(target)),
         );
-        out.push(plain(extra::llm_vs_embedding_latency(&runs)));
+        out.push(plain(request_mix::llm_vs_embedding_latency(&runs)));
     }
-    if extra::has_ratios(&runs) {
-        out.push(plain(extra::mixed_ratio_slo(&runs)).with(slo_target_guide(target)));
-        out.push(plain(extra::mixed_ratio_latency(&runs)));
+    if request_mix::has_ratios(&runs) {
+        out.push(plain(request_mix::mixed_ratio_slo(&runs)).with(slo_target_guide(target)));
+        out.push(plain(request_mix::mixed_ratio_latency(&runs)));
     }
     let has_embedding_records = runs.iter().any(|r| {
         r.run
@@ -169,7 +168,7 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
             .iter()
             .any(|x| x.kind == RequestKind::Embedding)
     });
-    let batch = extra::embedding_batch_efficiency(&runs, inputs);
+    let batch = request_mix::embedding_batch_efficiency(&runs, inputs);
     if batch.has_data() {
         out.push(plain(batch));
     } else if has_embedding_records {
@@ -183,10 +182,10 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
         out.push(plain(compare::gpu(&runs, GpuMetric::Utilization)));
         out.push(plain(compare::gpu(&runs, GpuMetric::MemoryUsed)));
     }
-    if !extra::queue_keys(&runs).is_empty() {
-        out.push(plain(extra::queue_depth(&runs)));
-    } else if let Some(key) = compare::preferred_control_plane_key(&runs) {
-        out.push(plain(compare::control_plane(&runs, &key)));
+    if !control_plane::queue_keys(&runs).is_empty() {
+        out.push(plain(control_plane::queue_depth(&runs)));
+    } else if let Some(key) = control_plane::preferred_key(&runs) {
+        out.push(plain(control_plane::field_chart(&runs, &key)));
     }
     out.retain(|c| c.spec.has_data());
     // Ids name files: keep them unique.
@@ -247,24 +246,26 @@ mod tests {
         )
     }
 
+    /// A report of this kind holding these runs.
+    fn report(kind: ReportKind, runs: Vec<PolicyRun>) -> Report {
+        let mut r = Report::new(kind, "t", serde_json::Value::Null, 1, "h", 20);
+        r.runs = runs;
+        r
+    }
+
     fn ids(c: &ReportCharts) -> Vec<&str> {
         c.charts.iter().map(|c| c.spec.id.as_str()).collect()
     }
 
     #[test]
     fn a_plain_comparison_gets_the_standard_charts_only() {
-        let mut r = Report::new(
+        let r = report(
             ReportKind::Compare,
-            "t",
-            serde_json::Value::Null,
-            1,
-            "h",
-            20,
+            vec![
+                run("fifo", RunParams::default(), false),
+                run("priority", RunParams::default(), false),
+            ],
         );
-        r.runs = vec![
-            run("fifo", RunParams::default(), false),
-            run("priority", RunParams::default(), false),
-        ];
         let c = report_charts(&r, &[]);
         let ids = ids(&c);
         assert_eq!(
@@ -300,14 +301,6 @@ mod tests {
 
     #[test]
     fn sweeps_ratios_gpu_and_queues_add_their_charts() {
-        let mut r = Report::new(
-            ReportKind::Experiment,
-            "t",
-            serde_json::Value::Null,
-            1,
-            "h",
-            20,
-        );
         let p = |rate: f64, ratio: f64| RunParams {
             request_rate_rps: Some(rate),
             llm_ratio: Some(ratio),
@@ -329,10 +322,13 @@ mod tests {
             t_s: 0.0,
             value: serde_json::json!({"queues": {"llm": 3}}),
         });
-        r.runs = vec![a, run("fifo", p(20.0, 0.75), true)];
+        let r = report(
+            ReportKind::Experiment,
+            vec![a, run("fifo", p(20.0, 0.75), true)],
+        );
         let inputs: Vec<BTreeMap<u64, u32>> = vec![(0..20).map(|id| (id, 8)).collect(); 2];
         let c = report_charts(&r, &inputs);
-        let ids = ids(&c);
+        let all = ids(&c);
         for id in [
             "sweep-throughput",
             "sweep-latency-ttft",
@@ -347,7 +343,7 @@ mod tests {
             "gpu-memory",
             "control-plane-queue",
         ] {
-            assert!(ids.contains(&id), "{id} in {ids:?}");
+            assert!(all.contains(&id), "{id} in {all:?}");
         }
         let sweep = c
             .charts
@@ -360,28 +356,17 @@ mod tests {
                 label: "offered = achieved".into()
             }]
         );
-        let unique: BTreeSet<&str> = ids.iter().copied().collect();
-        assert_eq!(unique.len(), ids.len(), "ids name files: {ids:?}");
+        let unique: BTreeSet<&str> = all.iter().copied().collect();
+        assert_eq!(unique.len(), all.len(), "ids name files: {all:?}");
         // Without input counts the batch chart is left out, with a note.
         let c = report_charts(&r, &[]);
-        assert!(!ids_of(&c).contains(&"embedding-batch".to_owned()));
+        assert!(!ids(&c).contains(&"embedding-batch"));
         assert_eq!(c.notes.len(), 1);
-    }
-
-    fn ids_of(c: &ReportCharts) -> Vec<String> {
-        c.charts.iter().map(|c| c.spec.id.clone()).collect()
     }
 
     #[test]
     fn experiment_threshold_is_the_slo_target() {
-        let mut r = Report::new(
-            ReportKind::Experiment,
-            "t",
-            serde_json::Value::Null,
-            1,
-            "h",
-            20,
-        );
+        let mut r = report(ReportKind::Experiment, Vec::new());
         assert_eq!(slo_target(&r), 0.9);
         r.experiment = Some(serde_json::json!({
             "name": "throughput", "best_policy": null, "best_by": "x",

@@ -1,9 +1,18 @@
 //! Drawing a [`ChartSpec`] with plotters, on any backend.
 //!
-//! The same function draws on the viewer's `<canvas>` (plotters-canvas) and, natively, to SVG
-//! or PNG. Ticks of log axes and the category names of bar charts are placed here rather than
-//! by plotters' automatic key points, so they sit exactly on decades and bar groups.
+//! The same functions draw on the viewer's `<canvas>` (plotters-canvas) and, natively, to SVG
+//! or PNG. [`draw()`] draws a spec; [`draw_guided`] draws a [`GuidedChart`]: the spec, its
+//! reference lines over it ([`draw_guides`]) and a legend panel beside it ([`draw_legend`]).
+//! Ticks of log axes and the category names of bar charts are placed here rather than by
+//! plotters' automatic key points, so they sit exactly on decades and bar groups.
 
+mod guides;
+mod legend;
+
+pub use guides::draw_guides;
+pub use legend::{draw_legend, legend_width, wants_legend};
+
+use super::guide::GuidedChart;
 use super::{ChartKind, ChartSpec, Geometry, Rgb, Scale, bar_span, format_number};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -40,6 +49,15 @@ impl Default for DrawOptions {
 impl DrawOptions {
     fn visible(&self, i: usize) -> bool {
         !self.hidden.get(i).copied().unwrap_or(false)
+    }
+
+    /// [`scale`](Self::scale), or 1 where it is not a positive number.
+    fn scale_factor(&self) -> f64 {
+        if self.scale.is_finite() && self.scale > 0.0 {
+            self.scale
+        } else {
+            1.0
+        }
     }
 }
 
@@ -134,11 +152,7 @@ pub fn draw<DB: DrawingBackend>(
     spec: &ChartSpec,
     opts: &DrawOptions,
 ) -> Result<Geometry, DrawingAreaErrorKind<DB::ErrorType>> {
-    let s = if opts.scale.is_finite() && opts.scale > 0.0 {
-        opts.scale
-    } else {
-        1.0
-    };
+    let s = opts.scale_factor();
     let px = |v: f64| (v * s).round().max(1.0) as u32;
     let font = opts.font_family.as_str();
     root.fill(&WHITE)?;
@@ -391,6 +405,34 @@ pub fn draw<DB: DrawingBackend>(
         },
         y_scale: spec.y.scale,
     })
+}
+
+/// Draws a whole chart on `root`: the spec (see [`draw()`]) with its guides over it and,
+/// when `opts.legend` is set, the legend in a panel to the right of the plot (never over the
+/// data). Returns where the data went, in `root`'s pixels.
+pub fn draw_guided<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &GuidedChart,
+    opts: &DrawOptions,
+) -> Result<Geometry, DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let panel_px = if opts.legend {
+        legend_width(root, &chart.spec, opts)
+    } else {
+        0
+    };
+    let (w, _) = root.dim_in_pixel();
+    let (plot, panel) = root.split_horizontally(w.saturating_sub(panel_px) as i32);
+    let inner = DrawOptions {
+        legend: false,
+        ..opts.clone()
+    };
+    let g = draw(&plot, &chart.spec, &inner)?;
+    draw_guides(&plot, &g, &chart.guides, opts)?;
+    if panel_px > 0 {
+        draw_legend(&panel, &chart.spec, opts, g.top_px)?;
+    }
+    Ok(g)
 }
 
 /// `text` cut to `max_chars` characters, with an ellipsis when cut.

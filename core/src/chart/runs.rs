@@ -1,0 +1,141 @@
+//! The runs a chart shows: each run of one or several result files, with the name and colour
+//! its series get in every chart ([`name_runs`]).
+
+use super::{Point, Series, color};
+use crate::report::{PolicyRun, Report};
+use std::fmt::Write;
+
+/// One run to chart, with the names its series get.
+#[derive(Debug, Clone, Copy)]
+pub struct NamedRun<'a> {
+    /// The run.
+    pub run: &'a PolicyRun,
+    /// Index of the run in the list (its colour).
+    pub index: usize,
+    /// The name of the file it came from; `None` when only one file is shown.
+    pub file: Option<&'a str>,
+}
+
+impl NamedRun<'_> {
+    /// The series name: [`run_label`], after the file's name when several files are shown.
+    pub fn name(&self) -> String {
+        match self.file {
+            Some(f) => format!("{f}: {}", run_label(self.run)),
+            None => run_label(self.run),
+        }
+    }
+
+    /// A series of this run: its name and colour, with `points`.
+    pub fn series(&self, points: Vec<Point>) -> Series {
+        Series {
+            name: self.name(),
+            color: color(self.index),
+            points,
+        }
+    }
+
+    /// The policy, after the file's name when several files are shown.
+    fn policy_name(&self) -> String {
+        match self.file {
+            Some(f) => format!("{f}: {}", self.run.policy),
+            None => self.run.policy.clone(),
+        }
+    }
+
+    /// The name without the request rate: the series a sweep's runs share.
+    pub fn sweep_group(&self) -> String {
+        let mut s = self.policy_name();
+        if let Some(ratio) = self.run.params.llm_ratio {
+            let _ = write!(s, " llm={ratio}");
+        }
+        s
+    }
+
+    /// The name without the LLM ratio: the series a mixed-ratio experiment's runs share.
+    pub fn ratio_group(&self) -> String {
+        let params = &self.run.params;
+        let mut s = self.policy_name();
+        if let Some(rate) = params.request_rate_rps {
+            let _ = write!(s, " @{rate} req/s");
+        }
+        if let Some(l) = &params.label {
+            let _ = write!(s, " [{l}]");
+        }
+        s
+    }
+}
+
+/// A run's label, as the terminal table writes it: the policy, then ` @{rate} req/s`,
+/// ` llm={ratio}` and ` [{label}]` when the run has them.
+pub fn run_label(r: &PolicyRun) -> String {
+    let mut s = r.policy.clone();
+    if let Some(rate) = r.params.request_rate_rps {
+        let _ = write!(s, " @{rate} req/s");
+    }
+    if let Some(ratio) = r.params.llm_ratio {
+        let _ = write!(s, " llm={ratio}");
+    }
+    if let Some(l) = &r.params.label {
+        let _ = write!(s, " [{l}]");
+    }
+    s
+}
+
+/// The runs of the given files, in order, named after their file when there are several.
+pub fn name_runs<'a>(files: &[(&'a str, &'a Report)]) -> Vec<NamedRun<'a>> {
+    let several = files.len() > 1;
+    files
+        .iter()
+        .flat_map(|&(name, report)| report.runs.iter().map(move |run| (name, run)))
+        .enumerate()
+        .map(|(index, (name, run))| NamedRun {
+            run,
+            index,
+            file: several.then_some(name),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chart::fixtures::{report, run};
+    use crate::report::RunParams;
+
+    #[test]
+    fn runs_are_named_after_their_file_only_when_there_are_several() {
+        let a = report(vec![
+            run("fifo", 30, 1, RunParams::default()),
+            run("priority", 30, 2, RunParams::default()),
+        ]);
+        let b = report(vec![run(
+            "fifo",
+            30,
+            3,
+            RunParams {
+                request_rate_rps: Some(20.0),
+                llm_ratio: Some(0.5),
+                label: Some("x".into()),
+            },
+        )]);
+        let one = name_runs(&[("a.json", &a)]);
+        assert_eq!(
+            one.iter().map(NamedRun::name).collect::<Vec<_>>(),
+            ["fifo", "priority"]
+        );
+        let two = name_runs(&[("a.json", &a), ("b.json", &b)]);
+        assert_eq!(
+            two.iter().map(NamedRun::name).collect::<Vec<_>>(),
+            [
+                "a.json: fifo",
+                "a.json: priority",
+                "b.json: fifo @20 req/s llm=0.5 [x]"
+            ]
+        );
+        assert_eq!(two[2].index, 2);
+        assert_eq!(two[2].sweep_group(), "b.json: fifo llm=0.5");
+        assert_eq!(two[2].ratio_group(), "b.json: fifo @20 req/s [x]");
+        let s = two[1].series(vec![]);
+        assert_eq!((s.name.as_str(), s.color), ("a.json: priority", color(1)));
+    }
+}
