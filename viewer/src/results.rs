@@ -293,6 +293,13 @@ fn FileList(files: Files) -> impl IntoView {
                         .cloned()
                         .chain(r.runs.iter().flat_map(|run| run.warnings.iter().map(move |w| format!("{}: {w}", run.policy))))
                         .collect();
+                    let notes: Vec<String> = r
+                        .environment
+                        .notes
+                        .iter()
+                        .cloned()
+                        .chain(r.runs.iter().flat_map(|run| run.notes.iter().map(move |n| format!("{}: {n}", run.policy))))
+                        .collect();
                     view! {
                         <div class="file card">
                             <div class="file-head">
@@ -329,6 +336,18 @@ fn FileList(files: Files) -> impl IntoView {
                                         <ul class="warnings">
                                             {warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
                                         </ul>
+                                    }
+                                })}
+                            {(!notes.is_empty())
+                                .then(|| {
+                                    let n = notes.len();
+                                    view! {
+                                        <details class="notes">
+                                            <summary>{format!("{n} note(s)")}</summary>
+                                            <ul>
+                                                {notes.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
+                                            </ul>
+                                        </details>
                                     }
                                 })}
                         </div>

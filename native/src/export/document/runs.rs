@@ -200,6 +200,12 @@ pub(super) fn blocks(i: usize, r: &PolicyRun) -> Vec<Block> {
         b.push(Block::Paragraph("Warnings:".into()));
         b.push(Block::List(r.warnings.clone()));
     }
+    if !r.notes.is_empty() {
+        b.push(Block::Details {
+            summary: format!("Notes ({})", r.notes.len()),
+            blocks: vec![Block::List(r.notes.clone())],
+        });
+    }
     let cp = &r.control_plane;
     let mut details = Vec::new();
     if !cp.samples.is_empty() {
