@@ -14,6 +14,12 @@
 //!   best: highest mean compliance over the loads.
 //! - `mixed_ratio`: each policy at several LLM/embedding ratios (hybrid mode); per-type
 //!   metrics; best policy per ratio and overall (highest mean compliance over the ratios).
+//!
+//! With repeated trials (`--trials N`), each trial is summarized on its own; the summary's
+//! points and spectra are the first trial's, [`ExperimentSummary::trial_verdict`] holds every
+//! trial's score per policy, and `best_policy` names the leader only when its paired
+//! difference from the runner-up over the trials is significant (otherwise `None`, and
+//! `best_by` says the top policies are not distinguishable at this number of trials).
 
 use crate::metrics::LatencyStats;
 use crate::record::RequestRecord;
@@ -123,6 +129,31 @@ pub struct ExperimentSummary {
     /// Mixed-ratio experiment: best policy per LLM ratio label.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub best_per_ratio: BTreeMap<String, String>,
+    /// With repeated trials: the score `best_policy` is chosen by, per trial, and the test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_verdict: Option<TrialVerdict>,
+}
+
+/// The experiment's score over repeated trials and whether its leader can be told from the
+/// runner-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialVerdict {
+    /// What the score is (`max sustained rate (req/s)`, ...).
+    pub score: String,
+    /// Whether a higher score is better.
+    pub higher_is_better: bool,
+    /// Per policy, the score of each trial (in trial order).
+    pub scores: BTreeMap<String, Vec<f64>>,
+    /// The policy with the best mean score.
+    pub leader: String,
+    /// The second best, when there is one.
+    pub runner_up: Option<String>,
+    /// Whether the leader's paired difference from the runner-up is significant (α 0.05).
+    pub significant: Option<bool>,
+    /// The paired t test's p-value.
+    pub p_value: Option<f64>,
+    /// When not significant: about how many trials would tell them apart (80 % power).
+    pub trials_needed: Option<u32>,
 }
 
 /// Latency statistics of one policy at one load.
@@ -152,6 +183,7 @@ impl ExperimentSummary {
             compliance: BTreeMap::new(),
             mean_compliance: BTreeMap::new(),
             best_per_ratio: BTreeMap::new(),
+            trial_verdict: None,
         }
     }
 }
@@ -348,8 +380,117 @@ pub fn summarize_mixed_ratio(report: &Report) -> ExperimentSummary {
     )
 }
 
-/// The summary of any experiment.
+/// The score of a policy in one trial's summary.
+type ScoreFn = fn(&ExperimentSummary, &str) -> Option<f64>;
+
+/// The summary of any experiment; with repeated trials, see the module docs.
 pub fn summarize(
+    name: ExperimentName,
+    report: &Report,
+    criteria: ThroughputCriteria,
+) -> ExperimentSummary {
+    let trials: std::collections::BTreeSet<u32> =
+        report.runs.iter().filter_map(|r| r.params.trial).collect();
+    if trials.len() < 2 {
+        return summarize_one(name, report, criteria);
+    }
+    let per_trial: Vec<ExperimentSummary> = trials
+        .iter()
+        .map(|t| {
+            let mut sub = report.clone();
+            sub.runs
+                .retain(|r| r.params.trial == Some(*t) && !r.partial);
+            summarize_one(name, &sub, criteria)
+        })
+        .collect();
+    let (label, higher, score): (&str, bool, ScoreFn) =
+        match name {
+            ExperimentName::Throughput => ("max sustained rate (req/s)", true, |s, p| {
+                Some(s.max_sustained_rps.get(p).copied().flatten().unwrap_or(0.0))
+            }),
+            ExperimentName::Latency => ("p99 end-to-end latency (ms)", false, |s, p| {
+                s.latency.get(p)?.e2e.map(|l| l.p99_ms)
+            }),
+            ExperimentName::Slo | ExperimentName::MixedRatio => {
+                ("mean SLO compliance", true, |s, p| {
+                    s.mean_compliance.get(p).copied()
+                })
+            }
+        };
+    let mut policies: Vec<String> = Vec::new();
+    for r in &report.runs {
+        if !policies.contains(&r.policy) {
+            policies.push(r.policy.clone());
+        }
+    }
+    // Scores of the trials in which every policy has one (paired).
+    let rows: Vec<Vec<f64>> = per_trial
+        .iter()
+        .filter_map(|s| policies.iter().map(|p| score(s, p)).collect())
+        .collect();
+    let scores: BTreeMap<String, Vec<f64>> = policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.clone(), rows.iter().map(|r| r[i]).collect()))
+        .collect();
+    let mut out = per_trial
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| summarize_one(name, report, criteria));
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mut ranked: Vec<&String> = policies.iter().collect();
+    ranked.sort_by(|a, b| {
+        let o = mean(&scores[*a]).total_cmp(&mean(&scores[*b]));
+        if higher { o.reverse() } else { o }
+    });
+    let Some(leader) = ranked.first().map(|s| (*s).clone()) else {
+        return out;
+    };
+    let runner_up = ranked.get(1).map(|s| (*s).clone());
+    let test = runner_up.as_ref().and_then(|r| {
+        crate::stats::paired_difference(&scores[&leader], &scores[r], crate::trials::CONFIDENCE)
+    });
+    let significant = test.map(|d| d.p_value <= crate::trials::ALPHA);
+    let trials_needed = test
+        .filter(|d| d.p_value > crate::trials::ALPHA)
+        .and_then(|d| {
+            crate::stats::trials_needed(d.sd, d.mean, crate::trials::ALPHA, crate::trials::POWER)
+        });
+    out.best_policy = match significant {
+        Some(true) | None => Some(leader.clone()),
+        Some(false) => None,
+    };
+    out.best_by = match (significant, &runner_up) {
+        (Some(true), _) => format!(
+            "{}; over {} trials {leader} is ahead of the runner-up significantly",
+            out.best_by,
+            rows.len()
+        ),
+        (Some(false), Some(r)) => format!(
+            "{}; over {} trials the top policies ({leader}, {r}) are not distinguishable{}",
+            out.best_by,
+            rows.len(),
+            trials_needed
+                .map(|n| format!(" (about {n} trials would tell them apart)"))
+                .unwrap_or_default()
+        ),
+        _ => out.best_by.clone(),
+    };
+    out.trial_verdict = Some(TrialVerdict {
+        score: label.into(),
+        higher_is_better: higher,
+        scores,
+        leader,
+        runner_up,
+        significant,
+        p_value: test.map(|d| d.p_value),
+        trials_needed,
+    });
+    out
+}
+
+/// The summary of one trial's runs (or of a report without trials).
+fn summarize_one(
     name: ExperimentName,
     report: &Report,
     criteria: ThroughputCriteria,

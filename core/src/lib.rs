@@ -42,6 +42,7 @@ pub mod slo;
 pub mod sse;
 pub mod stats;
 pub mod text;
+pub mod trials;
 pub mod workload;
 
 /// The tool's version, written into every result file.

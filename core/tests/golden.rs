@@ -15,11 +15,11 @@ use cpbench_core::workload::{Workload, WorkloadData, generate};
 const SHAREGPT: &str = include_str!("data/sharegpt_small.json");
 const TRACE: &str = include_str!("data/trace_small.jsonl");
 
-const LLM_DEFAULT_HASH: &str = "d6b58a09f76a6163685114bb35fdadcf31e3b7bc212319acb76d84f6ecb76c10";
+const LLM_DEFAULT_HASH: &str = "bbc60dcc53038be36769fa9298da89fc2d561ec336c490ba3ab3dbcd1693231f";
 const HYBRID_EXAMPLE_HASH: &str =
-    "088b8ae219ca9b8d812085956e2a14824eaf6184dc1e8595b1bc6ea8ce4cbc13";
-const GAMMA_DATASET_HASH: &str = "4e317246d533587811002014ac9de40495b3097f22bc891ad4cd8e1562a4b6f4";
-const TRACE_REPLAY_HASH: &str = "723600e0bb1ab5bfc8015b08bda0e00eab6c3251a4eea5787b9bcffc3b232b4c";
+    "1f8fefb25579eee83340cecb12e8e0b136e2b5e93ad5eb804030b23117b33a27";
+const GAMMA_DATASET_HASH: &str = "f9a1847f0c04ae085d8cdbd862c4e01f52042d46aab467b2201ab9e249b62178";
+const TRACE_REPLAY_HASH: &str = "d6f3c83fbb61967f6254baf5399ba1df196efdec7ea7e8c5f4c81046fe8c8619";
 
 fn check(w: &Workload, expected: &str, name: &str) {
     assert_eq!(w.hash(), expected, "{name}: workload hash changed");

@@ -94,7 +94,11 @@ fn record_strategy() -> impl Strategy<Value = RequestRecord> {
 
 fn targets() -> SloTargets {
     SloTargets {
-        tpot_ms: Some(50.0),
+        tpot_ms: Some(cpbench_core::request::PerPriority {
+            high: 50.0,
+            normal: 50.0,
+            low: 50.0,
+        }),
         ..SloTargets::default()
     }
 }

@@ -10,8 +10,8 @@ use crate::sender::Cancel;
 use crate::simulate;
 use crate::telemetry::Telemetry;
 use anyhow::{Context, Result};
-use cpbench_core::experiment;
 use cpbench_core::report::Report;
+use cpbench_core::{experiment, trials};
 use std::path::Path;
 
 /// Exit code of a run stopped by Ctrl-C (128 + SIGINT); SIGTERM gives 143, SIGHUP 129.
@@ -144,6 +144,18 @@ fn finish(
     signal: Option<i32>,
 ) -> Result<i32> {
     report.environment.notes.extend(plan.notes.iter().cloned());
+    if plan.trials.count > 1 {
+        report.statistics = Some(trials::statistics(
+            &report.runs,
+            &trials::TrialPlan {
+                trials: plan.trials.count,
+                seeds: plan.trials.seeds,
+                workloads: plan.trials.workloads.clone(),
+                baseline: plan.trials.baseline.clone(),
+                seed: plan.config.seed,
+            },
+        ));
+    }
     let summary = plan
         .experiment
         .map(|e| experiment::summarize(e.name, &report, e.criteria));

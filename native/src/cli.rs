@@ -146,6 +146,9 @@ pub struct BenchArgs {
     /// Which policies.
     #[command(flatten)]
     pub policies: PolicyArgs,
+    /// Repeated trials.
+    #[command(flatten)]
+    pub trials: TrialArgs,
     /// The workload.
     #[command(flatten)]
     pub workload: WorkloadArgs,
@@ -174,6 +177,33 @@ pub struct PolicyArgs {
         value_name = "POLICY[,POLICY...]"
     )]
     pub policies: Option<Vec<String>>,
+}
+
+/// Repeated trials: every policy on the identical workload in each trial, in an order that
+/// rotates from trial to trial; means with confidence intervals and verdicts over trials.
+#[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Trials")]
+pub struct TrialArgs {
+    /// Repeat the whole comparison this many times (intervals and significance need at least
+    /// 2; 5 or more give useful intervals).
+    #[arg(long, value_name = "N")]
+    pub trials: Option<u32>,
+    /// Workload seed of each trial: vary (trial k uses seed + k - 1, so verdicts hold beyond
+    /// one workload) or same (every trial sends the identical workload).
+    #[arg(long, value_enum, value_name = "same|vary")]
+    pub trial_seeds: Option<TrialSeedsArg>,
+    /// The policy every other is compared with [default: the first policy].
+    #[arg(long, value_name = "POLICY")]
+    pub baseline: Option<String>,
+}
+
+/// `--trial-seeds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TrialSeedsArg {
+    /// Trial k uses seed + k - 1.
+    Vary,
+    /// Every trial uses the same seed.
+    Same,
 }
 
 /// `--cluster`: the simulated cluster of the reference control plane.
@@ -241,18 +271,19 @@ pub struct WorkloadArgs {
     /// Priority mix, e.g. HIGH=0.2,NORMAL=0.5,LOW=0.3.
     #[arg(long, value_name = "MIX")]
     pub priority_mix: Option<String>,
-    /// End-to-end SLO of LLM requests in ms, per priority: HIGH,NORMAL,LOW.
+    /// Judge LLM requests end to end instead of per token: a deadline in ms per priority,
+    /// HIGH,NORMAL,LOW (the TTFT and TPOT targets then apply only when given too).
     #[arg(long, value_name = "H,N,L")]
     pub llm_slo_ms: Option<String>,
     /// End-to-end SLO of embedding requests in ms, per priority: HIGH,NORMAL,LOW.
     #[arg(long, value_name = "H,N,L")]
     pub embedding_slo_ms: Option<String>,
-    /// Optional time-to-first-token SLO in ms, per priority: HIGH,NORMAL,LOW.
+    /// Time-to-first-token target of LLM requests in ms, per priority: HIGH,NORMAL,LOW.
     #[arg(long, value_name = "H,N,L")]
     pub ttft_slo_ms: Option<String>,
-    /// Optional time-per-output-token SLO in ms.
-    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
-    pub tpot_slo_ms: Option<f64>,
+    /// Time-per-output-token target of LLM requests in ms: one number, or HIGH,NORMAL,LOW.
+    #[arg(long, value_name = "MS|H,N,L", allow_hyphen_values = true)]
+    pub tpot_slo_ms: Option<String>,
 }
 
 /// The control plane to measure and how requests reach it.
@@ -410,6 +441,9 @@ pub struct SimulateArgs {
     /// Which policies.
     #[command(flatten)]
     pub policies: PolicyArgs,
+    /// Repeated trials.
+    #[command(flatten)]
+    pub trials: TrialArgs,
     /// The simulated cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,

@@ -77,6 +77,28 @@ pub struct Step {
     pub workload: Arc<Workload>,
 }
 
+impl Step {
+    /// What the progress line calls this step: the policy, then its rate, LLM ratio, label
+    /// and trial when it has them (`fifo @40 req/s, trial 2`).
+    pub fn label(&self) -> String {
+        let p = &self.params;
+        let mut parts = vec![self.policy.clone()];
+        if let Some(r) = p.request_rate_rps {
+            parts[0].push_str(&format!(" @{r} req/s"));
+        }
+        if let Some(r) = p.llm_ratio {
+            parts.push(format!("llm ratio {r}"));
+        }
+        if let Some(l) = &p.label {
+            parts.push(l.clone());
+        }
+        if let Some(t) = p.trial {
+            parts.push(format!("trial {t}"));
+        }
+        parts.join(", ")
+    }
+}
+
 /// Prints a status line on stderr unless quiet.
 fn say(quiet: bool, msg: impl AsRef<str>) {
     if !quiet {
@@ -200,11 +222,7 @@ async fn run_all_steps(
         if cancel.stop.is_cancelled() {
             break;
         }
-        let label = match &step.params.label {
-            Some(l) => format!("{} ({l})", step.policy),
-            None => step.policy.clone(),
-        };
-        say(opts.quiet, format!("[{}/{total}] {label}", i + 1));
+        say(opts.quiet, format!("[{}/{total}] {}", i + 1, step.label()));
         tracing::info!(step = i + 1, total, policy = %step.policy, params = ?step.params, "run starts");
         let run = match &opts.switch {
             SwitchMode::Launch(template) => {

@@ -132,6 +132,7 @@ fn terminal_table_is_stable() {
         request_rate_rps: Some(rps),
         llm_ratio: None,
         label: Some("x".into()),
+        trial: None,
     };
     r.runs = vec![
         llm_run("fifo", 1, rate(5.0)),

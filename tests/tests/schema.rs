@@ -113,6 +113,7 @@ fn synthetic_report() -> Report {
                 request_rate_rps: Some(25.0),
                 llm_ratio: Some(0.7),
                 label: Some(policy.to_owned()),
+                trial: Some(1),
             },
             (0..120).map(record).collect(),
             &SloTargets::default(),

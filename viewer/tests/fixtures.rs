@@ -284,6 +284,7 @@ fn sweep() -> Report {
                     request_rate_rps: Some(rate),
                     llm_ratio: None,
                     label: None,
+                    trial: None,
                 },
             ));
         }
@@ -306,6 +307,7 @@ fn hybrid() -> Report {
                 request_rate_rps: None,
                 llm_ratio: Some(0.6),
                 label: None,
+                trial: None,
             },
             served.records,
             &c.slo,
@@ -339,6 +341,7 @@ fn hostile() -> Report {
                 request_rate_rps: None,
                 llm_ratio: None,
                 label: Some("\"><b onmouseover=\"window.__xss='label'\">x</b>".into()),
+                trial: None,
             },
         );
         pr.warnings

@@ -31,6 +31,7 @@ pub mod metric;
 pub mod request_mix;
 pub mod runs;
 pub mod table;
+pub mod verdicts;
 pub mod workload;
 
 #[cfg(test)]
@@ -171,12 +172,25 @@ pub struct Point {
     pub x: f64,
     /// Value on the y axis.
     pub y: f64,
+    /// An interval around `y` (`[low, high]`, e.g. a 95 % confidence interval over trials),
+    /// drawn as a whisker on bars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f64; 2]>,
 }
 
 impl Point {
     /// The point `(x, y)`.
     pub fn new(x: f64, y: f64) -> Self {
-        Self { x, y }
+        Self { x, y, range: None }
+    }
+
+    /// The point `(x, y)` with an interval `[low, high]` around `y`.
+    pub fn with_range(x: f64, y: f64, low: f64, high: f64) -> Self {
+        Self {
+            x,
+            y,
+            range: Some([low, high]),
+        }
     }
 }
 

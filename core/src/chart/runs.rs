@@ -2,7 +2,7 @@
 //! its series get in every chart ([`name_runs`]).
 
 use super::{Point, Series, color};
-use crate::report::{PolicyRun, Report};
+use crate::report::{PolicyRun, PolicyStatistics, Report};
 use std::fmt::Write;
 
 /// One run to chart, with the names its series get.
@@ -14,6 +14,9 @@ pub struct NamedRun<'a> {
     pub index: usize,
     /// The name of the file it came from; `None` when only one file is shown.
     pub file: Option<&'a str>,
+    /// With repeated trials: the statistics of this policy and variant over the trials (`run`
+    /// is then the first trial's run, which the per-run charts show).
+    pub stats: Option<&'a PolicyStatistics>,
 }
 
 impl NamedRun<'_> {
@@ -82,18 +85,52 @@ pub fn run_label(r: &PolicyRun) -> String {
 }
 
 /// The runs of the given files, in order, named after their file when there are several.
+/// A report with repeated trials gives one run per policy and variant: its first trial's run,
+/// with the statistics over all of them ([`NamedRun::stats`]).
 pub fn name_runs<'a>(files: &[(&'a str, &'a Report)]) -> Vec<NamedRun<'a>> {
     let several = files.len() > 1;
     files
         .iter()
-        .flat_map(|&(name, report)| report.runs.iter().map(move |run| (name, run)))
+        .flat_map(|&(name, report)| {
+            representatives(report).map(move |(run, stats)| (name, run, stats))
+        })
         .enumerate()
-        .map(|(index, (name, run))| NamedRun {
+        .map(|(index, (name, run, stats))| NamedRun {
             run,
             index,
             file: several.then_some(name),
+            stats,
         })
         .collect()
+}
+
+/// A report's runs, one per policy and variant when the runs were repeated in trials (the
+/// first run of each, with its statistics); every run otherwise.
+fn representatives(
+    report: &Report,
+) -> impl Iterator<Item = (&PolicyRun, Option<&PolicyStatistics>)> {
+    let mut seen: Vec<(&str, crate::report::RunParams)> = Vec::new();
+    report.runs.iter().filter_map(move |run| {
+        let Some(stats) = &report.statistics else {
+            return Some((run, None));
+        };
+        let variant = run.params.variant();
+        if seen
+            .iter()
+            .any(|(p, v)| *p == run.policy.as_str() && *v == variant)
+        {
+            return None;
+        }
+        seen.push((run.policy.as_str(), variant.clone()));
+        let found = stats
+            .groups
+            .iter()
+            .find(|g| {
+                g.request_rate_rps == variant.request_rate_rps && g.llm_ratio == variant.llm_ratio
+            })
+            .and_then(|g| g.policies.iter().find(|p| p.policy == run.policy));
+        Some((run, found))
+    })
 }
 
 #[cfg(test)]
@@ -116,6 +153,7 @@ mod tests {
                 request_rate_rps: Some(20.0),
                 llm_ratio: Some(0.5),
                 label: Some("x".into()),
+                trial: None,
             },
         )]);
         let one = name_runs(&[("a.json", &a)]);

@@ -6,9 +6,10 @@ use super::runs::NamedRun;
 use crate::metrics::Summary;
 use crate::report::PolicyRun;
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 /// A column of the summary table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Column {
     /// The run's name.
     Policy,
@@ -67,6 +68,32 @@ impl Column {
             cols.splice(at..at, [Self::LlmSlo, Self::EmbeddingSlo]);
         }
         cols
+    }
+
+    /// The column of an identifier ([`Column::id`]).
+    pub fn from_id(id: &str) -> Option<Column> {
+        ALL_COLUMNS.into_iter().find(|c| c.id() == id)
+    }
+
+    /// Sets the row's value in this column (no-op for the name column).
+    pub fn set(self, r: &mut SummaryRow, v: f64) {
+        match self {
+            Self::Policy => {}
+            Self::Throughput => r.throughput_rps = v,
+            Self::OutputTokens => r.output_tokens_per_s = v,
+            Self::TtftP50 => r.ttft_p50_ms = Some(v),
+            Self::TtftP99 => r.ttft_p99_ms = Some(v),
+            Self::HighTtftP99 => r.high_ttft_p99_ms = Some(v),
+            Self::TpotP50 => r.tpot_p50_ms = Some(v),
+            Self::E2eAvg => r.e2e_avg_ms = Some(v),
+            Self::E2eP99 => r.e2e_p99_ms = Some(v),
+            Self::LlmE2eAvg => r.llm_e2e_avg_ms = Some(v),
+            Self::EmbeddingE2eAvg => r.embedding_e2e_avg_ms = Some(v),
+            Self::Slo => r.slo_compliance = v,
+            Self::LlmSlo => r.llm_slo = Some(v),
+            Self::EmbeddingSlo => r.embedding_slo = Some(v),
+            Self::Errors => r.error_rate = v,
+        }
     }
 
     /// A stable identifier (`ttft_p99`), for element ids and tests.
@@ -169,8 +196,17 @@ impl Column {
     }
 
     /// The cell's text, formatted as the terminal table formats it (without the units, which
-    /// are in the header): `12.3`, `812`, `45.6` / `123` ms, `97.5%`, `-` when missing.
+    /// are in the header): `12.3`, `812`, `45.6` / `123` ms, `97.5%`, `-` when missing; over
+    /// trials, the mean and the half-width of its interval: `12.3 ± 0.4`, `38.1 ± 1.2%`.
     pub fn text(self, r: &SummaryRow) -> String {
+        if let (Some(v), Some(hw)) = (self.value(r), r.half_widths.get(&self)) {
+            return match self {
+                Self::Throughput => format!("{v:.1} ± {hw:.1}"),
+                Self::OutputTokens => format!("{v:.0} ± {hw:.0}"),
+                c if c.is_percent() => format!("{:.1} ± {:.1}%", v * 100.0, hw * 100.0),
+                _ => format!("{} ± {}", ms(Some(v)), ms(Some(*hw))),
+            };
+        }
         match self {
             Self::Policy => {
                 if r.partial {
@@ -209,6 +245,25 @@ impl Column {
         }
     }
 }
+
+/// Every column.
+const ALL_COLUMNS: [Column; 15] = [
+    Column::Policy,
+    Column::Throughput,
+    Column::OutputTokens,
+    Column::TtftP50,
+    Column::TtftP99,
+    Column::HighTtftP99,
+    Column::TpotP50,
+    Column::E2eAvg,
+    Column::E2eP99,
+    Column::LlmE2eAvg,
+    Column::EmbeddingE2eAvg,
+    Column::Slo,
+    Column::LlmSlo,
+    Column::EmbeddingSlo,
+    Column::Errors,
+];
 
 /// Milliseconds as the terminal table writes them: no decimals from 100 ms, one below.
 pub fn ms(v: Option<f64>) -> String {
@@ -262,6 +317,11 @@ pub struct SummaryRow {
     pub error_rate: f64,
     /// Whether the run was interrupted.
     pub partial: bool,
+    /// Trials behind the values: 1 for a single run; more when the values are means over
+    /// repeated trials.
+    pub trials: u32,
+    /// Over trials: per column, the half-width of the mean's 95 % confidence interval.
+    pub half_widths: BTreeMap<Column, f64>,
 }
 
 /// SLO compliance (requests met / requests) and mean E2E latency (weighted by each kind's
@@ -290,15 +350,33 @@ fn llm_kinds(r: &PolicyRun) -> (Option<f64>, Option<f64>) {
 }
 
 impl SummaryRow {
-    /// The row of one run.
+    /// The row of one run; over repeated trials, the means over the trials with their
+    /// intervals' half-widths.
     pub fn of(r: &NamedRun<'_>) -> Self {
-        let run = r.run;
+        let mut row = Self::of_run(r.run, r.name(), r.index);
+        if let Some(stats) = r.stats {
+            for (id, est) in &stats.metrics {
+                let Some(c) = Column::from_id(id) else {
+                    continue;
+                };
+                c.set(&mut row, est.mean);
+                row.trials = row.trials.max(est.values.len() as u32);
+                if let Some(i) = est.interval {
+                    row.half_widths.insert(c, i.half_width());
+                }
+            }
+        }
+        row
+    }
+
+    /// The row of a run, with the name and index it gets.
+    pub fn of_run(run: &PolicyRun, name: String, index: usize) -> Self {
         let s = &run.summary;
         let (llm_slo, llm_e2e_avg_ms) = llm_kinds(run);
         let embedding = run.by_kind.get("embedding");
         Self {
-            name: r.name(),
-            index: r.index,
+            name,
+            index,
             throughput_rps: s.request_throughput_rps,
             output_tokens_per_s: s.output_tokens_per_s,
             ttft_p50_ms: s.ttft.as_ref().map(|l| l.p50_ms),
@@ -318,6 +396,8 @@ impl SummaryRow {
             embedding_slo: embedding.map(|e| e.slo_compliance),
             error_rate: s.error_rate,
             partial: run.partial,
+            trials: 1,
+            half_widths: BTreeMap::new(),
         }
     }
 }

@@ -64,9 +64,15 @@ priority_distribution: {{HIGH: 0.2, NORMAL: 0.5, LOW: 0.3}}
 prompt_length: {{dist: lognormal, mean: 256.0, sigma: 0.6, min: 16, max: 2048}}
 output_length: {{dist: lognormal, mean: 32.0, sigma: 0.6, min: 4, max: 512}}
 {ratio_block}
-# End-to-end deadlines per priority, sent as X-SLO-Deadline-Ms; optional ttft_ms / tpot_ms.
+# SLOs per priority. LLM requests per token (llm_definition: per_token): TTFT within ttft_ms
+# and TPOT within tpot_ms; the deadline sent in X-SLO-Deadline-Ms is ttft + tpot * max_tokens.
+# For one end-to-end deadline instead: llm_definition: end_to_end with llm_deadline_ms.
+# Embedding requests: end to end within embedding_deadline_ms.
 slo:
-  llm_deadline_ms: {{HIGH: 500, NORMAL: 1000, LOW: 2000}}
+  llm_definition: per_token
+  ttft_ms: {{HIGH: 300, NORMAL: 600, LOW: 1200}}
+  tpot_ms: {{HIGH: 75.0, NORMAL: 100.0, LOW: 150.0}}
+  # llm_deadline_ms: {{HIGH: 500, NORMAL: 1000, LOW: 2000}}
   embedding_deadline_ms: {{HIGH: 100, NORMAL: 200, LOW: 500}}
 # Per-request timeout (seconds), warmup requests per policy, streaming, in-flight limit.
 timeout_s: 60.0

@@ -41,6 +41,9 @@ pub const HYBRID_DEFAULT_LLM_RATIO: f64 = 0.5;
 /// The largest accepted embedding batch size (inputs per request).
 pub const MAX_EMBEDDING_BATCH: u32 = 4096;
 
+/// The longest per-request timeout accepted, seconds (a day).
+pub const MAX_TIMEOUT_S: f64 = 86_400.0;
+
 /// How close `llm_ratio + embedding_ratio` must be to 1 in hybrid mode.
 pub const RATIO_SUM_TOLERANCE: f64 = 1e-9;
 
@@ -273,12 +276,14 @@ pub use errors::{ConfigError, ConfigErrors, ConfigFormat, ConfigProblem, ParseEr
 pub use example::example_yaml;
 pub(crate) use validate::tagged_fields_error;
 
-/// Which of the two ratio keys a config text gives (to resolve hybrid defaults).
+/// Which keys a config text gives, where a default depends on it (the hybrid ratios, the
+/// SLO's definition).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct RatioKeys {
+struct GivenKeys {
     llm_ratio: Option<IgnoredAny>,
     embedding_ratio: Option<IgnoredAny>,
+    slo: Option<BTreeMap<String, IgnoredAny>>,
 }
 
 impl BenchmarkConfig {
@@ -303,16 +308,16 @@ impl BenchmarkConfig {
     /// Parses YAML. An empty document is the default config. Does not validate.
     pub fn from_yaml(text: &str) -> Result<Self, ParseError> {
         let mut c: Self = serde_yaml_ng::from_str(text).map_err(|e| ParseError::yaml(&e))?;
-        let keys: RatioKeys = serde_yaml_ng::from_str(text).unwrap_or_default();
-        c.resolve_ratio_defaults(&keys);
+        let keys: GivenKeys = serde_yaml_ng::from_str(text).unwrap_or_default();
+        c.resolve_defaults(&keys);
         Ok(c)
     }
 
     /// Parses JSON. Does not validate.
     pub fn from_json(text: &str) -> Result<Self, ParseError> {
         let mut c: Self = serde_json::from_str(text).map_err(|e| ParseError::json(&e))?;
-        let keys: RatioKeys = serde_json::from_str(text).unwrap_or_default();
-        c.resolve_ratio_defaults(&keys);
+        let keys: GivenKeys = serde_json::from_str(text).unwrap_or_default();
+        c.resolve_defaults(&keys);
         Ok(c)
     }
 
@@ -344,9 +349,30 @@ impl BenchmarkConfig {
         Ok(c)
     }
 
+    /// Defaults that depend on what the text gives: the hybrid ratios
+    /// ([`Self::resolve_ratio_defaults`]) and the SLO: a text giving `slo.llm_deadline_ms` without
+    /// `slo.llm_definition` means the end-to-end definition, and with the end-to-end
+    /// definition, TTFT and TPOT targets apply only when the text gives them.
+    fn resolve_defaults(&mut self, keys: &GivenKeys) {
+        self.resolve_ratio_defaults(keys);
+        let slo = keys.slo.as_ref();
+        let given = |k: &str| slo.is_some_and(|m| m.contains_key(k));
+        if given("llm_deadline_ms") && !given("llm_definition") {
+            self.slo.llm_definition = crate::slo::LlmSloDefinition::EndToEnd;
+        }
+        if self.slo.llm_definition == crate::slo::LlmSloDefinition::EndToEnd {
+            if !given("ttft_ms") {
+                self.slo.ttft_ms = None;
+            }
+            if !given("tpot_ms") {
+                self.slo.tpot_ms = None;
+            }
+        }
+    }
+
     /// In hybrid mode, a text giving one ratio implies the other; giving neither means
     /// [`HYBRID_DEFAULT_LLM_RATIO`]. Llm-mode configs keep what they say (validation checks).
-    fn resolve_ratio_defaults(&mut self, keys: &RatioKeys) {
+    fn resolve_ratio_defaults(&mut self, keys: &GivenKeys) {
         if self.mode != Mode::Hybrid {
             return;
         }

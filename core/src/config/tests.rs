@@ -177,7 +177,7 @@ fn every_problem_is_reported_at_once() {
         "embedding_model",
         "control_plane_url",
         "max_concurrency",
-        "slo.tpot_ms",
+        "slo.tpot_ms.HIGH",
         "slo.llm_deadline_ms.HIGH",
         "completions_ratio",
     ] {
@@ -226,7 +226,11 @@ fn round_trips_through_yaml_and_json() {
     };
     c.control_plane_url = Some("http://127.0.0.1:8080".into());
     c.max_concurrency = Some(64);
-    c.slo.tpot_ms = Some(50.0);
+    c.slo.tpot_ms = Some(crate::request::PerPriority {
+        high: 50.0,
+        normal: 60.5,
+        low: 70.0,
+    });
     c.output_length = LengthDist::Normal {
         mean: 100.5,
         stddev: 0.1,

@@ -123,11 +123,12 @@ impl BenchmarkConfig {
 
         self.check_slo(e);
 
-        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0) {
+        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0 && self.timeout_s <= MAX_TIMEOUT_S)
+        {
             e.push(
                 "timeout_s",
                 self.timeout_s.to_string(),
-                "a finite number of seconds > 0",
+                format!("a number of seconds > 0 and at most {MAX_TIMEOUT_S} (a day)"),
             );
         }
         if self.max_concurrency == Some(0) {
@@ -277,10 +278,31 @@ impl BenchmarkConfig {
         if let Some(t) = &self.slo.ttft_ms {
             per_priority("ttft_ms", t);
         }
-        if let Some(t) = self.slo.tpot_ms
-            && !(t.is_finite() && t > 0.0)
-        {
-            e.push("slo.tpot_ms", t.to_string(), "a finite number of ms > 0");
+        if let Some(t) = self.slo.tpot_ms {
+            for p in Priority::ALL {
+                let v = t.get(p);
+                if !(v.is_finite() && v > 0.0) {
+                    e.push(
+                        format!("slo.tpot_ms.{p}"),
+                        v.to_string(),
+                        "a finite number of ms > 0",
+                    );
+                }
+            }
+        }
+        if self.slo.llm_definition == crate::slo::LlmSloDefinition::PerToken {
+            for (field, missing) in [
+                ("ttft_ms", self.slo.ttft_ms.is_none()),
+                ("tpot_ms", self.slo.tpot_ms.is_none()),
+            ] {
+                if missing {
+                    e.push(
+                        format!("slo.{field}"),
+                        "null",
+                        "targets per priority with llm_definition: per_token (or llm_definition: end_to_end)",
+                    );
+                }
+            }
         }
     }
 }

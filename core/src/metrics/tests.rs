@@ -6,6 +6,15 @@ use crate::request::{Priority, RequestKind};
 use crate::slo::SloTargets;
 use std::collections::BTreeMap;
 
+/// End-to-end SLOs: these tests judge requests by their own deadlines.
+fn e2e_targets() -> SloTargets {
+    SloTargets::end_to_end(crate::request::PerPriority {
+        high: 500,
+        normal: 1000,
+        low: 2000,
+    })
+}
+
 fn rec(id: u64, intended_us: u64, end_us: u64) -> RequestRecord {
     RequestRecord {
         sent_us: intended_us + 100,
@@ -46,29 +55,26 @@ fn failed(id: u64, intended_us: u64, end_us: u64, outcome: Outcome) -> RequestRe
 
 #[test]
 fn empty_set_is_all_zero_and_none() {
-    let s = summarize::<RequestRecord>(&[], &SloTargets::default(), MeasureWindow::UntilLastEnd);
+    let s = summarize::<RequestRecord>(&[], &e2e_targets(), MeasureWindow::UntilLastEnd);
     assert_eq!(s, Summary::default());
     assert_eq!(s.duration_s, 0.0);
     assert!(s.ttft.is_none() && s.e2e.is_none());
     let json = serde_json::to_string(&s).unwrap();
     assert!(!json.contains("NaN") && !json.contains("inf"));
     assert!(
-        TimeSeries::from_records::<RequestRecord>(&[], &SloTargets::default())
+        TimeSeries::from_records::<RequestRecord>(&[], &e2e_targets())
             .seconds
             .is_empty()
     );
-    let b = Breakdowns::from_records::<RequestRecord>(
-        &[],
-        &SloTargets::default(),
-        MeasureWindow::UntilLastEnd,
-    );
+    let b =
+        Breakdowns::from_records::<RequestRecord>(&[], &e2e_targets(), MeasureWindow::UntilLastEnd);
     assert!(b.by_model.is_empty());
 }
 
 #[test]
 fn zero_window_gives_zero_rates() {
     let r = rec(0, 0, 0);
-    let s = summarize(&[r], &SloTargets::default(), MeasureWindow::UntilLastEnd);
+    let s = summarize(&[r], &e2e_targets(), MeasureWindow::UntilLastEnd);
     assert_eq!(s.requests_succeeded, 1);
     assert_eq!(s.request_throughput_rps, 0.0);
     assert_eq!(s.goodput_rps, 0.0);
@@ -91,11 +97,7 @@ fn counts_rates_and_throughput() {
             },
         ),
     ];
-    let s = summarize(
-        &records,
-        &SloTargets::default(),
-        MeasureWindow::UntilLastEnd,
-    );
+    let s = summarize(&records, &e2e_targets(), MeasureWindow::UntilLastEnd);
     assert_eq!(s.requests_total, 4);
     assert_eq!(s.requests_succeeded, 2);
     assert_eq!(s.requests_failed, 2);
@@ -141,11 +143,7 @@ fn counts_rates_and_throughput() {
 fn explicit_window_and_estimated_input() {
     let mut r = rec(0, 0, 100_000);
     r.input_tokens = None;
-    let s = summarize(
-        &[r],
-        &SloTargets::default(),
-        MeasureWindow::DurationUs(2_000_000),
-    );
+    let s = summarize(&[r], &e2e_targets(), MeasureWindow::DurationUs(2_000_000));
     assert_eq!(s.duration_s, 2.0);
     assert_eq!(s.input_tokens_total, 18);
     assert_eq!(s.input_tokens_estimated, 1);
@@ -156,7 +154,7 @@ fn explicit_window_and_estimated_input() {
 fn cancelled_counts_as_failed_but_not_late() {
     let mut c = failed(0, 0, 10, Outcome::Cancelled);
     c.sent_us = 0;
-    let s = summarize(&[c], &SloTargets::default(), MeasureWindow::UntilLastEnd);
+    let s = summarize(&[c], &e2e_targets(), MeasureWindow::UntilLastEnd);
     assert_eq!(s.requests_failed, 1);
     assert_eq!(s.errors_by_kind["cancelled"], 1);
     assert!(s.lateness.is_none());
@@ -168,7 +166,7 @@ fn embeddings_have_no_token_latencies() {
     e.kind = RequestKind::Embedding;
     e.itl_us.clear();
     e.output_tokens = 0;
-    let s = summarize(&[e], &SloTargets::default(), MeasureWindow::UntilLastEnd);
+    let s = summarize(&[e], &e2e_targets(), MeasureWindow::UntilLastEnd);
     assert!(s.ttft.is_none() && s.itl.is_none() && s.tpot.is_none());
     assert_eq!(s.e2e.unwrap().p50_ms, 30.015);
 }
@@ -181,7 +179,7 @@ fn breakdowns_share_the_whole_window() {
     let mut b = rec(1, 0, 4_000_000);
     b.kind = RequestKind::Embedding;
     b.model = "b".into();
-    let bd = Breakdowns::from_records(&[a, b], &SloTargets::default(), MeasureWindow::UntilLastEnd);
+    let bd = Breakdowns::from_records(&[a, b], &e2e_targets(), MeasureWindow::UntilLastEnd);
     assert_eq!(
         bd.by_priority.keys().collect::<Vec<_>>(),
         vec!["HIGH", "NORMAL"]
@@ -202,7 +200,7 @@ fn time_series_buckets_sent_by_intended_and_rest_by_end() {
         rec(1, 900_000, 2_100_000),
         failed(2, 1_200_000, 3_000_000, Outcome::Timeout),
     ];
-    let ts = TimeSeries::from_records(&records, &SloTargets::default());
+    let ts = TimeSeries::from_records(&records, &e2e_targets());
     let s = &ts.seconds;
     assert_eq!(
         s.iter().map(|b| b.t_s).collect::<Vec<_>>(),

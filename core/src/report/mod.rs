@@ -15,6 +15,7 @@
 mod gpu;
 mod json;
 mod run;
+mod statistics;
 mod telemetry;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,10 @@ mod tests;
 pub use gpu::{GpuDevice, GpuSample, GpuSection, GpuStatus, GpuSummary, MinAvgMax};
 pub use json::{OLDEST_READABLE_VERSION, ReportError, upgrade};
 pub use run::{PolicyRun, PolicySwitch, RunParams};
+pub use statistics::{
+    Comparison, Leader, MetricEstimate, PolicyStatistics, Statistics, StatisticsGroup, TrialSeeds,
+    TrialWorkload,
+};
 pub use telemetry::{ControlPlaneSection, SeriesPoint, TelemetryKind, TelemetrySource, TimedValue};
 
 use serde::{Deserialize, Serialize};
@@ -66,6 +71,10 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// GPU monitoring status and devices; the samples are in each run.
     pub gpu: GpuSection,
+    /// Intervals and verdicts over repeated trials (`--trials N` with N > 1); `None` for a
+    /// single trial, where no interval can be given.
+    #[serde(default)]
+    pub statistics: Option<Statistics>,
 }
 
 /// The tool that wrote a report.
@@ -151,6 +160,7 @@ impl Report {
             experiment: None,
             warnings: Vec::new(),
             gpu: GpuSection::not_requested(),
+            statistics: None,
         }
     }
 }

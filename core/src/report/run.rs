@@ -36,6 +36,20 @@ pub struct RunParams {
     pub llm_ratio: Option<f64>,
     /// A label for charts and tables (for instance `fifo @ 50 rps`).
     pub label: Option<String>,
+    /// The trial this run belongs to (1-based) when the runs were repeated (`--trials`);
+    /// `None` for a single trial.
+    #[serde(default)]
+    pub trial: Option<u32>,
+}
+
+impl RunParams {
+    /// The parameters without the trial: what the runs of one variant share across trials.
+    pub fn variant(&self) -> RunParams {
+        RunParams {
+            trial: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// One measured run: one policy on one workload.

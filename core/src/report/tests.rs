@@ -66,6 +66,7 @@ fn sample_report() -> Report {
                 request_rate_rps: Some(10.0),
                 llm_ratio: Some(0.75),
                 label: Some(format!("{policy} @ 10 rps")),
+                trial: None,
             },
             records,
             &SloTargets::default(),

@@ -142,7 +142,7 @@ impl<'a> Sampler<'a> {
             kind,
             model: String::new(),
             priority,
-            slo_deadline_ms: c.slo.deadline_ms(kind, priority),
+            slo_deadline_ms: 0,
             prompt: String::new(),
             prompt_tokens_est: 0,
             max_tokens: 0,
@@ -172,6 +172,7 @@ impl<'a> Sampler<'a> {
                     .ok_or(WorkloadError::MissingOutputLength { index })?,
                 (None, None, None) => unreachable!("empirical output_length without a dataset"),
             };
+            spec.slo_deadline_ms = c.slo.deadline_ms(kind, priority, spec.max_tokens);
         } else {
             spec.model = over
                 .and_then(|r| r.model.clone())
@@ -194,6 +195,7 @@ impl<'a> Sampler<'a> {
                     }
                 })
                 .collect();
+            spec.slo_deadline_ms = c.slo.deadline_ms(kind, priority, 0);
             spec.prompt_tokens_est = spec
                 .inputs
                 .iter()

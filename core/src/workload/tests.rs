@@ -47,7 +47,10 @@ fn default_llm_workload_is_well_formed() {
         assert_eq!(r.id, i as u64);
         assert!(r.kind.is_llm());
         assert!(c.model_distribution.contains_key(&r.model));
-        assert_eq!(r.slo_deadline_ms, c.slo.deadline_ms(r.kind, r.priority));
+        assert_eq!(
+            r.slo_deadline_ms,
+            c.slo.deadline_ms(r.kind, r.priority, r.max_tokens)
+        );
         assert!((8..=1024).contains(&r.max_tokens), "{}", r.max_tokens);
         assert!(!r.prompt.is_empty() && r.inputs.is_empty());
         assert_eq!(r.prompt_tokens_est, estimate_tokens(&r.prompt));
@@ -245,7 +248,8 @@ fn trace_replay_uses_times_and_overrides() {
         (RequestKind::LlmChat, Priority::Low, 11)
     );
     assert!((40..=44).contains(&r.prompt_tokens_est));
-    assert_eq!(r.slo_deadline_ms, 2000);
+    // LOW, per token: 1200 ms + 150 ms × 11 tokens.
+    assert_eq!(r.slo_deadline_ms, 1200 + 150 * 11);
     assert_eq!(
         (w.requests[1].kind, w.requests[1].model.as_str()),
         (RequestKind::LlmGenerate, "m")

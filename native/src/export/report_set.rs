@@ -305,6 +305,7 @@ mod tests {
             request_rate_rps: Some(rate),
             llm_ratio: Some(ratio),
             label: None,
+            trial: None,
         };
         let mut a = run("fifo", p(10.0, 0.5), true);
         a.gpu_samples.push(GpuSample {

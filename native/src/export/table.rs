@@ -4,8 +4,10 @@
 
 use super::document::kind_title;
 use cpbench_core::chart::runs::name_runs;
-use cpbench_core::chart::table::{Column, has_embeddings, leading_row, summary_rows};
+use cpbench_core::chart::table::{Column, has_embeddings, summary_rows};
+use cpbench_core::chart::verdicts::{best_lines, verdict_rows};
 use cpbench_core::report::Report;
+use cpbench_core::report::Statistics;
 use std::fmt::Write;
 
 /// The terminal's columns: the summary table's [`Column::BASE`]; with embedding requests (a
@@ -20,22 +22,6 @@ fn columns(hybrid: bool) -> Vec<Column> {
         cols.splice(at..at, [LlmE2eAvg, EmbeddingE2eAvg, LlmSlo, EmbeddingSlo]);
     }
     cols
-}
-
-/// The "best of" lines: a title and the column whose leading run it names.
-fn best_lines(hybrid: bool) -> Vec<(&'static str, Column)> {
-    let mut lines = vec![
-        ("Best Throughput", Column::Throughput),
-        ("Lowest TTFT p99", Column::TtftP99),
-        ("Lowest HIGH-priority TTFT p99", Column::HighTtftP99),
-    ];
-    if hybrid {
-        lines.push(("Best LLM SLO", Column::LlmSlo));
-        lines.push(("Best Embedding SLO", Column::EmbeddingSlo));
-    } else {
-        lines.push(("Best SLO", Column::Slo));
-    }
-    lines
 }
 
 /// Renders the report as the terminal table with the best-of lines.
@@ -120,17 +106,82 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "{}", line(c));
     }
     let _ = writeln!(out);
-    if rows.len() > 1 {
-        for (title, col) in best_lines(hybrid) {
-            if let Some(r) = leading_row(&rows, col).map(|i| &rows[i])
-                && let Some(v) = col.value(r)
-            {
-                let _ = writeln!(out, "{title}: {} ({})", r.name, col.sentence_value(v));
-            }
-        }
+    for l in best_lines(&rows, report.statistics.as_ref()) {
+        let _ = writeln!(out, "{l}");
+    }
+    if let Some(stats) = &report.statistics {
+        out.push_str(&render_verdicts(stats, hybrid));
     }
     if report.partial {
         let _ = writeln!(out, "PARTIAL RESULT: the run did not complete.");
+    }
+    out
+}
+
+/// The verdict table: each policy against the baseline, over the trials.
+fn render_verdicts(stats: &Statistics, hybrid: bool) -> String {
+    let rows = verdict_rows(stats, hybrid);
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Against {} over {} trials ({} seeds; {:.0} % intervals, p-values Holm-adjusted across policies):",
+        stats.baseline,
+        stats.trials_planned,
+        stats.trial_seeds.as_str(),
+        stats.confidence * 100.0
+    );
+    let several = rows.iter().any(|r| !r.variant.is_empty());
+    let header: Vec<String> = [
+        if several { "Variant" } else { "" },
+        "Policy",
+        "Metric",
+        "Difference",
+        "95% interval",
+        "p (adjusted)",
+        "Verdict",
+    ]
+    .iter()
+    .filter(|h| !h.is_empty())
+    .map(|h| h.to_string())
+    .collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut c = Vec::new();
+            if several {
+                c.push(r.variant.clone());
+            }
+            c.extend([
+                r.policy.clone(),
+                r.column.label().to_string(),
+                r.difference.clone(),
+                r.interval.clone(),
+                r.p_adjusted.clone(),
+                r.verdict.clone(),
+            ]);
+            c
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|c| c[i].chars().count())
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in std::iter::once(&header).chain(cells.iter()) {
+        let mut line = String::from("|");
+        for (i, c) in row.iter().enumerate() {
+            let _ = write!(line, " {c}{} |", " ".repeat(widths[i] - c.chars().count()));
+        }
+        let _ = writeln!(out, "{line}");
     }
     out
 }

@@ -41,6 +41,10 @@ pub const SERVE_PORT: u16 = 8080;
 pub const SERVE_POLICY: &str = "fifo";
 /// `serve --seed`.
 pub const SERVE_SEED: u64 = 42;
+/// `--trials`.
+pub const TRIALS: u32 = 1;
+/// The most `--trials` accepted.
+pub const MAX_TRIALS: u32 = 1000;
 /// `sweep --rates`, req/s.
 pub const SWEEP_RATES: [f64; 4] = [10.0, 50.0, 100.0, 200.0];
 /// `experiment --requests` (the original tool's).
@@ -85,6 +89,11 @@ pub fn shown_in_help() -> Vec<(&'static str, Vec<(&'static str, String)>)> {
             ("llm_slo_ms", slo(&c.slo.llm_deadline_ms)),
             ("embedding_slo_ms", slo(&c.slo.embedding_deadline_ms)),
             ("cluster", CLUSTER.to_string()),
+            ("trials", TRIALS.to_string()),
+            (
+                "trial_seeds",
+                cpbench_core::report::TrialSeeds::default().as_str().into(),
+            ),
         ]
     };
     let with = |mut v: Vec<(&'static str, String)>, extra: Vec<(&'static str, String)>| {

@@ -12,7 +12,8 @@ mod target;
 mod workload_flags;
 
 use crate::cli::{
-    BenchArgs, ExperimentArgs, FormatArg, OutputArgs, SimulateArgs, SweepArgs, WorkloadArgs,
+    BenchArgs, ExperimentArgs, FormatArg, OutputArgs, SimulateArgs, SweepArgs, TrialArgs,
+    TrialSeedsArg, WorkloadArgs,
 };
 use crate::client::Transport;
 use crate::control::SwitchMode;
@@ -23,7 +24,7 @@ use crate::telemetry::TelemetryOptions;
 use anyhow::Result;
 use cpbench_core::config::BenchmarkConfig;
 use cpbench_core::experiment::{ExperimentName, ThroughputCriteria};
-use cpbench_core::report::{ReportKind, RunParams};
+use cpbench_core::report::{ReportKind, RunParams, TrialSeeds, TrialWorkload};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,8 +49,10 @@ pub struct Plan {
     pub kind: ReportKind,
     /// The resolved config (written into the report; each step carries its own variant).
     pub config: BenchmarkConfig,
-    /// The measured runs, in order: each policy on each workload variant.
+    /// The measured runs, in order: in each trial, each policy on each workload variant.
     pub steps: Vec<Step>,
+    /// The repeated trials.
+    pub trials: TrialsPlan,
     /// Over HTTP or in virtual time.
     pub execution: Execution,
     /// Result files and terminal output.
@@ -58,6 +61,19 @@ pub struct Plan {
     pub experiment: Option<ExperimentPlan>,
     /// Notes for the report made while resolving (for instance models fitted to a cluster).
     pub notes: Vec<String>,
+}
+
+/// Repeated trials of the whole comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialsPlan {
+    /// How many (1: a single run of each policy, no statistics).
+    pub count: u32,
+    /// How their workloads are seeded.
+    pub seeds: TrialSeeds,
+    /// The policy the others are compared with; `None`: the first.
+    pub baseline: Option<String>,
+    /// Each trial's seed and workload hash (of the first variant).
+    pub workloads: Vec<TrialWorkload>,
 }
 
 /// How the steps are run.
@@ -178,11 +194,11 @@ pub fn resolve(request: Request<'_>) -> Result<Plan> {
         ),
         Request::Simulate(_) => (ReportKind::Simulation, None, None),
     };
-    let (policy_flag, workload_args, output) = match request {
-        Request::Simulate(s) => (&s.policies, &s.workload, &s.output),
+    let (policy_flag, trial_args, workload_args, output) = match request {
+        Request::Simulate(s) => (&s.policies, &s.trials, &s.workload, &s.output),
         _ => {
             let b = bench.expect("every other command has the benchmarking options");
-            (&b.policies, &b.workload, &b.output)
+            (&b.policies, &b.trials, &b.workload, &b.output)
         }
     };
     let single = matches!(request, Request::Run(_) | Request::Sweep(_));
@@ -227,11 +243,13 @@ pub fn resolve(request: Request<'_>) -> Result<Plan> {
         Request::Experiment(e) => experiment_variants(e, &resolved.config)?,
         _ => Variants::One,
     };
-    let steps = steps(&resolved, &variants)?;
+    let mut trials = trials_plan(trial_args, &resolved.config.policies)?;
+    let steps = steps(&resolved, &variants, &mut trials)?;
     Ok(Plan {
         kind,
         config: resolved.config,
         steps,
+        trials,
         execution,
         output: OutputPlan::resolve(output)?,
         experiment,
@@ -385,6 +403,34 @@ fn experiment_variants(e: &ExperimentArgs, config: &BenchmarkConfig) -> Result<V
     })
 }
 
+/// `--trials`, `--trial-seeds`, `--baseline`, checked (the workloads come with the steps).
+fn trials_plan(a: &TrialArgs, policies: &[String]) -> Result<TrialsPlan> {
+    let count = a.trials.unwrap_or(defaults::TRIALS);
+    if !(1..=defaults::MAX_TRIALS).contains(&count) {
+        return Err(usage(format!(
+            "--trials: {count} is not accepted; give 1 to {} (5 or more for useful intervals)",
+            defaults::MAX_TRIALS
+        )));
+    }
+    if let Some(b) = &a.baseline
+        && !policies.contains(b)
+    {
+        return Err(usage(format!(
+            "--baseline: {b:?} is not one of the policies run ({})",
+            policies.join(", ")
+        )));
+    }
+    Ok(TrialsPlan {
+        count,
+        seeds: match a.trial_seeds {
+            Some(TrialSeedsArg::Same) => TrialSeeds::Same,
+            Some(TrialSeedsArg::Vary) | None => TrialSeeds::Vary,
+        },
+        baseline: a.baseline.clone(),
+        workloads: Vec::new(),
+    })
+}
+
 /// `--rates`: at least one, each a finite number > 0.
 fn checked_rates(rates: Vec<f64>) -> Result<Vec<f64>> {
     if rates.is_empty() {
@@ -400,8 +446,11 @@ fn checked_rates(rates: Vec<f64>) -> Result<Vec<f64>> {
     Ok(rates)
 }
 
-/// The steps: one workload per variant (rate or ratio), shared by all policies.
-fn steps(resolved: &Resolved, variants: &Variants) -> Result<Vec<Step>> {
+/// The steps: per trial, one workload per variant (rate or ratio), shared by all policies of
+/// the trial, which run in an order rotated by one from trial to trial (a cyclic Latin
+/// square: over as many trials as policies, each policy runs once in each position, so drift
+/// and warm-up hit every policy alike). Records each trial's seed and workload hash.
+fn steps(resolved: &Resolved, variants: &Variants, trials: &mut TrialsPlan) -> Result<Vec<Step>> {
     let configs: Vec<(RunParams, Resolved)> = match variants {
         Variants::One => vec![(RunParams::default(), resolved.clone())],
         Variants::Rates(rates) => rates
@@ -429,19 +478,54 @@ fn steps(resolved: &Resolved, variants: &Variants) -> Result<Vec<Step>> {
             })
             .collect(),
     };
-    let mut steps = Vec::new();
-    for (params, r) in configs {
+    for (_, r) in &configs {
         r.config
             .validate()
             .map_err(|e| usage(format!("invalid configuration:\n{e}")))?;
-        let w = Arc::new(settings::workload(&r).map_err(|e| usage(format!("{e:#}")))?);
-        for p in &r.config.policies {
-            steps.push(Step {
-                policy: p.clone(),
-                params: params.clone(),
-                config: r.config.clone(),
-                workload: Arc::clone(&w),
-            });
+    }
+    let mut steps = Vec::new();
+    // With the same seed in every trial, each variant's workload is generated once.
+    let mut same: Vec<Option<Arc<cpbench_core::workload::Workload>>> = vec![None; configs.len()];
+    for k in 0..trials.count {
+        let seed = match trials.seeds {
+            TrialSeeds::Vary => resolved.config.seed.wrapping_add(u64::from(k)),
+            TrialSeeds::Same => resolved.config.seed,
+        };
+        for (v, (params, r)) in configs.iter().enumerate() {
+            let mut r = r.clone();
+            r.config.seed = seed;
+            let w = match &same[v] {
+                Some(w) => Arc::clone(w),
+                None => {
+                    let w = Arc::new(settings::workload(&r).map_err(|e| usage(format!("{e:#}")))?);
+                    if trials.seeds == TrialSeeds::Same {
+                        same[v] = Some(Arc::clone(&w));
+                    }
+                    w
+                }
+            };
+            if v == 0 {
+                trials.workloads.push(TrialWorkload {
+                    trial: k + 1,
+                    seed,
+                    workload_hash: w.hash(),
+                });
+            }
+            let params = RunParams {
+                trial: (trials.count > 1).then_some(k + 1),
+                ..params.clone()
+            };
+            let policies = &r.config.policies;
+            let n = policies.len();
+            for i in 0..n {
+                let p = &policies[(i + k as usize) % n];
+                steps.push(Step {
+                    policy: p.clone(),
+                    params: params.clone(),
+                    config: r.config.clone(),
+                    workload: Arc::clone(&w),
+                });
+            }
         }
     }
     Ok(steps)

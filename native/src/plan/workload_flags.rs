@@ -10,6 +10,7 @@ use cpbench_core::arrival::ArrivalConfig;
 use cpbench_core::config::{BenchmarkConfig, DatasetRef, HYBRID_DEFAULT_LLM_RATIO, Mode};
 use cpbench_core::lengths::LengthDist;
 use cpbench_core::request::{PerPriority, Priority};
+use cpbench_core::slo::LlmSloDefinition;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -165,6 +166,13 @@ pub fn apply_workload_flags(c: &mut BenchmarkConfig, a: &WorkloadArgs) -> Result
     }
     if let Some(s) = &a.llm_slo_ms {
         c.slo.llm_deadline_ms = parse_per_priority("--llm-slo-ms", s)?;
+        c.slo.llm_definition = LlmSloDefinition::EndToEnd;
+        if a.ttft_slo_ms.is_none() {
+            c.slo.ttft_ms = None;
+        }
+        if a.tpot_slo_ms.is_none() {
+            c.slo.tpot_ms = None;
+        }
     }
     if let Some(s) = &a.embedding_slo_ms {
         c.slo.embedding_deadline_ms = parse_per_priority("--embedding-slo-ms", s)?;
@@ -172,8 +180,8 @@ pub fn apply_workload_flags(c: &mut BenchmarkConfig, a: &WorkloadArgs) -> Result
     if let Some(s) = &a.ttft_slo_ms {
         c.slo.ttft_ms = Some(parse_per_priority("--ttft-slo-ms", s)?);
     }
-    if let Some(t) = a.tpot_slo_ms {
-        c.slo.tpot_ms = Some(t);
+    if let Some(t) = &a.tpot_slo_ms {
+        c.slo.tpot_ms = Some(parse_tpot(t)?);
     }
     Ok(())
 }
@@ -198,6 +206,33 @@ fn parse_weights(flag: &str, items: &[String]) -> Result<BTreeMap<String, f64>> 
         out.insert(name.to_string(), weight);
     }
     Ok(out)
+}
+
+/// `--tpot-slo-ms`: one number of ms for every priority, or `H,N,L`.
+fn parse_tpot(s: &str) -> Result<PerPriority<f64>> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .with_context(|| {
+            format!("--tpot-slo-ms: {s:?} is not a number of ms or three (HIGH,NORMAL,LOW), e.g. 100 or 75,100,150")
+        })?;
+    match v.as_slice() {
+        [x] => Ok(PerPriority {
+            high: *x,
+            normal: *x,
+            low: *x,
+        }),
+        [h, n, l] => Ok(PerPriority {
+            high: *h,
+            normal: *n,
+            low: *l,
+        }),
+        _ => bail!(
+            "--tpot-slo-ms: {s:?} has {} values; expected one, or three (HIGH,NORMAL,LOW), e.g. 100 or 75,100,150",
+            v.len()
+        ),
+    }
 }
 
 /// `H,N,L` milliseconds.

@@ -310,9 +310,9 @@ async fn generate(state: AppState, headers: HeaderMap, body: Bytes, chat: bool) 
         kind,
         model: g.model.clone(),
         priority: hints.priority,
-        deadline_ms: hints
-            .deadline_ms
-            .unwrap_or_else(|| SloTargets::default().deadline_ms(kind, hints.priority)),
+        deadline_ms: hints.deadline_ms.unwrap_or_else(|| {
+            SloTargets::default().deadline_ms(kind, hints.priority, g.max_tokens)
+        }),
         prompt_tokens: g.prompt_tokens,
         max_tokens: g.max_tokens,
         num_inputs: 0,
@@ -469,7 +469,7 @@ async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: Byt
         model: e.model.clone(),
         priority: hints.priority,
         deadline_ms: hints.deadline_ms.unwrap_or_else(|| {
-            SloTargets::default().deadline_ms(RequestKind::Embedding, hints.priority)
+            SloTargets::default().deadline_ms(RequestKind::Embedding, hints.priority, 0)
         }),
         prompt_tokens: e.tokens,
         max_tokens: 0,

@@ -178,7 +178,12 @@ pub fn draw<DB: DrawingBackend>(
     };
     let bars = !matches!(spec.kind, ChartKind::Lines { .. });
     let (y_min, y_max) = fit(
-        points().map(|p| p.y),
+        points()
+            .flat_map(|p| {
+                let [lo, hi] = p.range.unwrap_or([p.y, p.y]);
+                [p.y, lo, hi]
+            })
+            .filter(|v| v.is_finite()),
         spec.y.scale,
         bars || spec.y.scale == Scale::Linear,
         0.08,
@@ -305,6 +310,28 @@ pub fn draw<DB: DrawingBackend>(
                         Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
                     });
                 }
+                // Whiskers: the interval around each bar, in dark grey over the bar.
+                let whisker = AXIS_GREY.stroke_width(px(1.5));
+                let whiskers = series
+                    .points
+                    .iter()
+                    .filter(|p| p.x >= 0.0 && (p.x.round() as usize) < categories.len())
+                    .filter_map(|p| {
+                        let [lo, hi] = p.range?;
+                        (lo.is_finite() && hi.is_finite()).then_some((p.x, lo, hi))
+                    })
+                    .flat_map(|(x, lo, hi)| {
+                        let (a, b) = bar_span(x.round() as usize, slot, visible.len());
+                        let mid = (a + b) / 2.0;
+                        let cap = (b - a) * 0.18;
+                        let lo = lo.max(y_min);
+                        [
+                            PathElement::new(vec![(mid, lo), (mid, hi)], whisker),
+                            PathElement::new(vec![(mid - cap, lo), (mid + cap, lo)], whisker),
+                            PathElement::new(vec![(mid - cap, hi), (mid + cap, hi)], whisker),
+                        ]
+                    });
+                chart.draw_series(whiskers)?;
             }
         }
         ChartKind::Histogram { bin_width } => {

@@ -234,9 +234,14 @@ pub fn build(report: &Report, charts: &ReportCharts) -> Document {
 
     b.push(heading(2, "Comparison", "comparison"));
     b.push(Block::Table(summary::comparison(&rows)));
-    let best = summary::best_lines(&rows);
+    let best = summary::best_lines(report, &rows);
     if !best.is_empty() {
         b.push(Block::List(best));
+    }
+    if let Some((intro, table)) = summary::verdicts(report, &rows) {
+        b.push(heading(3, "Verdicts", "verdicts"));
+        b.push(Block::Paragraph(intro));
+        b.push(Block::Table(table));
     }
 
     if let Some(exp) = report.experiment.as_ref() {

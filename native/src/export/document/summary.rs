@@ -5,6 +5,7 @@ use super::{Card, Cell, Table};
 use crate::export::report_set::{experiment_summary, slo_target};
 use cpbench_core::chart::runs::run_label;
 use cpbench_core::chart::table::{Column, SummaryRow, best_row, has_embeddings, pct};
+use cpbench_core::chart::verdicts::verdict_rows;
 use cpbench_core::report::Report;
 use std::collections::BTreeSet;
 
@@ -119,28 +120,68 @@ pub(super) fn comparison(rows: &[SummaryRow]) -> Table {
     }
 }
 
-/// The terminal table's "best of" lines, in sentence case.
-pub(super) fn best_lines(rows: &[SummaryRow]) -> Vec<String> {
-    if rows.len() < 2 {
-        return Vec::new();
+/// The "best of" lines (shared with the terminal).
+pub(super) fn best_lines(report: &Report, rows: &[SummaryRow]) -> Vec<String> {
+    cpbench_core::chart::verdicts::best_lines(rows, report.statistics.as_ref())
+}
+
+/// The verdict table (each policy against the baseline, over the trials) with its
+/// introduction; `None` without repeated trials.
+pub(super) fn verdicts(report: &Report, rows: &[SummaryRow]) -> Option<(String, Table)> {
+    let stats = report.statistics.as_ref()?;
+    let verdicts = verdict_rows(stats, has_embeddings(rows));
+    if verdicts.is_empty() {
+        return None;
     }
-    let mut items = vec![
-        ("Best throughput", Column::Throughput),
-        ("Lowest TTFT p99", Column::TtftP99),
-        ("Lowest HIGH-priority TTFT p99", Column::HighTtftP99),
-    ];
-    if has_embeddings(rows) {
-        items.push(("Best LLM SLO", Column::LlmSlo));
-        items.push(("Best embedding SLO", Column::EmbeddingSlo));
-    } else {
-        items.push(("Best SLO", Column::Slo));
+    let several = verdicts.iter().any(|v| !v.variant.is_empty());
+    let mut headers: Vec<String> = Vec::new();
+    if several {
+        headers.push("Variant".into());
     }
-    items
-        .into_iter()
-        .filter_map(|(title, col)| {
-            let r = best_of(rows, col)?;
-            let v = col.value(r)?;
-            Some(format!("{title}: {} ({})", r.name, col.sentence_value(v)))
-        })
-        .collect()
+    headers.extend(
+        [
+            "Policy",
+            "Metric",
+            "Difference",
+            "95% interval",
+            "p (adjusted)",
+            "Verdict",
+        ]
+        .map(String::from),
+    );
+    let mut numeric = vec![false; headers.len()];
+    let n = numeric.len();
+    numeric[n - 4] = true;
+    numeric[n - 2] = true;
+    let table = Table {
+        headers,
+        numeric,
+        rows: verdicts
+            .iter()
+            .map(|v| {
+                let mut cells: Vec<Cell> = Vec::new();
+                if several {
+                    cells.push(v.variant.as_str().into());
+                }
+                cells.push(v.policy.as_str().into());
+                cells.push(v.column.label().into());
+                cells.push(v.difference.as_str().into());
+                cells.push(v.interval.as_str().into());
+                cells.push(v.p_adjusted.as_str().into());
+                cells.push(Cell {
+                    text: v.verdict.clone(),
+                    strong: v.significant,
+                });
+                cells
+            })
+            .collect(),
+    };
+    let intro = format!(
+        "Each policy against {} over {} trials ({} seeds): the mean difference paired by trial, its {:.0} % interval, and the p-value of a paired t test adjusted with Holm's method across the policies compared.",
+        stats.baseline,
+        stats.trials_planned,
+        stats.trial_seeds.as_str(),
+        stats.confidence * 100.0
+    );
+    Some((intro, table))
 }
