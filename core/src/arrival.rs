@@ -318,6 +318,64 @@ struct RawTraceLine {
     output_tokens: Option<u32>,
 }
 
+impl RawTraceLine {
+    /// The record of a trace line, or what is wrong with it.
+    fn check(self) -> Result<TraceRecord, String> {
+        let timestamp_ms = match (self.timestamp_ms, self.offset_ms) {
+            (Some(t), None) | (None, Some(t)) => t,
+            (Some(_), Some(_)) => {
+                return Err("both `timestamp_ms` and `offset_ms` given; expected one".to_string());
+            }
+            (None, None) => {
+                return Err("missing field `timestamp_ms` (or `offset_ms`)".to_string());
+            }
+        };
+        if !timestamp_ms.is_finite() {
+            return Err(format!(
+                "`timestamp_ms`: got {timestamp_ms}, expected a finite number"
+            ));
+        }
+        let priority =
+            match self.priority {
+                None => None,
+                Some(p) => Some(Priority::parse(&p).ok_or_else(|| {
+                    format!("`priority`: got {p:?}, expected HIGH, NORMAL or LOW")
+                })?),
+            };
+        let kind = match self.kind {
+            None => None,
+            Some(k) => Some(RequestKind::parse(&k).ok_or_else(|| {
+                format!("`kind`: got {k:?}, expected llm_chat, llm_generate or embedding")
+            })?),
+        };
+        if let Some(model) = &self.model
+            && model.trim().is_empty()
+        {
+            return Err("`model`: got \"\", expected a model name".to_string());
+        }
+        for (name, v) in [
+            ("prompt_tokens", self.prompt_tokens),
+            ("output_tokens", self.output_tokens),
+        ] {
+            if v == Some(0) || v.is_some_and(|v| v > crate::lengths::MAX_LENGTH_TOKENS) {
+                return Err(format!(
+                    "`{name}`: got {}, expected 1..={}",
+                    v.unwrap_or(0),
+                    crate::lengths::MAX_LENGTH_TOKENS
+                ));
+            }
+        }
+        Ok(TraceRecord {
+            timestamp_ms,
+            priority,
+            model: self.model,
+            kind,
+            prompt_tokens: self.prompt_tokens,
+            output_tokens: self.output_tokens,
+        })
+    }
+}
+
 impl Trace {
     /// A trace of bare send times (milliseconds), sorted.
     pub fn from_timestamps_ms(timestamps_ms: &[f64]) -> Result<Self, TraceError> {
@@ -342,84 +400,15 @@ impl Trace {
     /// `kind` (`llm_chat`/`llm_generate`/`embedding`), `prompt_tokens`, `output_tokens`.
     /// Other keys are ignored. Records are sorted by time.
     pub fn parse_jsonl(bytes: &[u8]) -> Result<Self, TraceError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| TraceError::Line {
-            line: 1 + bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count(),
-            message: format!("not UTF-8 text: {e}"),
-        })?;
         let mut records = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let line_no = i + 1;
-            let err = |message: String| TraceError::Line {
-                line: line_no,
-                message,
-            };
-            if line.trim().is_empty() {
-                continue;
-            }
-            let raw: RawTraceLine = serde_json::from_str(line).map_err(|e| err(e.to_string()))?;
-            let timestamp_ms = match (raw.timestamp_ms, raw.offset_ms) {
-                (Some(t), None) | (None, Some(t)) => t,
-                (Some(_), Some(_)) => {
-                    return Err(err(
-                        "both `timestamp_ms` and `offset_ms` given; expected one".to_string(),
-                    ));
-                }
-                (None, None) => {
-                    return Err(err(
-                        "missing field `timestamp_ms` (or `offset_ms`)".to_string()
-                    ));
-                }
-            };
-            if !timestamp_ms.is_finite() {
-                return Err(err(format!(
-                    "`timestamp_ms`: got {timestamp_ms}, expected a finite number"
-                )));
-            }
-            let priority = match raw.priority {
-                None => None,
-                Some(p) => Some(Priority::parse(&p).ok_or_else(|| {
-                    err(format!(
-                        "`priority`: got {p:?}, expected HIGH, NORMAL or LOW"
-                    ))
-                })?),
-            };
-            let kind = match raw.kind {
-                None => None,
-                Some(k) => Some(RequestKind::parse(&k).ok_or_else(|| {
-                    err(format!(
-                        "`kind`: got {k:?}, expected llm_chat, llm_generate or embedding"
-                    ))
-                })?),
-            };
-            if let Some(model) = &raw.model
-                && model.trim().is_empty()
-            {
-                return Err(err("`model`: got \"\", expected a model name".to_string()));
-            }
-            for (name, v) in [
-                ("prompt_tokens", raw.prompt_tokens),
-                ("output_tokens", raw.output_tokens),
-            ] {
-                if v == Some(0) || v.is_some_and(|v| v > crate::lengths::MAX_LENGTH_TOKENS) {
-                    return Err(err(format!(
-                        "`{name}`: got {}, expected 1..={}",
-                        v.unwrap_or(0),
-                        crate::lengths::MAX_LENGTH_TOKENS
-                    )));
-                }
-            }
-            records.push(TraceRecord {
-                timestamp_ms,
-                priority,
-                model: raw.model,
-                kind,
-                prompt_tokens: raw.prompt_tokens,
-                output_tokens: raw.output_tokens,
-            });
-        }
+        crate::jsonl::for_each_line(
+            bytes,
+            |line, message| TraceError::Line { line, message },
+            |raw: RawTraceLine| {
+                records.push(raw.check()?);
+                Ok(())
+            },
+        )?;
         if records.is_empty() {
             return Err(TraceError::Empty);
         }

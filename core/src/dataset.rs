@@ -143,42 +143,26 @@ impl Dataset {
 
     /// Parses JSONL (see the module doc).
     pub fn parse_jsonl(bytes: &[u8]) -> Result<Self, DatasetError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| DatasetError::JsonlLine {
-            line: 1 + bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count(),
-            message: format!("not UTF-8 text: {e}"),
-        })?;
         let mut entries = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let err = |message: String| DatasetError::JsonlLine {
-                line: i + 1,
-                message,
-            };
-            let raw: RawJsonlLine = serde_json::from_str(line).map_err(|e| err(e.to_string()))?;
-            let prompt = match (raw.prompt, raw.text) {
-                (Some(p), _) | (None, Some(p)) => p,
-                (None, None) => {
-                    return Err(err("missing field `prompt` (or `text`)".to_string()));
+        crate::jsonl::for_each_line(
+            bytes,
+            |line, message| DatasetError::JsonlLine { line, message },
+            |raw: RawJsonlLine| {
+                let prompt = match (raw.prompt, raw.text) {
+                    (Some(p), _) | (None, Some(p)) => p,
+                    (None, None) => return Err("missing field `prompt` (or `text`)".to_string()),
+                };
+                if prompt.is_empty() {
+                    return Err("`prompt`: got \"\", expected non-empty text".to_string());
                 }
-            };
-            if prompt.is_empty() {
-                return Err(err(
-                    "`prompt`: got \"\", expected non-empty text".to_string()
-                ));
-            }
-            let output = raw.output_tokens.or(raw.max_tokens);
-            if output == Some(0) {
-                return Err(err(
-                    "`output_tokens`: got 0, expected at least 1".to_string()
-                ));
-            }
-            entries.push(DatasetEntry::new(prompt, output));
-        }
+                let output = raw.output_tokens.or(raw.max_tokens);
+                if output == Some(0) {
+                    return Err("`output_tokens`: got 0, expected at least 1".to_string());
+                }
+                entries.push(DatasetEntry::new(prompt, output));
+                Ok(())
+            },
+        )?;
         if entries.is_empty() {
             return Err(DatasetError::Empty {
                 format: DatasetFormat::Jsonl,

@@ -32,6 +32,7 @@ pub mod config;
 pub mod dataset;
 pub mod experiment;
 pub mod histogram;
+mod jsonl;
 pub mod lengths;
 pub mod metrics;
 pub mod record;

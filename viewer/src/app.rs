@@ -64,24 +64,23 @@ fn App() -> impl IntoView {
                 <h1>"sage-cp-bench" <span class="sub">"viewer"</span></h1>
             </div>
             <nav class="tabs" role="tablist">
-                <button
-                    type="button"
-                    role="tab"
-                    id="tab-results"
-                    aria-selected=move || (tab.get() == Tab::Results).to_string()
-                    on:click=move |_| select(Tab::Results)
-                >
-                    "Results"
-                </button>
-                <button
-                    type="button"
-                    role="tab"
-                    id="tab-preview"
-                    aria-selected=move || (tab.get() == Tab::Preview).to_string()
-                    on:click=move |_| select(Tab::Preview)
-                >
-                    "Workload preview"
-                </button>
+                {[
+                    (Tab::Results, "tab-results", "Results"),
+                    (Tab::Preview, "tab-preview", "Workload preview"),
+                ]
+                    .map(|(t, id, label)| {
+                        view! {
+                            <button
+                                type="button"
+                                role="tab"
+                                id=id
+                                aria-selected=move || (tab.get() == t).to_string()
+                                on:click=move |_| select(t)
+                            >
+                                {label}
+                            </button>
+                        }
+                    })}
             </nav>
         </header>
         <main>

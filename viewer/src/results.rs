@@ -216,8 +216,7 @@ pub(crate) fn Results(
                         rows="6"
                         spellcheck="false"
                         placeholder="{\"schema_version\": 1, ...}"
-                        prop:value=move || pasted.get()
-                        on:input=move |ev| pasted.set(event_target_value(&ev))
+                        bind:value=pasted
                     ></textarea>
                     <button id="paste-load" type="button" class="button" on:click=load_pasted>
                         "Load pasted JSON"

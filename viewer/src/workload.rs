@@ -343,8 +343,7 @@ pub(crate) fn WorkloadPreview(
                     rows="22"
                     spellcheck="false"
                     aria-label="Benchmark config"
-                    prop:value=move || text.get()
-                    on:input=move |ev| text.set(event_target_value(&ev))
+                    bind:value=text
                 ></textarea>
                 <div class="editor-foot">
                     <label class="seed">
@@ -354,8 +353,7 @@ pub(crate) fn WorkloadPreview(
                             type="text"
                             inputmode="numeric"
                             placeholder="from the config"
-                            prop:value=move || seed.get()
-                            on:input=move |ev| seed.set(event_target_value(&ev))
+                            bind:value=seed
                         />
                     </label>
                     <button type="button" id="download-config" class="button" on:click=download>

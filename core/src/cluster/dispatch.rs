@@ -4,7 +4,7 @@
 use super::index::ModelIdx;
 use super::instance::Seq;
 use super::policy::{Policy, Routing};
-use super::queue::{Lane, LateLane, QueueSlot};
+use super::queue::{Lane, LateLane, Pending, QueueSlot};
 use super::{Cluster, Location};
 
 /// A model's queue head, competing with the other models' heads for dispatch.
@@ -29,6 +29,13 @@ impl Candidate {
     /// (on equal keys the earlier candidate stays).
     fn precedes(&self, other: &Self) -> bool {
         (self.deferred, self.slot.sort) < (other.deferred, other.slot.sort)
+    }
+
+    /// Takes the place of `best` if there is none yet or it [precedes](Self::precedes) it.
+    fn offer_to(self, best: &mut Option<Self>) {
+        if best.is_none_or(|b| self.precedes(&b)) {
+            *best = Some(self);
+        }
     }
 }
 
@@ -56,6 +63,13 @@ impl Cluster {
         }
     }
 
+    /// Takes the winning candidate's request out of its queue; `None` when there is no
+    /// candidate (or its slot is gone), which ends a dispatch loop.
+    fn dequeue_best(&mut self, best: Option<Candidate>) -> Option<(ModelIdx, Pending)> {
+        let Candidate { model, slot, .. } = best?;
+        Some((model, self.dequeue(model, slot)?))
+    }
+
     /// Hands LLM requests to instances while some instance has room for the best head.
     fn dispatch_llm(&mut self, t: u64) {
         let backlog = self.spec.scheduler.instance_backlog as usize;
@@ -78,14 +92,9 @@ impl Cluster {
                     best = Some(cand);
                     break;
                 }
-                if best.is_none_or(|b| cand.precedes(&b)) {
-                    best = Some(cand);
-                }
+                cand.offer_to(&mut best);
             }
-            let Some(Candidate { model: m, slot, .. }) = best else {
-                break;
-            };
-            let Some(p) = self.dequeue(m, slot) else {
+            let Some((m, p)) = self.dequeue_best(best) else {
                 break;
             };
             let i = self.route_llm(m, &p, t, backlog);
@@ -141,14 +150,9 @@ impl Cluster {
                     continue;
                 };
                 let cand = Candidate::new(m, slot, late);
-                if best.is_none_or(|b| cand.precedes(&b)) {
-                    best = Some(cand);
-                }
+                cand.offer_to(&mut best);
             }
-            let Some(Candidate { model: m, slot, .. }) = best else {
-                break;
-            };
-            let Some(p) = self.dequeue(m, slot) else {
+            let Some((m, p)) = self.dequeue_best(best) else {
                 break;
             };
             let i = self.route_emb(m);

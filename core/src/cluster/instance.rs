@@ -66,6 +66,33 @@ impl Seq {
     }
 }
 
+/// The step being built: the token budget left and the work scheduled so far.
+struct StepBatch {
+    /// Tokens the step may still schedule (`max_num_batched_tokens` at the start).
+    budget: u32,
+    /// Prompt (or recomputed) tokens computed in the step.
+    prefill_tokens: u64,
+    /// Sequences doing a plain decode.
+    decode_seqs: u64,
+    /// Context tokens the scheduled sequences read from the KV cache.
+    context: u64,
+}
+
+impl StepBatch {
+    /// Schedules `n` tokens of `s`, which take `n` more tokens of KV cache (`kv_used`).
+    fn schedule(&mut self, s: &mut Seq, n: u32, kv_used: &mut u64) {
+        if s.is_decoding() {
+            self.decode_seqs += 1;
+        } else {
+            self.prefill_tokens += u64::from(n);
+        }
+        self.context += u64::from(s.computed);
+        s.scheduled = n;
+        *kv_used += u64::from(n);
+        self.budget -= n;
+    }
+}
+
 /// An embedding batch run on an LLM instance between two steps (`hybrid` co-location).
 #[derive(Debug, Clone)]
 pub(crate) struct ColocatedBatch {
@@ -473,17 +500,19 @@ impl LlmInstance {
         let Some(cost) = self.profile(m).copied() else {
             return false;
         };
-        let mut budget = self.max_batched;
-        let mut prefill_tokens: u64 = 0;
-        let mut decode_seqs: u64 = 0;
-        let mut context: u64 = 0;
+        let mut step = StepBatch {
+            budget: self.max_batched,
+            prefill_tokens: 0,
+            decode_seqs: 0,
+            context: 0,
+        };
         let mut i = 0;
-        while i < self.running.len() && budget > 0 {
+        while i < self.running.len() && step.budget > 0 {
             if self.running[i].model != m {
                 i += 1;
                 continue;
             }
-            let n = self.running[i].remaining().min(budget);
+            let n = self.running[i].remaining().min(step.budget);
             let mut preempted_self = false;
             while self.kv_used + u64::from(n) > self.kv_cap {
                 if self.running.len() - 1 > i {
@@ -498,25 +527,16 @@ impl LlmInstance {
             if preempted_self {
                 continue;
             }
-            let s = &mut self.running[i];
-            if s.is_decoding() {
-                decode_seqs += 1;
-            } else {
-                prefill_tokens += u64::from(n);
-            }
-            context += u64::from(s.computed);
-            s.scheduled = n;
-            self.kv_used += u64::from(n);
-            budget -= n;
+            step.schedule(&mut self.running[i], n, &mut self.kv_used);
             i += 1;
         }
         let mut w = 0;
-        while w < self.waiting.len() && budget > 0 && self.running.len() < self.max_num_seqs {
+        while w < self.waiting.len() && step.budget > 0 && self.running.len() < self.max_num_seqs {
             if self.waiting[w].model != m {
                 w += 1;
                 continue;
             }
-            let n = self.waiting[w].remaining().min(budget);
+            let n = self.waiting[w].remaining().min(step.budget);
             if self.kv_used + u64::from(n) > self.kv_cap {
                 break;
             }
@@ -524,21 +544,13 @@ impl LlmInstance {
                 break;
             };
             self.waiting_of[m] -= 1;
-            if s.is_decoding() {
-                decode_seqs += 1;
-            } else {
-                prefill_tokens += u64::from(n);
-            }
-            context += u64::from(s.computed);
-            s.scheduled = n;
-            self.kv_used += u64::from(n);
-            budget -= n;
+            step.schedule(&mut s, n, &mut self.kv_used);
             self.running.push(s);
         }
-        if prefill_tokens == 0 && decode_seqs == 0 {
+        if step.prefill_tokens == 0 && step.decode_seqs == 0 {
             return false;
         }
-        let dur = self.jittered(cost.step_ms(prefill_tokens, decode_seqs, context));
+        let dur = self.jittered(cost.step_ms(step.prefill_tokens, step.decode_seqs, step.context));
         self.stats.busy_us += dur;
         self.stats.steps += 1;
         self.phase = Phase::Step {

@@ -109,57 +109,43 @@ pub(crate) struct Counters {
 impl Cluster {
     /// A snapshot for `/admin/metrics` at `now_us`.
     pub fn metrics(&self, now_us: u64) -> ClusterMetrics {
-        let mut instances = Vec::new();
-        let mut cost = 0.0;
-        let mut model_switches = 0;
-        let mut preemptions = 0;
-        let mut batches = 0;
-        for i in &self.llm {
-            let busy_s = i.stats.busy_us as f64 / 1e6;
-            let c = busy_s * i.cost_per_hour_usd / 3600.0;
-            cost += c;
-            model_switches += i.stats.model_switches;
-            preemptions += i.stats.preemptions;
-            batches += i.stats.embedding_batches;
-            instances.push(InstanceMetrics {
-                id: i.id.clone(),
-                model: self.models[i.loaded].name.clone(),
-                kind: "llm".into(),
-                gpu: i.gpu.clone(),
-                running: i.running_len() as u64,
-                waiting: i.waiting_len() as u64,
-                kv_cache_usage: i.kv_usage(),
-                completed: i.stats.completed,
-                output_tokens: i.stats.output_tokens,
-                busy_s,
-                cost_usd: c,
-                model_switches: i.stats.model_switches,
-                preemptions: i.stats.preemptions,
-                batches: i.stats.embedding_batches,
-            });
-        }
-        for e in &self.emb {
-            let busy_s = e.stats.busy_us as f64 / 1e6;
-            let c = busy_s * e.cost_per_hour_usd / 3600.0;
-            cost += c;
-            batches += e.stats.batches;
-            instances.push(InstanceMetrics {
-                id: e.id.clone(),
-                model: self.models[e.model].name.clone(),
-                kind: "embedding".into(),
-                gpu: e.gpu.clone(),
-                running: e.running_len() as u64,
-                waiting: e.queued_len() as u64,
-                kv_cache_usage: 0.0,
-                completed: e.stats.completed,
-                output_tokens: 0,
-                busy_s,
-                cost_usd: c,
-                model_switches: 0,
-                preemptions: 0,
-                batches: e.stats.batches,
-            });
-        }
+        let llm = self.llm.iter().map(|i| InstanceMetrics {
+            running: i.running_len() as u64,
+            waiting: i.waiting_len() as u64,
+            kv_cache_usage: i.kv_usage(),
+            completed: i.stats.completed,
+            output_tokens: i.stats.output_tokens,
+            model_switches: i.stats.model_switches,
+            preemptions: i.stats.preemptions,
+            batches: i.stats.embedding_batches,
+            ..busy_instance(
+                &i.id,
+                &self.models[i.loaded].name,
+                "llm",
+                &i.gpu,
+                i.stats.busy_us,
+                i.cost_per_hour_usd,
+            )
+        });
+        let emb = self.emb.iter().map(|e| InstanceMetrics {
+            running: e.running_len() as u64,
+            waiting: e.queued_len() as u64,
+            completed: e.stats.completed,
+            batches: e.stats.batches,
+            ..busy_instance(
+                &e.id,
+                &self.models[e.model].name,
+                "embedding",
+                &e.gpu,
+                e.stats.busy_us,
+                e.cost_per_hour_usd,
+            )
+        });
+        let instances: Vec<InstanceMetrics> = llm.chain(emb).collect();
+        let cost = instances.iter().fold(0.0, |sum, i| sum + i.cost_usd);
+        let model_switches = instances.iter().map(|i| i.model_switches).sum();
+        let preemptions = instances.iter().map(|i| i.preemptions).sum();
+        let batches = instances.iter().map(|i| i.batches).sum();
         let completed = self.counters.requests.completed;
         ClusterMetrics {
             policy: self.policy.as_str().to_string(),
@@ -180,5 +166,33 @@ impl Cluster {
             colocated_embedding_batches: self.counters.colocated_batches,
             cluster: self.spec.name.clone(),
         }
+    }
+}
+
+/// An instance's identity, busy time and cost, with every count still 0.
+fn busy_instance(
+    id: &str,
+    model: &str,
+    kind: &str,
+    gpu: &str,
+    busy_us: u64,
+    cost_per_hour_usd: f64,
+) -> InstanceMetrics {
+    let busy_s = busy_us as f64 / 1e6;
+    InstanceMetrics {
+        id: id.to_string(),
+        model: model.to_string(),
+        kind: kind.to_string(),
+        gpu: gpu.to_string(),
+        running: 0,
+        waiting: 0,
+        kv_cache_usage: 0.0,
+        completed: 0,
+        output_tokens: 0,
+        busy_s,
+        cost_usd: busy_s * cost_per_hour_usd / 3600.0,
+        model_switches: 0,
+        preemptions: 0,
+        batches: 0,
     }
 }

@@ -61,15 +61,21 @@ const A100_USD_PER_HOUR: f64 = 1.79;
 /// L4 price per GPU-hour (assumed on-demand list price).
 const L4_USD_PER_HOUR: f64 = 0.71;
 
+/// A step on an A100-80GB: the fixed cost of a step, the compute per token (the same for
+/// prompt and generated tokens, see the module doc) and the KV-cache read per 1k tokens.
+const fn a100_step(base_ms: f64, ms_per_token: f64, kv_read_ms_per_1k_tokens: f64) -> StepCost {
+    StepCost {
+        base_ms,
+        prefill_ms_per_token: ms_per_token,
+        decode_ms_per_seq: ms_per_token,
+        kv_read_ms_per_1k_tokens,
+    }
+}
+
 /// Qwen2.5-7B-Instruct on an A100-80GB: 15.2 GB of weights -> 7.5 ms floor / 0.75 = 10 ms;
 /// 2 * 7.61e9 / 156e12 = 0.0976 ms per token; 57,344 B/token / 2.039 TB/s = 0.0281 ms per
 /// 1k tokens of context.
-const QWEN_7B_A100: StepCost = StepCost {
-    base_ms: 10.0,
-    prefill_ms_per_token: 0.0976,
-    decode_ms_per_seq: 0.0976,
-    kv_read_ms_per_1k_tokens: 0.0281,
-};
+const QWEN_7B_A100: StepCost = a100_step(10.0, 0.0976, 0.0281);
 /// (76.5e9 - 15.2e9 - 3e9) / 57,344 B per token.
 const QWEN_7B_KV_TOKENS: u32 = 1_016_000;
 /// 15.2 GB / 25 GB/s.
@@ -78,12 +84,7 @@ const QWEN_7B_SWITCH_MS: f64 = 610.0;
 /// Llama-2-13b-chat on an A100-80GB: 26.0 GB -> 12.8 ms floor / 0.75 = 17 ms;
 /// 2 * 13.0e9 / 156e12 = 0.1669 ms per token; 819,200 B/token / 2.039 TB/s = 0.4018 ms per
 /// 1k tokens of context (no grouped-query attention).
-const LLAMA2_13B_A100: StepCost = StepCost {
-    base_ms: 17.0,
-    prefill_ms_per_token: 0.1669,
-    decode_ms_per_seq: 0.1669,
-    kv_read_ms_per_1k_tokens: 0.4018,
-};
+const LLAMA2_13B_A100: StepCost = a100_step(17.0, 0.1669, 0.4018);
 /// (76.5e9 - 26.0e9 - 3e9) / 819,200 B per token.
 const LLAMA2_13B_KV_TOKENS: u32 = 57_900;
 /// 26.0 GB / 25 GB/s.
@@ -91,48 +92,51 @@ const LLAMA2_13B_SWITCH_MS: f64 = 1040.0;
 
 /// Mistral-7B-Instruct-v0.3 on an A100-80GB: 14.5 GB -> 7.1 ms floor / 0.75 = 9.5 ms;
 /// 2 * 7.25e9 / 156e12 = 0.0929 ms; 131,072 B/token -> 0.0643 ms per 1k tokens.
-const MISTRAL_7B_A100: StepCost = StepCost {
-    base_ms: 9.5,
-    prefill_ms_per_token: 0.0929,
-    decode_ms_per_seq: 0.0929,
-    kv_read_ms_per_1k_tokens: 0.0643,
-};
+const MISTRAL_7B_A100: StepCost = a100_step(9.5, 0.0929, 0.0643);
 
 /// Qwen2.5-3B-Instruct on an A100-80GB: 6.2 GB -> 3.0 ms floor / 0.75 = 4 ms;
 /// 2 * 3.09e9 / 156e12 = 0.0396 ms; 36,864 B/token -> 0.0181 ms per 1k tokens.
-const QWEN_3B_A100: StepCost = StepCost {
-    base_ms: 4.0,
-    prefill_ms_per_token: 0.0396,
-    decode_ms_per_seq: 0.0396,
-    kv_read_ms_per_1k_tokens: 0.0181,
-};
+const QWEN_3B_A100: StepCost = a100_step(4.0, 0.0396, 0.0181);
 
-fn qwen_7b(id: &str) -> LlmInstanceSpec {
+/// An LLM instance `id` serving `model` on an A100-80GB with vLLM's default batching limits.
+fn a100_llm(
+    id: &str,
+    model: &str,
+    step: StepCost,
+    kv_cache_tokens: u32,
+    model_switch_ms: f64,
+) -> LlmInstanceSpec {
     LlmInstanceSpec {
         id: id.into(),
-        model: "Qwen/Qwen2.5-7B-Instruct".into(),
+        model: model.into(),
         gpu: "A100-80GB".into(),
         cost_per_hour_usd: A100_USD_PER_HOUR,
-        step: QWEN_7B_A100,
+        step,
         max_num_seqs: 256,
         max_num_batched_tokens: 2048,
-        kv_cache_tokens: QWEN_7B_KV_TOKENS,
-        model_switch_ms: QWEN_7B_SWITCH_MS,
+        kv_cache_tokens,
+        model_switch_ms,
     }
 }
 
+fn qwen_7b(id: &str) -> LlmInstanceSpec {
+    a100_llm(
+        id,
+        "Qwen/Qwen2.5-7B-Instruct",
+        QWEN_7B_A100,
+        QWEN_7B_KV_TOKENS,
+        QWEN_7B_SWITCH_MS,
+    )
+}
+
 fn llama2_13b(id: &str) -> LlmInstanceSpec {
-    LlmInstanceSpec {
-        id: id.into(),
-        model: "meta-llama/Llama-2-13b-chat-hf".into(),
-        gpu: "A100-80GB".into(),
-        cost_per_hour_usd: A100_USD_PER_HOUR,
-        step: LLAMA2_13B_A100,
-        max_num_seqs: 256,
-        max_num_batched_tokens: 2048,
-        kv_cache_tokens: LLAMA2_13B_KV_TOKENS,
-        model_switch_ms: LLAMA2_13B_SWITCH_MS,
-    }
+    a100_llm(
+        id,
+        "meta-llama/Llama-2-13b-chat-hf",
+        LLAMA2_13B_A100,
+        LLAMA2_13B_KV_TOKENS,
+        LLAMA2_13B_SWITCH_MS,
+    )
 }
 
 fn bge_m3_l4(id: &str) -> EmbeddingInstanceSpec {

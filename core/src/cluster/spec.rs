@@ -232,15 +232,7 @@ impl ClusterSpec {
         let mut llm_models = BTreeSet::new();
         for (i, inst) in self.llm_instances.iter().enumerate() {
             let f = format!("llm_instances[{i}]");
-            check_name(&format!("{f}.id"), &inst.id)?;
-            if !ids.insert(inst.id.as_str()) {
-                return Err(invalid(
-                    &format!("{f}.id"),
-                    &inst.id,
-                    "an id no other instance has",
-                ));
-            }
-            check_name(&format!("{f}.model"), &inst.model)?;
+            check_identity(&f, &inst.id, &inst.model, &mut ids)?;
             llm_models.insert(inst.model.as_str());
             non_negative(&format!("{f}.cost_per_hour_usd"), inst.cost_per_hour_usd)?;
             inst.step.validate(&format!("{f}.step"))?;
@@ -255,15 +247,7 @@ impl ClusterSpec {
         let mut emb_models = BTreeSet::new();
         for (i, inst) in self.embedding_instances.iter().enumerate() {
             let f = format!("embedding_instances[{i}]");
-            check_name(&format!("{f}.id"), &inst.id)?;
-            if !ids.insert(inst.id.as_str()) {
-                return Err(invalid(
-                    &format!("{f}.id"),
-                    &inst.id,
-                    "an id no other instance has",
-                ));
-            }
-            check_name(&format!("{f}.model"), &inst.model)?;
+            check_identity(&f, &inst.id, &inst.model, &mut ids)?;
             if llm_models.contains(inst.model.as_str()) {
                 return Err(invalid(
                     &format!("{f}.model"),
@@ -349,6 +333,25 @@ impl ClusterSpec {
         }
         Ok(())
     }
+}
+
+/// Checks the `id` and `model` of instance `f`: names, the id one no other instance has
+/// (the ids seen so far are in `ids`, which gets this one).
+fn check_identity<'a>(
+    f: &str,
+    id: &'a str,
+    model: &str,
+    ids: &mut BTreeSet<&'a str>,
+) -> Result<(), ClusterError> {
+    check_name(&format!("{f}.id"), id)?;
+    if !ids.insert(id) {
+        return Err(invalid(
+            &format!("{f}.id"),
+            id,
+            "an id no other instance has",
+        ));
+    }
+    check_name(&format!("{f}.model"), model)
 }
 
 fn invalid(field: &str, value: &str, expected: &str) -> ClusterError {

@@ -27,7 +27,7 @@ use cpbench_core::record::{Outcome, RequestRecord};
 use cpbench_core::request::RequestKind;
 use cpbench_core::workload::RequestSpec;
 use measure::Measure;
-use serde_json::json;
+use serde_json::{Value, json};
 use shard::Shard;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -305,34 +305,19 @@ impl Client {
         let opts = &self.inner.opts;
         let stream = opts.stream && spec.kind.is_llm();
         let (path, body) = match spec.kind {
-            RequestKind::LlmChat => {
-                let mut b = json!({
-                    "model": spec.model,
-                    "messages": [{"role": "user", "content": spec.prompt}],
-                    "max_tokens": spec.max_tokens,
-                    "min_tokens": spec.max_tokens,
-                    "ignore_eos": true,
-                    "stream": stream,
-                });
-                if stream {
-                    b["stream_options"] = json!({"include_usage": true});
-                }
-                ("/v1/chat/completions", b)
-            }
-            RequestKind::LlmGenerate => {
-                let mut b = json!({
-                    "model": spec.model,
-                    "prompt": spec.prompt,
-                    "max_tokens": spec.max_tokens,
-                    "min_tokens": spec.max_tokens,
-                    "ignore_eos": true,
-                    "stream": stream,
-                });
-                if stream {
-                    b["stream_options"] = json!({"include_usage": true});
-                }
-                ("/v1/completions", b)
-            }
+            RequestKind::LlmChat => (
+                "/v1/chat/completions",
+                generation_body(
+                    spec,
+                    "messages",
+                    json!([{"role": "user", "content": spec.prompt}]),
+                    stream,
+                ),
+            ),
+            RequestKind::LlmGenerate => (
+                "/v1/completions",
+                generation_body(spec, "prompt", json!(spec.prompt), stream),
+            ),
             RequestKind::Embedding => {
                 let input = if spec.inputs.len() == 1 {
                     json!(spec.inputs[0])
@@ -466,4 +451,19 @@ impl Client {
             ..RequestRecord::for_spec(spec)
         }
     }
+}
+
+/// The JSON body of a chat or completion request: the prompt (`prompt`, or the chat
+/// `messages`) under `prompt_field`, and exactly `max_tokens` tokens asked for.
+fn generation_body(spec: &RequestSpec, prompt_field: &str, prompt: Value, stream: bool) -> Value {
+    let mut b = json!({ "model": spec.model });
+    b[prompt_field] = prompt;
+    b["max_tokens"] = json!(spec.max_tokens);
+    b["min_tokens"] = json!(spec.max_tokens);
+    b["ignore_eos"] = json!(true);
+    b["stream"] = json!(stream);
+    if stream {
+        b["stream_options"] = json!({"include_usage": true});
+    }
+    b
 }

@@ -228,6 +228,33 @@ async fn await_dispatch(sub: &mut Submitted) -> Result<(String, u64), ApiError> 
     }
 }
 
+/// Waits until the request is done; returns its (prompt, output) tokens.
+async fn await_finished(sub: &mut Submitted) -> Result<(u32, u32), ApiError> {
+    loop {
+        match sub.events.recv().await {
+            Some(ClusterEvent::Finished {
+                prompt_tokens,
+                output_tokens,
+                ..
+            }) => {
+                sub.guard.disarm();
+                return Ok((prompt_tokens, output_tokens));
+            }
+            Some(ClusterEvent::Rejected {
+                status, message, ..
+            }) => {
+                sub.guard.disarm();
+                return Err(ApiError { status, message });
+            }
+            Some(_) => {}
+            None => {
+                sub.guard.disarm();
+                return Err(unavailable());
+            }
+        }
+    }
+}
+
 fn dispatch_headers(resp: &mut Response, request_id: &HeaderValue, instance: &str, queue_us: u64) {
     let h = resp.headers_mut();
     h.insert(X_REQUEST_ID, request_id.clone());
@@ -344,33 +371,15 @@ async fn generate(state: AppState, headers: HeaderMap, body: Bytes, chat: bool) 
         dispatch_headers(&mut resp, &hints.request_id, &instance, queue_us);
         return resp;
     }
-    loop {
-        match sub.events.recv().await {
-            Some(ClusterEvent::Finished {
-                prompt_tokens,
-                output_tokens,
-                ..
-            }) => {
-                sub.guard.disarm();
-                let text = words(text_seed, 0, output_tokens);
-                let body = meta.response(&text, prompt_tokens, output_tokens);
-                let mut resp = json_response(200, &body, rid);
-                dispatch_headers(&mut resp, &hints.request_id, &instance, queue_us);
-                return resp;
-            }
-            Some(ClusterEvent::Rejected {
-                status, message, ..
-            }) => {
-                sub.guard.disarm();
-                return error_response(&ApiError { status, message }, rid);
-            }
-            Some(_) => {}
-            None => {
-                sub.guard.disarm();
-                return error_response(&unavailable(), rid);
-            }
-        }
-    }
+    let (prompt_tokens, output_tokens) = match await_finished(&mut sub).await {
+        Ok(f) => f,
+        Err(e) => return error_response(&e, rid),
+    };
+    let text = words(text_seed, 0, output_tokens);
+    let body = meta.response(&text, prompt_tokens, output_tokens);
+    let mut resp = json_response(200, &body, rid);
+    dispatch_headers(&mut resp, &hints.request_id, &instance, queue_us);
+    resp
 }
 
 fn sse_frame(v: &Value) -> Bytes {
@@ -483,27 +492,13 @@ async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: Byt
         Ok(d) => d,
         Err(err) => return error_response(&err, rid),
     };
-    loop {
-        match sub.events.recv().await {
-            Some(ClusterEvent::Finished { prompt_tokens, .. }) => {
-                sub.guard.disarm();
-                let mut resp = json_response(200, &embedding_response(&e, prompt_tokens), rid);
-                dispatch_headers(&mut resp, &hints.request_id, &instance, queue_us);
-                return resp;
-            }
-            Some(ClusterEvent::Rejected {
-                status, message, ..
-            }) => {
-                sub.guard.disarm();
-                return error_response(&ApiError { status, message }, rid);
-            }
-            Some(_) => {}
-            None => {
-                sub.guard.disarm();
-                return error_response(&unavailable(), rid);
-            }
-        }
-    }
+    let (prompt_tokens, _) = match await_finished(&mut sub).await {
+        Ok(f) => f,
+        Err(err) => return error_response(&err, rid),
+    };
+    let mut resp = json_response(200, &embedding_response(&e, prompt_tokens), rid);
+    dispatch_headers(&mut resp, &hints.request_id, &instance, queue_us);
+    resp
 }
 
 #[derive(Debug, Deserialize)]

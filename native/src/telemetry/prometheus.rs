@@ -448,23 +448,15 @@ mod tests {
             running.key(),
             "vllm:num_requests_running{engine=\"0\",model_name=\"Qwen/Qwen2.5-7B-Instruct\"}"
         );
-        assert_eq!(e.find("vllm:num_requests_waiting", &m).unwrap().value, 1.0);
-        assert_eq!(
-            e.find("vllm:gpu_cache_usage_perc", &m).unwrap().value,
-            0.4375
-        );
-        assert_eq!(
-            e.find("vllm:kv_cache_usage_perc", &m).unwrap().value,
-            0.4375
-        );
-        assert_eq!(
-            e.find("vllm:prompt_tokens_total", &m).unwrap().value,
-            182_345.0
-        );
-        assert_eq!(
-            e.find("vllm:generation_tokens_total", &m).unwrap().value,
-            1.234567e6
-        );
+        for (name, value) in [
+            ("vllm:num_requests_waiting", 1.0),
+            ("vllm:gpu_cache_usage_perc", 0.4375),
+            ("vllm:kv_cache_usage_perc", 0.4375),
+            ("vllm:prompt_tokens_total", 182_345.0),
+            ("vllm:generation_tokens_total", 1.234567e6),
+        ] {
+            assert_eq!(e.find(name, &m).unwrap().value, value, "{name}");
+        }
         assert_eq!(e.type_of("vllm:prompt_tokens_total"), MetricType::Counter);
         assert_eq!(e.type_of("vllm:num_requests_running"), MetricType::Gauge);
         assert_eq!(
