@@ -403,20 +403,19 @@ pub fn summarize(
             summarize_one(name, &sub, criteria)
         })
         .collect();
-    let (label, higher, score): (&str, bool, ScoreFn) =
-        match name {
-            ExperimentName::Throughput => ("max sustained rate (req/s)", true, |s, p| {
-                Some(s.max_sustained_rps.get(p).copied().flatten().unwrap_or(0.0))
-            }),
-            ExperimentName::Latency => ("p99 end-to-end latency (ms)", false, |s, p| {
-                s.latency.get(p)?.e2e.map(|l| l.p99_ms)
-            }),
-            ExperimentName::Slo | ExperimentName::MixedRatio => {
-                ("mean SLO compliance", true, |s, p| {
-                    s.mean_compliance.get(p).copied()
-                })
-            }
-        };
+    let (label, higher, score): (&str, bool, ScoreFn) = match name {
+        ExperimentName::Throughput => ("max sustained rate (req/s)", true, |s, p| {
+            Some(s.max_sustained_rps.get(p).copied().flatten().unwrap_or(0.0))
+        }),
+        ExperimentName::Latency => ("p99 end-to-end latency (ms)", false, |s, p| {
+            s.latency.get(p)?.e2e.map(|l| l.p99_ms)
+        }),
+        ExperimentName::Slo | ExperimentName::MixedRatio => {
+            ("mean SLO compliance", true, |s, p| {
+                s.mean_compliance.get(p).copied()
+            })
+        }
+    };
     let mut policies: Vec<String> = Vec::new();
     for r in &report.runs {
         if !policies.contains(&r.policy) {
