@@ -235,6 +235,7 @@ mod tests {
             model: "qwen".into(),
             priority: Priority::High,
             slo_deadline_ms: 800,
+            slo_ttft_ms: None,
             prompt: "hello".into(),
             prompt_tokens_est: 2,
             max_tokens: 16,

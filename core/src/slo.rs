@@ -155,6 +155,14 @@ impl SloTargets {
         }
     }
 
+    /// The time-to-first-token target sent with a request (`X-SLO-TTFT-Ms`): an LLM
+    /// request's TTFT target under the per-token definition; `None` otherwise.
+    pub fn ttft_target_ms(&self, kind: RequestKind, priority: Priority) -> Option<u64> {
+        (kind.is_llm() && self.llm_definition == LlmSloDefinition::PerToken)
+            .then(|| self.ttft_ms.map(|t| t.get(priority)))
+            .flatten()
+    }
+
     /// A short description of the LLM SLO for reports: `per token: TTFT 300/600/1200 ms, TPOT
     /// 75/100/150 ms (HIGH/NORMAL/LOW)` or `end to end: 500/1000/2000 ms (HIGH/NORMAL/LOW)`.
     pub fn describe_llm(&self) -> String {

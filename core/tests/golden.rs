@@ -15,11 +15,11 @@ use cpbench_core::workload::{Workload, WorkloadData, generate};
 const SHAREGPT: &str = include_str!("data/sharegpt_small.json");
 const TRACE: &str = include_str!("data/trace_small.jsonl");
 
-const LLM_DEFAULT_HASH: &str = "bbc60dcc53038be36769fa9298da89fc2d561ec336c490ba3ab3dbcd1693231f";
+const LLM_DEFAULT_HASH: &str = "e384cd2396bbc675982fe80400a9c8a48b865e5c8f350cf22f20adc7cc2ebf2b";
 const HYBRID_EXAMPLE_HASH: &str =
-    "1f8fefb25579eee83340cecb12e8e0b136e2b5e93ad5eb804030b23117b33a27";
-const GAMMA_DATASET_HASH: &str = "f9a1847f0c04ae085d8cdbd862c4e01f52042d46aab467b2201ab9e249b62178";
-const TRACE_REPLAY_HASH: &str = "d6f3c83fbb61967f6254baf5399ba1df196efdec7ea7e8c5f4c81046fe8c8619";
+    "c8df048f2ff13a810005f9e415ff1b78adf87af95495aea72e52b8dc43c3ea0d";
+const GAMMA_DATASET_HASH: &str = "9f1fc35c0ff36aceded023831155fb9d6946637b4d6ca4efa53ac8c5abae7801";
+const TRACE_REPLAY_HASH: &str = "3ce44f87069c78ba6272f327445badb8d76dd0010bf620160d65c36f4b29a3a2";
 
 fn check(w: &Workload, expected: &str, name: &str) {
     assert_eq!(w.hash(), expected, "{name}: workload hash changed");

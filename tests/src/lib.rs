@@ -20,6 +20,7 @@ pub fn sample_spec(kind: RequestKind) -> RequestSpec {
         model: "m".into(),
         priority: Priority::High,
         slo_deadline_ms: 2000,
+        slo_ttft_ms: None,
         prompt: if kind.is_llm() {
             "tell me a story".into()
         } else {

@@ -559,6 +559,7 @@ fn fidelity_workload() -> Vec<RequestSpec> {
                 model: "tiny-llm".into(),
                 priority: Priority::Normal,
                 slo_deadline_ms: 1000,
+                slo_ttft_ms: None,
                 prompt_tokens_est: estimate_tokens(&prompt),
                 prompt,
                 max_tokens: 8 + ((h >> 32) % 24) as u32,

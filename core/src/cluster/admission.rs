@@ -49,6 +49,9 @@ impl Cluster {
         } else {
             0
         };
+        // A TTFT target: schedule for the first token by it (what queueing decides).
+        let ttft = req.ttft_deadline_ms.filter(|_| req.kind.is_llm());
+        let deadline_tokens = if ttft.is_some() { 1 } else { max_tokens };
         let num_inputs = if req.kind.is_llm() {
             0
         } else {
@@ -86,7 +89,7 @@ impl Cluster {
                 self.reject(req.key, 429, msg);
                 return None;
             }
-            self.min_llm_service_us(m, prompt, max_tokens)
+            self.min_llm_service_us(m, prompt, deadline_tokens)
         } else {
             if self.queued_emb >= self.spec.scheduler.max_queue_embedding as usize {
                 let msg = format!(
@@ -100,7 +103,7 @@ impl Cluster {
                 ms_to_us(b.batch_ms(u64::from(num_inputs), u64::from(prompt)))
             })
         };
-        let deadline_us = t.saturating_add(req.deadline_ms.saturating_mul(1000));
+        let deadline_us = t.saturating_add(ttft.unwrap_or(req.deadline_ms).saturating_mul(1000));
         let seq = self.seq;
         self.seq += 1;
         Some(Pending {
@@ -109,6 +112,7 @@ impl Cluster {
             priority: req.priority,
             arrival_us: t,
             deadline_us,
+            deadline_tokens,
             hopeless_at_us: deadline_us.saturating_sub(min_service_us),
             hopeless: false,
             prompt_tokens: prompt,

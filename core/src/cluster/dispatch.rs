@@ -125,7 +125,7 @@ impl Cluster {
             let feasible = self.eligible(m).iter().any(|&i| {
                 let inst = &self.llm[i];
                 inst.has_room(m, backlog)
-                    && inst.predict_completion_us(t, m, p.prompt_tokens, p.max_tokens)
+                    && inst.predict_completion_us(t, m, p.prompt_tokens, p.deadline_tokens)
                         <= p.deadline_us
             });
             if feasible {

@@ -16,6 +16,10 @@ pub struct ClusterRequest {
     pub priority: Priority,
     /// End-to-end deadline from arrival (`X-SLO-Deadline-Ms`).
     pub deadline_ms: u64,
+    /// Time-to-first-token target from arrival (`X-SLO-TTFT-Ms`), when the request has one:
+    /// deadline-aware policies then schedule for the first token by this deadline (the one
+    /// queueing decides) instead of the end-to-end one.
+    pub ttft_deadline_ms: Option<u64>,
     /// Prompt tokens (LLM) or tokens of all inputs (embeddings); at least 1 is charged.
     pub prompt_tokens: u32,
     /// Output tokens to generate (LLM; at least 1).

@@ -97,6 +97,8 @@ enum Location {
 pub struct Cluster {
     spec: ClusterSpec,
     policy: Policy,
+    /// The name the policy was set by (its own, or an alias such as `fcfs`).
+    policy_name: String,
     mode: Mode,
     behaviour: Behaviour,
     clock_us: u64,
@@ -130,6 +132,7 @@ impl Cluster {
     /// optional step-time jitter (`scheduler.step_jitter`).
     pub fn new(spec: &ClusterSpec, policy: &str, seed: u64) -> Result<Cluster, ClusterError> {
         spec.validate()?;
+        let policy_name = policy.trim().to_string();
         let policy = parse_policy(policy)?;
         let Fleet {
             models,
@@ -142,6 +145,7 @@ impl Cluster {
         Ok(Cluster {
             spec: spec.clone(),
             policy,
+            policy_name,
             mode: Mode::Fifo,
             behaviour: Behaviour::of(policy, Mode::Fifo),
             clock_us: 0,
@@ -174,7 +178,7 @@ impl Cluster {
 
     /// The current policy's name.
     pub fn policy(&self) -> &str {
-        self.policy.as_str()
+        &self.policy_name
     }
 
     /// The models the cluster knows, LLMs first.
@@ -203,7 +207,7 @@ impl Cluster {
     /// when leaving `aegaeon`) are rejected with 503.
     pub fn set_policy(&mut self, name: &str) -> Result<String, ClusterError> {
         let new = parse_policy(name)?;
-        let previous = self.policy.as_str().to_string();
+        let previous = std::mem::replace(&mut self.policy_name, name.trim().to_string());
         if new == self.policy {
             return Ok(previous);
         }
@@ -225,8 +229,7 @@ impl Cluster {
                         503,
                         format!(
                             "no instance serves model `{}` under policy `{}`",
-                            self.models[m].name,
-                            self.policy.as_str()
+                            self.models[m].name, self.policy_name
                         ),
                     );
                 }

@@ -23,11 +23,14 @@
 //! **`priority`** keeps one FIFO queue per class and always serves HIGH before NORMAL before
 //! LOW. Under overload HIGH requests see almost no queueing while LOW requests absorb it.
 //!
-//! **`slo_aware`** orders the queue by absolute deadline (arrival + `X-SLO-Deadline-Ms`,
-//! earliest deadline first) and routes to the instance with the lowest predicted completion
-//! time. A request that can no longer meet its deadline even if served at once is moved
-//! behind all requests that still can, which stops the "domino effect" of plain EDF under
-//! overload.
+//! **`slo_aware`** orders the queue by absolute deadline (earliest deadline first) and routes
+//! to the instance with the lowest predicted completion time. The deadline is the one
+//! queueing decides: the first-token deadline (arrival + `X-SLO-TTFT-Ms`) for a request with a
+//! TTFT target (the per-token SLO), else the end-to-end one (arrival + `X-SLO-Deadline-Ms`),
+//! and completion means the first token or the last accordingly. A request that can no longer
+//! meet its deadline even if served at once is moved behind all requests that still can,
+//! which stops the "domino effect" of plain EDF under overload. The deadline-aware parts of
+//! `cost_optimized`, `adaptive` and `hybrid_slo` read the same deadline.
 //!
 //! **`cost_optimized`** serves in arrival order but routes to the instance with the lowest
 //! *marginal* cost (price per hour times the busy time the request adds) among those
@@ -69,6 +72,11 @@ pub const POLICY_NAMES: [&str; Policy::ALL.len()] = {
     }
     names
 };
+
+/// Other names a policy answers to: `fcfs` (first come, first served, the textbook name) is
+/// `fifo`. A policy set by an alias reports that name (so a comparison of `fifo` against
+/// `fcfs` measures one policy under two names: a check that the verdicts see no difference).
+pub const POLICY_ALIASES: [(&str, Policy); 1] = [("fcfs", Policy::Fifo)];
 
 /// A scheduling policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -121,12 +129,25 @@ impl Policy {
 
     /// Parses a policy name (exact, lower case).
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == name)
+        let name = name.trim();
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == name)
+            .or_else(|| {
+                POLICY_ALIASES
+                    .iter()
+                    .find(|(a, _)| *a == name)
+                    .map(|(_, p)| *p)
+            })
     }
 
-    /// The known names joined for an error message.
+    /// The known names joined for an error message (aliases after the names).
     pub fn known_names() -> String {
-        POLICY_NAMES.join(", ")
+        let aliases: Vec<String> = POLICY_ALIASES
+            .iter()
+            .map(|(a, p)| format!("{a} (= {})", p.as_str()))
+            .collect();
+        format!("{}; also {}", POLICY_NAMES.join(", "), aliases.join(", "))
     }
 
     /// Whether embeddings are batched in the control plane and may be co-located.

@@ -104,7 +104,12 @@ pub(crate) struct Pending {
     pub(crate) model: ModelIdx,
     pub(crate) priority: Priority,
     pub(crate) arrival_us: u64,
+    /// The deadline deadline-aware policies schedule for: the first-token deadline when the
+    /// request has a TTFT target, else the end-to-end one.
     pub(crate) deadline_us: u64,
+    /// Output tokens that must be out by `deadline_us`: 1 for a first-token deadline, all of
+    /// them for an end-to-end one.
+    pub(crate) deadline_tokens: u32,
     /// After this time the request cannot meet its deadline even if served at once.
     pub(crate) hopeless_at_us: u64,
     /// Whether that time has passed while it waited.

@@ -37,7 +37,7 @@ impl Cluster {
             .copied()
             .filter(|&i| self.llm[i].has_room(m, backlog));
         let predict =
-            |i: LlmIdx| self.llm[i].predict_completion_us(t, m, p.prompt_tokens, p.max_tokens);
+            |i: LlmIdx| self.llm[i].predict_completion_us(t, m, p.prompt_tokens, p.deadline_tokens);
         let chosen = match self.behaviour.routing {
             Routing::LeastLoaded => cands.min_by_key(|&i| (self.llm[i].load(), i)),
             Routing::EarliestCompletion => cands.min_by_key(|&i| (predict(i), i)),

@@ -11,6 +11,7 @@ fn llm(key: u64, prompt: u32, max_tokens: u32) -> ClusterRequest {
         model: "tiny-llm".into(),
         priority: Priority::Normal,
         deadline_ms: 10_000,
+        ttft_deadline_ms: None,
         prompt_tokens: prompt,
         max_tokens,
         num_inputs: 0,
@@ -24,6 +25,7 @@ fn emb(key: u64, inputs: u32, tokens: u32) -> ClusterRequest {
         model: "tiny-embed".into(),
         priority: Priority::Normal,
         deadline_ms: 1_000,
+        ttft_deadline_ms: None,
         prompt_tokens: tokens,
         max_tokens: 0,
         num_inputs: inputs,
@@ -497,4 +499,15 @@ mod chaos {
             }
         }
     }
+}
+
+#[test]
+fn an_alias_is_the_policy_under_its_own_name() {
+    let mut c = Cluster::new(&tiny(), "fcfs", 1).unwrap();
+    assert_eq!(c.policy(), "fcfs");
+    assert_eq!(c.set_policy("fifo").unwrap(), "fcfs");
+    assert_eq!(c.policy(), "fifo");
+    assert_eq!(c.set_policy("fcfs").unwrap(), "fifo");
+    let e = Cluster::new(&tiny(), "lifo", 1).unwrap_err().to_string();
+    assert!(e.contains("fcfs (= fifo)"), "{e}");
 }

@@ -12,18 +12,18 @@ impl BenchmarkConfig {
     }
 
     /// [`Self::validate`], plus: every policy is one the embedded reference control plane
-    /// implements ([`REFERENCE_POLICIES`]).
+    /// implements (its names or aliases, [`crate::cluster::Policy::parse`]).
     pub fn validate_for_reference(&self) -> Result<(), ConfigErrors> {
         let mut e = ConfigErrors::default();
         self.check_into(&mut e);
         for (i, p) in self.policies.iter().enumerate() {
-            if !p.trim().is_empty() && !REFERENCE_POLICIES.contains(&p.as_str()) {
+            if !p.trim().is_empty() && crate::cluster::Policy::parse(p).is_none() {
                 e.push(
                     format!("policies[{i}]"),
                     format!("{p:?}"),
                     format!(
                         "a policy of the reference control plane: {}",
-                        REFERENCE_POLICIES.join(", ")
+                        crate::cluster::Policy::known_names()
                     ),
                 );
             }

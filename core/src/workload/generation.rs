@@ -143,6 +143,7 @@ impl<'a> Sampler<'a> {
             model: String::new(),
             priority,
             slo_deadline_ms: 0,
+            slo_ttft_ms: None,
             prompt: String::new(),
             prompt_tokens_est: 0,
             max_tokens: 0,
@@ -173,6 +174,7 @@ impl<'a> Sampler<'a> {
                 (None, None, None) => unreachable!("empirical output_length without a dataset"),
             };
             spec.slo_deadline_ms = c.slo.deadline_ms(kind, priority, spec.max_tokens);
+            spec.slo_ttft_ms = c.slo.ttft_target_ms(kind, priority);
         } else {
             spec.model = over
                 .and_then(|r| r.model.clone())

@@ -40,6 +40,11 @@ pub struct RequestSpec {
     pub priority: Priority,
     /// End-to-end deadline (sent as `X-SLO-Deadline-Ms`).
     pub slo_deadline_ms: u64,
+    /// Time-to-first-token target of an LLM request under the per-token SLO (sent as
+    /// `X-SLO-TTFT-Ms`, so an SLO-aware control plane can order its queue by the deadline
+    /// that queueing decides); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_ttft_ms: Option<u64>,
     /// Prompt text (LLM requests); empty for embeddings.
     pub prompt: String,
     /// Estimated prompt tokens (LLM: of `prompt`; embeddings: of all `inputs`). An estimate,

@@ -336,12 +336,15 @@ impl Client {
             .chars()
             .map(|c| if c.is_ascii_graphic() { c } else { '_' })
             .collect();
-        let headers = vec![
+        let mut headers = vec![
             ("x-request-id", format!("{tag}-{}", spec.id)),
             ("x-request-priority", spec.priority.as_str().to_string()),
             ("x-slo-deadline-ms", spec.slo_deadline_ms.to_string()),
             ("x-request-type", spec.kind.as_str().to_string()),
         ];
+        if let Some(ttft) = spec.slo_ttft_ms {
+            headers.push(("x-slo-ttft-ms", ttft.to_string()));
+        }
         let (wire, body_at) = if self.inner.builtin {
             let head = self.request_head(path, body.len(), &headers);
             let at = head.len();

@@ -105,6 +105,8 @@ struct Hints {
     request_id: HeaderValue,
     priority: Priority,
     deadline_ms: Option<u64>,
+    /// `X-SLO-TTFT-Ms`: the first-token deadline deadline-aware policies schedule for.
+    ttft_ms: Option<u64>,
     kind: Option<RequestKind>,
 }
 
@@ -130,14 +132,18 @@ fn parse_hints(headers: &HeaderMap, key: u64) -> Result<Hints, ApiError> {
             ))
         })?,
     };
-    let deadline_ms = match header_str(headers, "x-slo-deadline-ms")? {
-        None => None,
-        Some(s) => Some(s.parse::<u64>().map_err(|_| {
-            ApiError::bad_request(format!(
-                "header X-SLO-Deadline-Ms: got `{s}`, expected a whole number of milliseconds"
-            ))
-        })?),
+    let millis = |name: &str, header: &str| -> Result<Option<u64>, ApiError> {
+        match header_str(headers, header)? {
+            None => Ok(None),
+            Some(s) => s.parse::<u64>().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "header {name}: got `{s}`, expected a whole number of milliseconds"
+                ))
+            }),
+        }
     };
+    let deadline_ms = millis("X-SLO-Deadline-Ms", "x-slo-deadline-ms")?;
+    let ttft_ms = millis("X-SLO-TTFT-Ms", "x-slo-ttft-ms")?;
     let kind = match header_str(headers, "x-request-type")? {
         None => None,
         Some(s) => Some(RequestKind::parse(s).ok_or_else(|| {
@@ -150,6 +156,7 @@ fn parse_hints(headers: &HeaderMap, key: u64) -> Result<Hints, ApiError> {
         request_id,
         priority,
         deadline_ms,
+        ttft_ms,
         kind,
     })
 }
@@ -340,6 +347,13 @@ async fn generate(state: AppState, headers: HeaderMap, body: Bytes, chat: bool) 
         deadline_ms: hints.deadline_ms.unwrap_or_else(|| {
             SloTargets::default().deadline_ms(kind, hints.priority, g.max_tokens)
         }),
+        ttft_deadline_ms: hints.ttft_ms.or_else(|| {
+            hints
+                .deadline_ms
+                .is_none()
+                .then(|| SloTargets::default().ttft_target_ms(kind, hints.priority))
+                .flatten()
+        }),
         prompt_tokens: g.prompt_tokens,
         max_tokens: g.max_tokens,
         num_inputs: 0,
@@ -480,6 +494,7 @@ async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: Byt
         deadline_ms: hints.deadline_ms.unwrap_or_else(|| {
             SloTargets::default().deadline_ms(RequestKind::Embedding, hints.priority, 0)
         }),
+        ttft_deadline_ms: None,
         prompt_tokens: e.tokens,
         max_tokens: 0,
         num_inputs: u32::try_from(e.inputs.len()).unwrap_or(u32::MAX),
