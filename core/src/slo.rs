@@ -163,6 +163,19 @@ impl SloTargets {
             .flatten()
     }
 
+    /// The SLO in one line for reports: [`Self::describe_llm`], then the embeddings'
+    /// deadlines.
+    pub fn describe(&self) -> String {
+        let e = self.embedding_deadline_ms;
+        format!(
+            "LLM {}; embeddings end to end {}/{}/{} ms",
+            self.describe_llm(),
+            e.high,
+            e.normal,
+            e.low
+        )
+    }
+
     /// A short description of the LLM SLO for reports: `per token: TTFT 300/600/1200 ms, TPOT
     /// 75/100/150 ms (HIGH/NORMAL/LOW)` or `end to end: 500/1000/2000 ms (HIGH/NORMAL/LOW)`.
     pub fn describe_llm(&self) -> String {

@@ -27,6 +27,7 @@ pub mod control_plane;
 pub mod distribution;
 pub mod draw;
 pub mod guide;
+pub mod intervals;
 pub mod metric;
 pub mod request_mix;
 pub mod runs;

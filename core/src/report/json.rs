@@ -113,9 +113,22 @@ impl Report {
 
 /// Brings a report document of `schema_version` `from` to [`SCHEMA_VERSION`], step by step.
 ///
-/// 1 → 2: a run's notes were warnings prefixed `note: `; they move to the run's `notes`.
-/// Fields added since are optional and take their defaults (one trial, no statistics).
+/// 1 → 2: a run's notes were warnings prefixed `note: `; they move to the run's `notes`. LLM
+/// SLOs were end to end: the config's `slo` says so (`llm_definition: end_to_end`, TTFT and
+/// TPOT targets only where the file had them). Fields added since are optional and take their
+/// defaults (one trial, no statistics).
 pub fn upgrade(doc: &mut Value, from: u64) {
+    if from < 2
+        && let Some(slo) = doc
+            .get_mut("config")
+            .and_then(|c| c.get_mut("slo"))
+            .and_then(Value::as_object_mut)
+    {
+        slo.entry("llm_definition")
+            .or_insert_with(|| Value::from("end_to_end"));
+        slo.entry("ttft_ms").or_insert(Value::Null);
+        slo.entry("tpot_ms").or_insert(Value::Null);
+    }
     if from < 2
         && let Some(runs) = doc.get_mut("runs").and_then(Value::as_array_mut)
     {

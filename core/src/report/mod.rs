@@ -134,6 +134,15 @@ pub struct Environment {
 }
 
 impl Report {
+    /// The SLO targets the report's runs were judged by (from its config); the defaults when
+    /// the config does not say.
+    pub fn slo_targets(&self) -> crate::slo::SloTargets {
+        self.config
+            .get("slo")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
     /// A report with no runs yet: current schema version and tool, not simulated, not partial,
     /// default environment, no warnings, GPU monitoring not requested.
     pub fn new(

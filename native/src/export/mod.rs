@@ -11,7 +11,6 @@ pub mod table;
 pub mod visualize;
 
 use anyhow::{Context, Result};
-use cpbench_core::config::BenchmarkConfig;
 use cpbench_core::report::{PolicyRun, Report};
 use cpbench_core::slo::meets_slo;
 use std::io::Write;
@@ -115,9 +114,7 @@ pub fn write_results(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     let mut json = report.to_json_pretty();
     json.push('\n');
     write_atomic(&json_path, json.as_bytes())?;
-    let targets = serde_json::from_value::<BenchmarkConfig>(report.config.clone())
-        .map(|c| c.slo)
-        .unwrap_or_default();
+    let targets = report.slo_targets();
     let slo: Vec<Vec<bool>> = report
         .runs
         .iter()

@@ -5,7 +5,9 @@ use crate::settings::{self, Resolved};
 use cpbench_core::chart::guide::{Guide, GuidedChart, slo_target_guide};
 use cpbench_core::chart::metric::{Breakdown, GpuMetric, LatencyMetric, Percentile, SeriesField};
 use cpbench_core::chart::runs::name_runs;
-use cpbench_core::chart::{ChartSpec, compare, control_plane, distribution, request_mix};
+use cpbench_core::chart::{
+    ChartSpec, compare, control_plane, distribution, intervals, request_mix,
+};
 use cpbench_core::config::BenchmarkConfig;
 use cpbench_core::experiment::{ExperimentSummary, ThroughputCriteria};
 use cpbench_core::report::Report;
@@ -101,6 +103,15 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
     let mut out: Vec<GuidedChart> = Vec::new();
     let plain = |s: ChartSpec| GuidedChart::plain(s);
 
+    for c in intervals::INTERVAL_COLUMNS {
+        out.extend(intervals::over_trials(&runs, c).map(plain));
+    }
+    if intervals::has_trials(&runs) {
+        notes.push(
+            "Repeated trials: the charts of single runs (distributions, time series) show each policy's first trial."
+                .into(),
+        );
+    }
     out.push(plain(compare::throughput(&runs)));
     out.push(plain(compare::token_throughput(&runs)));
     if compare::has_sweep(&runs) {

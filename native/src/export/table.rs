@@ -88,6 +88,7 @@ pub fn render(report: &Report) -> String {
         );
     }
     let _ = writeln!(out, "{cfg}");
+    let _ = writeln!(out, "SLO: {}", report.slo_targets().describe());
     let _ = writeln!(
         out,
         "Workload hash: {}",

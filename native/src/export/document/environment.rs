@@ -78,6 +78,7 @@ pub(super) fn config_blocks(report: &Report) -> Vec<Block> {
     if let Some(c) = env.cpu_count {
         kv.push(("CPUs".into(), c.to_string()));
     }
+    kv.push(("SLO".into(), report.slo_targets().describe()));
     b.push(Block::KeyValues(kv));
     if !env.notes.is_empty() {
         b.push(Block::List(env.notes.clone()));
