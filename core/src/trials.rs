@@ -93,10 +93,11 @@ fn variants(runs: &[PolicyRun]) -> Vec<(RunParams, VariantRuns<'_>)> {
     out
 }
 
-/// A seed for one (policy, metric) bootstrap, derived from the plan's seed (FNV-1a).
-fn bootstrap_seed(seed: u64, policy: &str, metric: &str) -> u64 {
+/// A seed for one metric's bootstraps, derived from the plan's seed (FNV-1a); the same for
+/// every policy, so identical values give identical intervals.
+fn bootstrap_seed(seed: u64, metric: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-    for b in policy.bytes().chain([0]).chain(metric.bytes()) {
+    for b in metric.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x100_0000_01b3);
     }
@@ -172,7 +173,7 @@ fn group(
             policy: name.clone(),
             metrics: by_metric
                 .iter()
-                .map(|(c, v)| (c.id().to_string(), estimate(*c, v, name, seed)))
+                .map(|(c, v)| (c.id().to_string(), estimate(*c, v, seed)))
                 .collect(),
         })
         .collect();
@@ -217,14 +218,14 @@ fn group(
     }
 }
 
-fn estimate(c: Column, values: &[f64], policy: &str, seed: u64) -> MetricEstimate {
+fn estimate(c: Column, values: &[f64], seed: u64) -> MetricEstimate {
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     let interval = if uses_bootstrap(c) {
         bootstrap_interval(
             values,
             CONFIDENCE,
             BOOTSTRAP_RESAMPLES,
-            bootstrap_seed(seed, policy, c.id()),
+            bootstrap_seed(seed, c.id()),
         )
     } else {
         t_interval(values, CONFIDENCE)

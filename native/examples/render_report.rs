@@ -56,7 +56,7 @@ fn main() -> Result<()> {
         println!("{} is {} bytes of SVG", first.spec.id, svg.len());
     }
     // Everything, as the commands write it.
-    for p in visualize::write(&report, &out, Formats::ALL, Path::new("."))? {
+    for p in visualize::write(&report, &out, Formats::ALL, Path::new("."), None)? {
         println!("Wrote {}", p.display());
     }
     Ok(())

@@ -170,7 +170,9 @@ fn finish(
     }
     let out = &plan.output;
     if !report.runs.is_empty() {
-        let mut written = export::write_results(&report, &out.dir)?;
+        let export::Written { stem, paths } =
+            export::write_results(&report, &out.dir, out.pretty)?;
+        let mut written = paths;
         if out.visualize {
             let all = export::visualize::Formats::ALL;
             written.extend(export::visualize::write(
@@ -178,6 +180,7 @@ fn finish(
                 &out.dir,
                 all,
                 Path::new("."),
+                Some(&stem),
             )?);
         }
         match out.format {

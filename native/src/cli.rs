@@ -359,6 +359,9 @@ pub struct OutputArgs {
     /// Do not write the HTML and Markdown reports and the charts beside the JSON result.
     #[arg(long)]
     pub no_visualize: bool,
+    /// Write the JSON result pretty-printed (indented) rather than compact.
+    #[arg(long)]
+    pub pretty: bool,
     /// Exit with code 1 when a run's share of failed requests is above this fraction (0 to
     /// 1); the results are written either way. Without it, only a run in which every
     /// measured request failed is a failure.

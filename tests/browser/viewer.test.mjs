@@ -312,6 +312,101 @@ test('names with markup render as text and run nothing', async () => {
   await page.close();
 });
 
+// trials.json is real output of
+//   SOURCE_DATE_EPOCH=1767225600 sage-cp-bench simulate -p fifo,slo_aware,fcfs -n 300 -r 43 \
+//     --trials 5 --no-records --no-visualize -o DIR
+// (fcfs is fifo under another name).
+test('repeated trials show means with intervals, the verdict table and whiskered charts', async () => {
+  const report = await readFixture('trials.json');
+  const { page, log } = await loadFiles(['trials.json']);
+  const stats = report.statistics.groups[0];
+  // One row per policy (the first trial's run stands for the policy), values are the means.
+  const rows = await tableCells(page);
+  assert.equal(rows.length, 3);
+  const byPolicy = Object.fromEntries(rows.map((r) => [r.cells.policy.text, r.cells]));
+  for (const p of stats.policies) {
+    const slo = p.metrics.slo;
+    const cell = byPolicy[p.policy].slo;
+    assert.equal(Number(cell.value), slo.mean, `${p.policy} SLO is the mean over trials`);
+    const half = (slo.interval.high - slo.interval.low) / 2;
+    assert.match(cell.text, /^\d+\.\d ± \d+\.\d%$/, cell.text);
+    const [mean, hw] = cell.text.replace('%', '').split(' ± ').map(Number);
+    assert.ok(Math.abs(mean - slo.mean * 100) <= 0.05 + 1e-9, cell.text);
+    assert.ok(Math.abs(hw - half * 100) <= 0.05 + 1e-9, `${cell.text} vs ${half}`);
+  }
+  // The verdicts: slo_aware meets more SLOs than fifo, significantly; fcfs (= fifo) does not differ.
+  await page.waitForSelector('#verdicts .verdict-table');
+  const verdict = async (policy, metric) =>
+    page.$eval(`#verdicts tr[data-policy="${policy}"][data-metric="${metric}"]`, (tr) => ({
+      significant: tr.classList.contains('significant'),
+      cells: [...tr.querySelectorAll('td')].map((td) => td.textContent.trim()),
+    }));
+  const better = await verdict('slo_aware', 'slo');
+  const cmp = stats.comparisons.find((c) => c.policy === 'slo_aware' && c.metric === 'slo');
+  assert.ok(better.significant && cmp.significant);
+  assert.equal(better.cells.at(-1), 'better');
+  assert.equal(better.cells[2], `+${(cmp.difference.mean * 100).toFixed(1)} pts`);
+  const same = await verdict('fcfs', 'slo');
+  assert.ok(!same.significant);
+  assert.equal(same.cells.at(-1), 'not significant');
+  const lines = await page.$$eval('#verdicts .best-lines li', (ls) => ls.map((l) => l.textContent));
+  assert.ok(lines.some((l) => l.startsWith('Best SLO: slo_aware (') && l.includes('ahead of fifo')), lines.join(' | '));
+  assert.ok(lines.some((l) => l.includes('not distinguishable over 5 trials')), lines.join(' | '));
+  // The chart over trials draws bars with whiskers, and its metric can be changed.
+  await waitForCharts(page);
+  assert.ok((await inkedPixels(page, '#chart-trials canvas')) > 2000);
+  const draws = Number(await page.getAttribute('#chart-trials canvas', 'data-draws'));
+  await page.selectOption('#trials-select', 'slo');
+  await page.waitForFunction(([sel, n]) => Number(document.querySelector(sel).dataset.draws) > n, ['#chart-trials canvas', draws]);
+  assert.match(await page.textContent('#chart-trials'), /SLO over 5 trials/);
+  assertClean(log);
+  await page.close();
+});
+
+test('an older result file loads, notes stay folded apart from warnings, GPU detail on hover, a moving control-plane field first', async () => {
+  const old = await readFixture('compare-v1.json');
+  assert.equal(old.schema_version, 1);
+  const { page, log } = await loadFiles(['compare-v1.json']);
+  const rows = await tableCells(page);
+  assert.equal(rows.length, old.runs.length);
+  // Version 1 kept notes as "note: " warnings; they are notes now, folded, not in warning colour.
+  const warnings = await page.$$eval('#file-list .warnings li', (ls) => ls.map((l) => l.textContent));
+  assert.ok(!warnings.some((w) => w.includes('note: ')), warnings.join(' | '));
+  const notes = await page.$eval('#file-list details.notes', (d) => ({ open: d.open, items: [...d.querySelectorAll('li')].map((l) => l.textContent) }));
+  assert.equal(notes.open, false);
+  assert.ok(notes.items.some((n) => n.includes('set with POST /admin/set_policy')), notes.items.join(' | '));
+  // The control-plane chart starts on a field whose value changes during a run.
+  const key = await page.$eval('#cp-select', (s) => s.value);
+  const leaves = (v, prefix, out) => {
+    if (typeof v === 'number') out[prefix] = v;
+    else if (Array.isArray(v)) {
+      const ids = v.map((e) => e && typeof e === 'object' ? e.id : undefined);
+      const named = ids.every((i) => typeof i === 'string') && new Set(ids).size === ids.length;
+      v.forEach((e, i) => leaves(e, `${prefix}${prefix ? '.' : ''}${named ? ids[i] : i}`, out));
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) leaves(x, `${prefix}${prefix ? '.' : ''}${k}`, out);
+    }
+    return out;
+  };
+  const moves = old.runs.some((r) => new Set(r.control_plane.samples.map((s) => leaves(s.value, '', {})[key])).size > 1);
+  assert.ok(moves, `the first field shown (${key}) changes during a run`);
+  await page.close();
+
+  // A GPU that could not be monitored: one short line, NVML's words on hover.
+  const reason = 'NVML init failed: libnvidia-ml.so.1: cannot open shared object file: No such file or directory';
+  const broken = { ...old, gpu: { status: { state: 'unavailable', reason }, devices: [], sample_interval_ms: null, read_errors: 0 } };
+  broken.runs = broken.runs.map((r) => ({ ...r, gpu_samples: [], gpu_summary: [] }));
+  const { page: p2 } = await openPage(browser.context, server.origin + '/');
+  await p2.click('.paste summary');
+  await p2.fill('#paste-input', JSON.stringify(broken));
+  await p2.click('#paste-load');
+  await p2.waitForSelector('#file-list .gpu-status');
+  const gpu = await p2.$eval('#file-list .gpu-status', (e) => ({ text: e.textContent.trim(), title: e.title }));
+  assert.deepEqual(gpu, { text: 'GPU unavailable', title: reason });
+  assertClean(log);
+  await p2.close();
+});
+
 function nativeHash(file, seed) {
   if (process.env.WORKLOAD_HASH_BIN) {
     return execFileSync(process.env.WORKLOAD_HASH_BIN, [file, String(seed)], { encoding: 'utf8' }).trim();

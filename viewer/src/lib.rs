@@ -27,6 +27,9 @@ mod charts;
 #[allow(unreachable_pub)]
 mod results;
 #[cfg(target_arch = "wasm32")]
+#[allow(unreachable_pub)]
+mod verdicts;
+#[cfg(target_arch = "wasm32")]
 mod web;
 #[cfg(target_arch = "wasm32")]
 #[allow(unreachable_pub)]

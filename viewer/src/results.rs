@@ -7,7 +7,7 @@ use cpbench_core::chart::metric::{Breakdown, GpuMetric, LatencyMetric, Percentil
 use cpbench_core::chart::runs::{NamedRun, name_runs};
 use cpbench_core::chart::table::{Column, SummaryRow, best_row, sort_rows, summary_rows};
 use cpbench_core::chart::{ChartSpec, color};
-use cpbench_core::chart::{compare, control_plane, distribution};
+use cpbench_core::chart::{compare, control_plane, distribution, intervals};
 use cpbench_core::report::{GpuStatus, Report, ReportKind};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -17,14 +17,14 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub(crate) struct LoadedFile {
     id: u64,
-    name: String,
-    report: Arc<Report>,
+    pub(crate) name: String,
+    pub(crate) report: Arc<Report>,
 }
 
 /// The loaded files and the errors of those that failed.
 #[derive(Clone, Copy)]
 pub(crate) struct Files {
-    files: RwSignal<Vec<LoadedFile>>,
+    pub(crate) files: RwSignal<Vec<LoadedFile>>,
     errors: RwSignal<Vec<(u64, LoadError)>>,
     next_id: StoredValue<u64>,
 }
@@ -281,10 +281,11 @@ fn FileList(files: Files) -> impl IntoView {
                 children=move |f| {
                     let r = f.report.clone();
                     let id = f.id;
-                    let gpu = match &r.gpu.status {
-                        GpuStatus::Sampled => "GPU sampled".to_owned(),
-                        GpuStatus::NotRequested => "GPU not monitored".to_owned(),
-                        GpuStatus::Unavailable { reason } => format!("GPU unavailable: {reason}"),
+                    // One short line; the unavailable reason (NVML's words) on hover.
+                    let (gpu, gpu_detail) = match &r.gpu.status {
+                        GpuStatus::Sampled => ("GPU sampled", String::new()),
+                        GpuStatus::NotRequested => ("GPU not monitored", String::new()),
+                        GpuStatus::Unavailable { reason } => ("GPU unavailable", reason.clone()),
                     };
                     let warnings: Vec<String> = r
                         .warnings
@@ -318,7 +319,7 @@ fn FileList(files: Files) -> impl IntoView {
                             </div>
                             <p class="file-meta">
                                 {format!(
-                                    "{} run(s) · {} requests each · seed {} · workload {} · {} {} · {} · {}",
+                                    "{} run(s) · {} requests each · seed {} · workload {} · {} {} · {} · ",
                                     r.runs.len(),
                                     r.workload_requests,
                                     r.seed,
@@ -326,8 +327,13 @@ fn FileList(files: Files) -> impl IntoView {
                                     r.tool.name,
                                     r.tool.version,
                                     r.created_at,
-                                    gpu,
                                 )}
+                                <span
+                                    class="gpu-status"
+                                    title=(!gpu_detail.is_empty()).then_some(gpu_detail)
+                                >
+                                    {gpu}
+                                </span>
                             </p>
                             {(!warnings.is_empty())
                                 .then(|| {
@@ -374,6 +380,7 @@ fn Comparison(files: Files) -> impl IntoView {
     let field = RwSignal::new("completed".to_owned());
     let gpu_metric = RwSignal::new("utilization".to_owned());
     let cp_key = RwSignal::new(String::new());
+    let trial_metric = RwSignal::new(intervals::INTERVAL_COLUMNS[0].id().to_owned());
 
     let m = move || LatencyMetric::parse(&metric.get()).unwrap_or(LatencyMetric::Ttft);
     let p = move || Percentile::parse(&percentile.get()).unwrap_or(Percentile::P99);
@@ -405,13 +412,25 @@ fn Comparison(files: Files) -> impl IntoView {
     let cp = chart_memo(files, move |r| {
         let key = cp_key.get();
         let keys = control_plane::keys(r);
+        // A field chosen by the reader, else one that moves during a run.
         let key = if keys.contains(&key) {
             key
         } else {
-            keys.first().cloned().unwrap_or_default()
+            control_plane::preferred_key(r).unwrap_or_default()
         };
         control_plane::field_chart(r, &key)
     });
+    let trials = chart_memo(files, move |r| {
+        let c = Column::from_id(&trial_metric.get()).unwrap_or(intervals::INTERVAL_COLUMNS[0]);
+        intervals::over_trials(r, c).unwrap_or_else(|| compare::throughput(r))
+    });
+    let has_trials = Memo::new(move |_| files.with_runs(intervals::has_trials));
+    let trial_opts = Signal::stored(
+        intervals::INTERVAL_COLUMNS
+            .iter()
+            .map(|c| (c.id().to_owned(), c.label().to_owned()))
+            .collect::<Vec<_>>(),
+    );
     let has_sweep = Memo::new(move |_| files.with_runs(compare::has_sweep));
     let has_gpu = Memo::new(move |_| files.with_runs(compare::has_gpu));
     let rows = Memo::new(move |_| files.with_runs(summary_rows));
@@ -445,12 +464,18 @@ fn Comparison(files: Files) -> impl IntoView {
             </p>
             <SummaryTable rows=rows />
         </section>
+        <crate::verdicts::Verdicts files=files />
         <section class="controls card" aria-label="Chart options">
             <Select label="Latency metric" id="metric-select" options=metric_opts value=metric />
             <Select label="Percentile" id="percentile-select" options=pct_opts value=percentile />
             <Select label="Group by" id="breakdown-select" options=group_opts value=breakdown />
         </section>
         <div class="grid">
+            <Show when=move || has_trials.get()>
+                <ChartView key="trials" spec=trials>
+                    <Select label="Metric" id="trials-select" options=trial_opts value=trial_metric />
+                </ChartView>
+            </Show>
             <ChartView key="throughput" spec=throughput />
             <ChartView key="tokens" spec=tokens />
             <ChartView key="latency" spec=latency />

@@ -103,6 +103,11 @@ impl Report {
         text
     }
 
+    /// The report as compact JSON (no trailing newline); byte-stable for a given report.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a Report always serializes: map keys are strings")
+    }
+
     /// The report as pretty-printed JSON (two-space indent, no trailing newline); byte-stable
     /// for a given report.
     pub fn to_json_pretty(&self) -> String {

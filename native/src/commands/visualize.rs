@@ -27,7 +27,7 @@ pub(super) fn visualize(a: &VisualizeArgs) -> Result<i32> {
     };
     // A dataset or trace the config names is read from where the benchmark ran.
     let base = Path::new(".");
-    let written = export::visualize::write(&report, &a.output, formats, base)?;
+    let written = export::visualize::write(&report, &a.output, formats, base, None)?;
     for p in &written {
         println!("Wrote {}", p.display());
     }

@@ -106,14 +106,54 @@ fn process_alive(pid: i32) -> bool {
     }
 }
 
-/// Writes a report's files into `dir`: `report_<timestamp>.json` (the whole result) and
-/// `requests_<timestamp>.csv` (one row per measured request). Returns the paths written.
-pub fn write_results(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
-    let stamp = file_stamp(&report.created_at);
-    let json_path = dir.join(format!("report_{stamp}.json"));
-    let mut json = report.to_json_pretty();
+/// What [`write_results`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The name shared by the files of this report (`20261128T063000Z`, or with `-2`, `-3`
+    /// when files of another report took that name).
+    pub stem: String,
+    /// The files written, the JSON result first.
+    pub paths: Vec<PathBuf>,
+}
+
+/// The most reports one stamp may name in one folder before writing gives up.
+const MAX_SAME_STAMP: u32 = 10_000;
+
+/// Writes a report's files into `dir`: `report_<stem>.json` (the whole result, compact
+/// unless `pretty`) and `requests_<stem>.csv` (one row per measured request). The stem is
+/// the report's creation time, made unique in the folder: an existing result is never
+/// replaced (the JSON is created with a no-clobber link, so two writers racing for a name
+/// cannot both get it).
+pub fn write_results(report: &Report, dir: &Path, pretty: bool) -> Result<Written> {
+    let mut json = if pretty {
+        report.to_json_pretty()
+    } else {
+        report.to_json()
+    };
     json.push('\n');
-    write_atomic(&json_path, json.as_bytes())?;
+    let base = file_stamp(&report.created_at);
+    let mut stem = None;
+    for n in 1..=MAX_SAME_STAMP {
+        let s = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        if stem_in_use(dir, &s) {
+            continue;
+        }
+        if write_atomic_new(&dir.join(format!("report_{s}.json")), json.as_bytes())? {
+            stem = Some(s);
+            break;
+        }
+    }
+    let stem = stem.with_context(|| {
+        format!(
+            "{}: {MAX_SAME_STAMP} reports named {base} already; use another --output folder",
+            dir.display()
+        )
+    })?;
+    let json_path = dir.join(format!("report_{stem}.json"));
     let targets = report.slo_targets();
     let slo: Vec<Vec<bool>> = report
         .runs
@@ -140,18 +180,84 @@ pub fn write_results(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
             slo_met: met,
         })
         .collect();
-    let mut written = vec![json_path];
+    let mut paths = vec![json_path];
     if runs.iter().any(|r| !r.records.is_empty()) {
-        let csv_path = dir.join(format!("requests_{stamp}.csv"));
+        let csv_path = dir.join(format!("requests_{stem}.csv"));
         write_atomic(&csv_path, &csv::serialize(&runs))?;
-        written.push(csv_path);
+        paths.push(csv_path);
     }
-    Ok(written)
+    Ok(Written { stem, paths })
 }
 
-/// `2026-11-28T06:30:00Z` to `20261128T063000Z`.
+/// Whether any file of a report named `stem` exists in `dir`.
+pub(crate) fn stem_in_use(dir: &Path, stem: &str) -> bool {
+    [
+        format!("report_{stem}.json"),
+        format!("report_{stem}.html"),
+        format!("report_{stem}.md"),
+        format!("requests_{stem}.csv"),
+        format!("charts_{stem}"),
+    ]
+    .iter()
+    .any(|n| dir.join(n).symlink_metadata().is_ok())
+}
+
+/// The first stem from `base` (`base`, `base-2`, ...) no file of `dir` uses.
+pub(crate) fn free_stem(dir: &Path, base: &str) -> Result<String> {
+    (1..=MAX_SAME_STAMP)
+        .map(|n| {
+            if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|s| !stem_in_use(dir, s))
+        .with_context(|| format!("{}: too many reports named {base}", dir.display()))
+}
+
+/// [`write_atomic`], but never replaces an existing file: the temporary file is linked to
+/// `path` (which fails if `path` exists) rather than renamed over it. `Ok(false)` when `path`
+/// exists.
+pub fn write_atomic_new(path: &Path, bytes: &[u8]) -> Result<bool> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating folder {}", dir.display()))?;
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| -> Result<bool> {
+        let mut f =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(bytes)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.sync_all()
+            .with_context(|| format!("syncing {}", tmp.display()))?;
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// `2026-11-28T06:30:00Z` to `20261128T063000Z`: the letters and digits of a report's
+/// creation time, at most 40 of them, so a file name built from it never holds a path
+/// separator, a dot or anything else from the (untrusted) file; `report` when none is left.
 pub(crate) fn file_stamp(created_at: &str) -> String {
-    created_at.replace(['-', ':'], "")
+    let s: String = created_at
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(40)
+        .collect();
+    if s.is_empty() { "report".into() } else { s }
 }
 
 /// What distinguishes a run besides its policy (sweep rate, ratio, label), or "".

@@ -81,15 +81,22 @@ impl Visuals {
     }
 }
 
-/// Writes the chosen visualizations of `report` into `dir`; returns the paths to show the
-/// user (the HTML and Markdown files, and the charts folder).
+/// Writes the chosen visualizations of `report` into `dir`, named after `stem` (the stem
+/// its result files got), or, without one, after the report's creation time made unique in
+/// the folder (an existing report is never replaced); returns the paths to show the user (the
+/// HTML and Markdown files, and the charts folder).
 pub fn write(
     report: &Report,
     dir: &Path,
     formats: Formats,
     base_dir: &Path,
+    stem: Option<&str>,
 ) -> Result<Vec<PathBuf>> {
-    let v = Visuals::of(report, base_dir);
+    let mut v = Visuals::of(report, base_dir);
+    v.stamp = match stem {
+        Some(s) => s.to_string(),
+        None => super::free_stem(dir, &v.stamp)?,
+    };
     let mut written = Vec::new();
     if formats.charts || formats.markdown {
         let charts_dir = dir.join(v.charts_dir_name());

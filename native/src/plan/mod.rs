@@ -121,6 +121,8 @@ pub struct OutputPlan {
     pub keep_records: bool,
     /// Write the HTML and Markdown reports and the charts.
     pub visualize: bool,
+    /// Pretty-print the JSON result.
+    pub pretty: bool,
     /// A run whose error rate is above this fraction fails the invocation (exit code 1).
     pub max_error_rate: Option<f64>,
 }
@@ -140,6 +142,7 @@ impl OutputPlan {
             quiet: o.quiet,
             keep_records: !o.no_records,
             visualize: !o.no_visualize,
+            pretty: o.pretty,
             max_error_rate: o.max_error_rate,
         })
     }

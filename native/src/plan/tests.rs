@@ -297,6 +297,7 @@ fn output_flags_become_the_output_plan() {
             quiet: true,
             keep_records: false,
             visualize: false,
+            pretty: false,
             max_error_rate: None,
         }
     );
