@@ -369,12 +369,6 @@ test('an older result file loads, notes stay folded apart from warnings, GPU det
   const { page, log } = await loadFiles(['compare-v1.json']);
   const rows = await tableCells(page);
   assert.equal(rows.length, old.runs.length);
-  // Version 1 kept notes as "note: " warnings; they are notes now, folded, not in warning colour.
-  const warnings = await page.$$eval('#file-list .warnings li', (ls) => ls.map((l) => l.textContent));
-  assert.ok(!warnings.some((w) => w.includes('note: ')), warnings.join(' | '));
-  const notes = await page.$eval('#file-list details.notes', (d) => ({ open: d.open, items: [...d.querySelectorAll('li')].map((l) => l.textContent) }));
-  assert.equal(notes.open, false);
-  assert.ok(notes.items.some((n) => n.includes('set with POST /admin/set_policy')), notes.items.join(' | '));
   // The control-plane chart starts on a field whose value changes during a run.
   const key = await page.$eval('#cp-select', (s) => s.value);
   const leaves = (v, prefix, out) => {
@@ -391,6 +385,21 @@ test('an older result file loads, notes stay folded apart from warnings, GPU det
   const moves = old.runs.some((r) => new Set(r.control_plane.samples.map((s) => leaves(s.value, '', {})[key])).size > 1);
   assert.ok(moves, `the first field shown (${key}) changes during a run`);
   await page.close();
+
+  // Version 1 kept notes as "note: " warnings; they are notes now, folded, not in warning colour.
+  const withNotes = structuredClone(old);
+  withNotes.runs[0].warnings = ['note: policy "fifo" set with POST /admin/set_policy and confirmed by GET /admin/policy', 'the client fell behind its schedule'];
+  const { page: p1 } = await openPage(browser.context, server.origin + '/');
+  await p1.click('.paste summary');
+  await p1.fill('#paste-input', JSON.stringify(withNotes));
+  await p1.click('#paste-load');
+  await p1.waitForSelector('#file-list details.notes');
+  const warnings = await p1.$$eval('#file-list .warnings li', (ls) => ls.map((l) => l.textContent));
+  assert.deepEqual(warnings, ['fifo: the client fell behind its schedule']);
+  const notes = await p1.$eval('#file-list details.notes', (d) => ({ open: d.open, items: [...d.querySelectorAll('li')].map((l) => l.textContent) }));
+  assert.equal(notes.open, false);
+  assert.ok(notes.items.some((n) => n === 'fifo: policy "fifo" set with POST /admin/set_policy and confirmed by GET /admin/policy'), notes.items.join(' | '));
+  await p1.close();
 
   // A GPU that could not be monitored: one short line, NVML's words on hover.
   const reason = 'NVML init failed: libnvidia-ml.so.1: cannot open shared object file: No such file or directory';
