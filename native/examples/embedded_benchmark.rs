@@ -9,7 +9,6 @@ use anyhow::Result;
 use cpbench_core::config::{BenchmarkConfig, Mode};
 use cpbench_core::report::{ReportKind, RunParams};
 use cpbench_core::workload::{WorkloadData, generate};
-use sage_cp_bench::control::SwitchMode;
 use sage_cp_bench::runner::{BenchOptions, Step, Target, run_steps};
 use sage_cp_bench::sender::Cancel;
 use sage_cp_bench::{export, server, settings};
@@ -32,20 +31,13 @@ async fn main() -> Result<()> {
     println!("workload hash {}", workload.hash());
 
     let opts = BenchOptions {
-        kind: ReportKind::Run,
-        // Target::Url("http://host:port".into()) measures a real control plane instead.
-        target: Target::Embedded(server::NamedCluster::from_arg("tiny")?),
-        switch: SwitchMode::Admin,
-        api_key: None,
         output_dir: std::env::temp_dir(),
-        quiet: true,
-        keep_records: true,
         drain: Duration::from_secs(5),
         launch_timeout: Duration::from_secs(30),
-        max_connections: sage_cp_bench::plan::defaults::CONNECTIONS,
-        transport: sage_cp_bench::client::Transport::Auto,
-        client_threads: 1,
-        telemetry: sage_cp_bench::telemetry::Telemetry::off(),
+        ..BenchOptions::new(
+            ReportKind::Run,
+            Target::Embedded(server::NamedCluster::from_arg("tiny")?),
+        )
     };
     let steps = vec![Step {
         policy: "fifo".into(),

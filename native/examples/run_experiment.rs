@@ -11,7 +11,6 @@ use cpbench_core::config::{BenchmarkConfig, Mode};
 use cpbench_core::experiment::{ExperimentName, ThroughputCriteria, summarize};
 use cpbench_core::report::{ReportKind, RunParams};
 use cpbench_core::workload::{WorkloadData, generate};
-use sage_cp_bench::control::SwitchMode;
 use sage_cp_bench::runner::{BenchOptions, Step, Target, run_steps};
 use sage_cp_bench::sender::Cancel;
 use sage_cp_bench::{export, server, settings};
@@ -45,20 +44,13 @@ async fn main() -> Result<()> {
         }
     }
     let opts = BenchOptions {
-        kind: ReportKind::Experiment,
-        target: Target::Embedded(server::NamedCluster::from_arg("tiny")?),
-        switch: SwitchMode::Admin,
-        api_key: None,
         output_dir: std::env::temp_dir(),
-        quiet: true,
-        // The throughput summary needs the per-request records.
-        keep_records: true,
         drain: Duration::from_secs(5),
         launch_timeout: Duration::from_secs(30),
-        max_connections: sage_cp_bench::plan::defaults::CONNECTIONS,
-        transport: sage_cp_bench::client::Transport::Auto,
-        client_threads: 1,
-        telemetry: sage_cp_bench::telemetry::Telemetry::off(),
+        ..BenchOptions::new(
+            ReportKind::Experiment,
+            Target::Embedded(server::NamedCluster::from_arg("tiny")?),
+        )
     };
     let (mut report, err) = run_steps(&opts, &base, steps, &Cancel::default()).await;
     if let Some(e) = err {

@@ -74,6 +74,7 @@ async fn over_http(plan: Plan, http: HttpPlan) -> Result<i32> {
         keep_records: plan.output.keep_records || plan.experiment.is_some(),
         drain: http.drain,
         launch_timeout: http.launch_timeout,
+        health: http.health,
         max_connections: http.max_connections,
         transport: http.transport,
         client_threads: http.client_threads,
@@ -170,8 +171,7 @@ fn finish(
     }
     let out = &plan.output;
     if !report.runs.is_empty() {
-        let export::Written { stem, paths } =
-            export::write_results(&report, &out.dir, out.pretty)?;
+        let export::Written { stem, paths } = export::write_results(&report, &out.dir, out.pretty)?;
         let mut written = paths;
         if out.visualize {
             let all = export::visualize::Formats::ALL;

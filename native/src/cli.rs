@@ -301,10 +301,20 @@ pub struct TargetArgs {
     /// How each policy is put in place: admin (POST /admin/set_policy, verified) or none.
     #[arg(long, value_enum, default_value_t)]
     pub policy_switch: PolicySwitchArg,
-    /// Start the control plane once per policy from this command; {policy} is replaced by the
-    /// policy name and {port} by a free port. Its log is kept next to the result.
+    /// Start the control plane once per policy from this command, e.g.
+    /// 'vllm-router --policy {policy} --port {port} ...': {policy} is replaced by the policy
+    /// name and {port} by a free port (the URL measured is http://127.0.0.1:{port}). Its log
+    /// is kept next to the result; the child is stopped on every way out.
     #[arg(long, value_name = "COMMAND")]
     pub launch: Option<String>,
+    /// The port a --launch command listens on, for a command without {port}.
+    #[arg(long, value_name = "PORT", requires = "launch")]
+    pub launch_port: Option<u16>,
+    /// How to tell the control plane is ready: a path to GET (e.g. /health, /v1/models), or
+    /// none to skip the check. Without it: /health, and where the server has none,
+    /// /v1/models.
+    #[arg(long, value_name = "PATH|none")]
+    pub health_path: Option<String>,
     /// How long to wait for a launched control plane's /health, in seconds.
     #[arg(long, default_value_t = crate::plan::defaults::LAUNCH_TIMEOUT_S, value_name = "SECONDS",
           allow_negative_numbers = true)]

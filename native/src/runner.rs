@@ -7,14 +7,17 @@
 //! error.
 
 use crate::client::{Client, ClientOptions, PreparedRequest, Transport};
-use crate::control::{ControlPlane, Launched, SwitchMode, fill_launch_template};
+use crate::control::launch::redact;
+use crate::control::{ControlPlane, HealthCheck, Launched, SwitchMode};
 use crate::sender::{Cancel, SendOptions, send_open_loop};
 use crate::server::{self, NamedCluster};
 use crate::telemetry::Telemetry;
 use anyhow::{Context, Result, bail};
 use cpbench_core::config::BenchmarkConfig;
 use cpbench_core::record::RequestRecord;
-use cpbench_core::report::{Environment, PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
+use cpbench_core::report::{
+    Environment, LaunchRecord, PolicyRun, PolicySwitch, Report, ReportKind, RunParams,
+};
 use cpbench_core::workload::{RequestSpec, Workload};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
@@ -29,8 +32,10 @@ pub const LATENESS_WARN_MS: f64 = 2.0;
 pub enum Target {
     /// Start the reference control plane in-process with this cluster.
     Embedded(NamedCluster),
-    /// A control plane already running at this URL (or started by `--launch`).
+    /// A control plane already running at this URL (its base: without `/v1`).
     Url(String),
+    /// A control plane started per policy by `--launch` (its URL is per run).
+    Launched,
 }
 
 /// How a benchmark invocation runs.
@@ -54,6 +59,8 @@ pub struct BenchOptions {
     pub drain: Duration,
     /// Longest wait for a launched control plane to become healthy.
     pub launch_timeout: Duration,
+    /// How a control plane's readiness is checked (`--health-path`).
+    pub health: HealthCheck,
     /// Most connections to the control plane.
     pub max_connections: usize,
     /// Which HTTP implementation carries the measured requests.
@@ -62,6 +69,31 @@ pub struct BenchOptions {
     pub client_threads: usize,
     /// GPU sampling and metrics polling beside each measured run.
     pub telemetry: Telemetry,
+}
+
+impl BenchOptions {
+    /// The options of a run against `target` with every setting at its command-line default
+    /// (admin policy switch, no API key, results in the default folder, quiet, records kept,
+    /// no telemetry).
+    pub fn new(kind: ReportKind, target: Target) -> Self {
+        use crate::plan::defaults;
+        Self {
+            kind,
+            target,
+            switch: SwitchMode::Admin,
+            api_key: None,
+            output_dir: PathBuf::from(defaults::OUTPUT_DIR),
+            quiet: true,
+            keep_records: true,
+            drain: Duration::from_secs_f64(defaults::DRAIN_S),
+            launch_timeout: Duration::from_secs_f64(defaults::LAUNCH_TIMEOUT_S),
+            health: HealthCheck::Auto,
+            max_connections: defaults::CONNECTIONS,
+            transport: Transport::Auto,
+            client_threads: usize::from(defaults::CLIENT_THREADS),
+            telemetry: Telemetry::off(),
+        }
+    }
 }
 
 /// One measured run of a report.
@@ -200,9 +232,23 @@ async fn run_into(
             say(opts.quiet, format!("control plane: {u}"));
             u.clone()
         }
+        Target::Launched => {
+            say(
+                opts.quiet,
+                "control plane: started per policy by --launch (each run records its URL)",
+            );
+            String::new()
+        }
     };
-    report.environment.control_plane_url = Some(base_url.clone());
-    report.environment.notes.push(sending_note(opts, &base_url));
+    if !base_url.is_empty() {
+        report.environment.control_plane_url = Some(base_url.clone());
+    }
+    let sent_to = if base_url.is_empty() {
+        "http://"
+    } else {
+        &base_url
+    };
+    report.environment.notes.push(sending_note(opts, sent_to));
     let result = run_all_steps(opts, &base_url, steps, cancel, report).await;
     if let Some(s) = embedded {
         s.shutdown().await;
@@ -224,40 +270,56 @@ async fn run_all_steps(
         }
         say(opts.quiet, format!("[{}/{total}] {}", i + 1, step.label()));
         tracing::info!(step = i + 1, total, policy = %step.policy, params = ?step.params, "run starts");
+        let first = i == 0;
         let run = match &opts.switch {
             SwitchMode::Launch(template) => {
-                let (command, port) = fill_launch_template(template, &step.policy)?;
-                let url = match port {
-                    Some(p) => format!("http://127.0.0.1:{p}"),
-                    None => base_url.to_string(),
-                };
+                let (command, port) = template.fill(&step.policy)?;
+                let url = format!("http://127.0.0.1:{port}");
                 let log_path = opts.output_dir.join(format!(
                     "launch_{}_{}.log",
                     file_stamp(),
                     sanitize(&step.policy)
                 ));
+                let secrets: Vec<&str> = opts.api_key.as_deref().into_iter().collect();
+                let shown = redact(&command, &secrets);
                 let probe = reqwest::Client::builder().no_proxy().build()?;
-                let child =
-                    Launched::start(&command, &url, &log_path, probe, opts.launch_timeout).await?;
+                let child = Launched::start(
+                    &command,
+                    &url,
+                    &log_path,
+                    probe,
+                    &opts.health,
+                    opts.launch_timeout,
+                    &cancel.stop,
+                )
+                .await?;
                 say(
                     opts.quiet,
-                    format!("  launched {command:?} (log {})", log_path.display()),
+                    format!("  launched {shown:?} at {url} (log {})", log_path.display()),
                 );
-                let res = run_step(opts, &url, &step, PolicySwitch::Launched, cancel).await;
+                let res = run_step(opts, &url, &step, PolicySwitch::Launched, cancel, true).await;
                 child.stop(Duration::from_secs(10)).await?;
                 let mut run = res?;
-                run.notes.push(format!(
-                    "control plane launched as {command:?}; log at {}",
-                    log_path.display()
-                ));
+                run.launch = Some(LaunchRecord {
+                    command: shown,
+                    url,
+                    log_path: log_path.display().to_string(),
+                });
                 run
             }
             SwitchMode::Admin => {
-                run_step(opts, base_url, &step, PolicySwitch::Verified, cancel).await?
+                run_step(opts, base_url, &step, PolicySwitch::Verified, cancel, first).await?
             }
             SwitchMode::None => {
-                let mut run =
-                    run_step(opts, base_url, &step, PolicySwitch::NotSwitched, cancel).await?;
+                let mut run = run_step(
+                    opts,
+                    base_url,
+                    &step,
+                    PolicySwitch::NotSwitched,
+                    cancel,
+                    first,
+                )
+                .await?;
                 run.warnings.push(format!(
                     "the policy was not switched (--policy-switch none): these numbers are for whatever policy the control plane ran, labelled {:?}",
                     step.policy
@@ -303,16 +365,20 @@ fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Resul
     })?)
 }
 
+/// How long a control plane that answered before may take to be ready for the next run.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn run_step(
     opts: &BenchOptions,
     url: &str,
     step: &Step,
     switch: PolicySwitch,
     cancel: &Cancel,
+    first_run: bool,
 ) -> Result<PolicyRun> {
     let client = client_for(opts, url, &step.config)?;
     let cp = ControlPlane::new(client.http().clone(), client.base_url());
-    cp.wait_healthy(Duration::from_secs(10)).await?;
+    cp.wait_ready(&opts.health, READY_TIMEOUT).await?;
     let mut notes = Vec::new();
     if switch == PolicySwitch::Verified {
         let v = cp.set_policy(&step.policy).await?;
@@ -326,7 +392,7 @@ async fn run_step(
         ));
     }
     if switch != PolicySwitch::Launched {
-        let how = cp.reset_or_drain(opts.drain).await;
+        let how = cp.prepare_run(first_run, opts.drain).await;
         notes.push(format!("before the run: {how}"));
     }
     let send_opts = SendOptions {

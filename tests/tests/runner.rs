@@ -12,7 +12,6 @@ use cpbench_tests::fake_server::{AdminMode, Behavior, FakeServer};
 use sage_cp_bench::control::SwitchMode;
 use sage_cp_bench::runner::{BenchOptions, Step, Target, run_steps};
 use sage_cp_bench::sender::Cancel;
-use sage_cp_bench::telemetry::Telemetry;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,19 +35,12 @@ fn config(n: u64, mode: Mode) -> BenchmarkConfig {
 
 fn options(url: &str, switch: SwitchMode, dir: PathBuf) -> BenchOptions {
     BenchOptions {
-        kind: ReportKind::Compare,
-        target: Target::Url(url.to_string()),
         switch,
-        api_key: None,
         output_dir: dir,
-        quiet: true,
-        keep_records: true,
         drain: Duration::from_millis(200),
         launch_timeout: Duration::from_secs(20),
         max_connections: 64,
-        transport: sage_cp_bench::client::Transport::Auto,
-        client_threads: 1,
-        telemetry: Telemetry::off(),
+        ..BenchOptions::new(ReportKind::Compare, Target::Url(url.to_string()))
     }
 }
 
@@ -418,17 +410,31 @@ async fn launch_starts_one_control_plane_per_policy_and_keeps_its_log() {
         format!("{bin} --mode sse --port {{port}} --admin missing --policies {{policy}}");
     let mut c = config(5, Mode::Llm);
     c.policies = vec!["fifo".into(), "priority".into()];
-    let opts = options(
+    let mut opts = options(
         "http://127.0.0.1:1",
-        SwitchMode::Launch(template),
+        SwitchMode::Launch(
+            sage_cp_bench::control::launch::LaunchTemplate::new(&template, None).unwrap(),
+        ),
         dir.clone(),
     );
+    opts.target = Target::Launched;
     let (report, err) = run_steps(&opts, &c, steps(&c), &Cancel::default()).await;
     assert!(err.is_none(), "{err:?}");
     assert_eq!(report.runs.len(), 2);
+    assert_eq!(report.environment.control_plane_url, None);
     for run in &report.runs {
         assert_eq!(run.policy_switch, PolicySwitch::Launched);
         assert_eq!(run.summary.requests_succeeded, 5);
+        let l = run.launch.as_ref().expect("the launch is recorded");
+        assert!(
+            l.command.contains(&format!("--policies {}", run.policy)),
+            "{l:?}"
+        );
+        assert!(
+            l.url.starts_with("http://127.0.0.1:")
+                && l.command.contains(l.url.rsplit(':').next().unwrap())
+        );
+        assert!(std::path::Path::new(&l.log_path).exists());
     }
     let logs: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()

@@ -18,7 +18,6 @@ use cpbench_core::workload::{WorkloadData, generate};
 use cpbench_tests::fake_server::{AdminMode, Behavior, FakeServer};
 use sage_cp_bench::cli::Cli;
 use sage_cp_bench::commands::{UsageError, run};
-use sage_cp_bench::control::SwitchMode;
 use sage_cp_bench::gpu::{DeviceReader, GpuMode, GpuMonitor};
 use sage_cp_bench::runner::{BenchOptions, Step, Target, run_steps};
 use sage_cp_bench::sender::Cancel;
@@ -466,19 +465,13 @@ async fn gpu_samples_are_carried_into_the_report() {
         scrape: Vec::new(),
     };
     let options = BenchOptions {
-        kind: ReportKind::Compare,
-        target: Target::Url(server.url()),
-        switch: SwitchMode::Admin,
-        api_key: None,
         output_dir: out_dir("gpu"),
-        quiet: true,
         keep_records: false,
         drain: Duration::from_millis(100),
         launch_timeout: Duration::from_secs(5),
         max_connections: 64,
-        transport: sage_cp_bench::client::Transport::Auto,
-        client_threads: 1,
         telemetry: Telemetry::with_gpu(gpu, &opts).unwrap(),
+        ..BenchOptions::new(ReportKind::Compare, Target::Url(server.url()))
     };
     let (report, err) = run_steps(&options, &c, steps, &Cancel::default()).await;
     assert!(err.is_none(), "{err:?}");

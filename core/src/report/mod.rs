@@ -22,7 +22,7 @@ mod tests;
 
 pub use gpu::{GpuDevice, GpuSample, GpuSection, GpuStatus, GpuSummary, MinAvgMax};
 pub use json::{OLDEST_READABLE_VERSION, ReportError, upgrade};
-pub use run::{PolicyRun, PolicySwitch, RunParams};
+pub use run::{LaunchRecord, PolicyRun, PolicySwitch, RunParams};
 pub use statistics::{
     Comparison, Leader, MetricEstimate, PolicyStatistics, Statistics, StatisticsGroup, TrialSeeds,
     TrialWorkload,

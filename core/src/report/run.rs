@@ -52,6 +52,20 @@ impl RunParams {
     }
 }
 
+/// A control plane started for one run (`--launch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LaunchRecord {
+    /// The command run, its secrets redacted (values of options and variables named like a
+    /// key, token, secret or password, and the API key).
+    pub command: String,
+    /// The URL measured.
+    pub url: String,
+    /// Where its output was logged.
+    pub log_path: String,
+}
+
 /// One measured run: one policy on one workload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -110,6 +124,9 @@ pub struct PolicyRun {
     /// control plane was reset, an endpoint that does not exist): nothing wrong.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// With `--launch`: the control plane started for this run.
+    #[serde(default)]
+    pub launch: Option<LaunchRecord>,
 }
 
 impl PolicyRun {
@@ -174,6 +191,7 @@ impl PolicyRun {
             telemetry_sources: Vec::new(),
             warnings: Vec::new(),
             notes: Vec::new(),
+            launch: None,
         }
     }
 }

@@ -17,8 +17,35 @@ pub enum SwitchMode {
     Admin,
     /// Not switched: the control plane runs whatever it runs (recorded as such).
     None,
-    /// A control plane started per policy from this command template (`{policy}`, `{port}`).
-    Launch(String),
+    /// A control plane started per policy from this command template.
+    Launch(launch::LaunchTemplate),
+}
+
+/// How the runner checks that a control plane is ready (`--health-path`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HealthCheck {
+    /// `GET /health`, and where the server has none, `GET /v1/models`.
+    #[default]
+    Auto,
+    /// `GET` this path only.
+    Path(String),
+    /// No check.
+    Off,
+}
+
+/// An error with its sources, in words (`error sending request: connection refused`).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = inner.source();
+    }
+    s
 }
 
 /// How a policy switch was confirmed.
@@ -51,35 +78,70 @@ impl ControlPlane {
         &self.base
     }
 
-    /// Waits until `GET /health` answers 200, or fails after `timeout`.
-    pub async fn wait_healthy(&self, timeout: Duration) -> Result<()> {
+    /// Waits until the control plane is ready as `check` says, or fails after `timeout`
+    /// with a message naming the URLs asked and what they answered. Returns the path that
+    /// answered (`None` when the check is off).
+    pub async fn wait_ready(
+        &self,
+        check: &HealthCheck,
+        timeout: Duration,
+    ) -> Result<Option<String>> {
+        let paths: Vec<&str> = match check {
+            HealthCheck::Off => return Ok(None),
+            HealthCheck::Auto => vec!["/health", "/v1/models"],
+            HealthCheck::Path(p) => vec![p.as_str()],
+        };
         let deadline = Instant::now() + timeout;
         loop {
-            let last_err = match self
-                .http
-                .get(format!("{}/health", self.base))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-            {
-                Ok(r) if r.status().is_success() => {
-                    tracing::debug!(base = %self.base, "control plane healthy");
-                    return Ok(());
+            let mut answers = Vec::new();
+            for path in &paths {
+                let url = format!("{}{path}", self.base);
+                match self
+                    .http
+                    .get(&url)
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => {
+                        tracing::debug!(%url, "control plane ready");
+                        return Ok(Some((*path).to_string()));
+                    }
+                    // Auto: a missing /health sends us on to the next path at once.
+                    Ok(r) => answers.push(format!("GET {url} answered {}", r.status())),
+                    Err(e) => {
+                        answers.push(format!("GET {url} failed: {}", error_chain(&e)));
+                        // Nothing listens (yet): no point asking the other paths now.
+                        break;
+                    }
                 }
-                Ok(r) => format!("GET /health answered {}", r.status()),
-                Err(e) => format!("{e}"),
-            };
-            tracing::debug!(base = %self.base, %last_err, "control plane not healthy yet");
+            }
+            let last = answers.join("; ");
+            tracing::debug!(base = %self.base, %last, "control plane not ready yet");
             if Instant::now() >= deadline {
                 bail!(
-                    "control plane at {} not healthy after {:.0} s ({last_err}); is it running? \
-                     (start one with `sage-cp-bench serve`, or leave out --control-plane to use the embedded one)",
+                    "the control plane at {} is not ready after {:.0} s ({last}); is it running? \
+                     (start one with `sage-cp-bench serve`, or leave out --control-plane to use the embedded one; \
+                     --health-path PATH checks another path, --health-path none skips the check)",
                     self.base,
                     timeout.as_secs_f64()
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The model ids `GET /v1/models` lists; `None` when the server has no such endpoint or
+    /// its answer is not an OpenAI model list.
+    pub async fn served_models(&self) -> Option<Vec<String>> {
+        let v = self.get_json("/v1/models").await.ok().flatten()?;
+        let ids: Vec<String> = v
+            .get("data")?
+            .as_array()?
+            .iter()
+            .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        Some(ids)
     }
 
     async fn get_json(&self, path: &str) -> Result<Option<Value>> {
@@ -132,8 +194,9 @@ impl ControlPlane {
         {
             bail!(
                 "the control plane at {} has no admin API (POST /admin/set_policy answered {status}), so policy {policy:?} cannot be \
-                 switched on. Use --policy-switch none to measure it as it is (one policy only), or --launch 'COMMAND {{policy}}' to \
-                 start it once per policy",
+                 switched on. Use --policy-switch none to measure it as it is (one policy only), or start it once per policy with \
+                 --launch 'COMMAND --policy {{policy}} --port {{port}}' (the command your router takes, with {{policy}} and {{port}} where its \
+                 policy and port go)",
                 self.base
             );
         }
@@ -214,10 +277,12 @@ impl ControlPlane {
         )
     }
 
-    /// Between policies: `POST /admin/reset` (zero counters, wait for drain) when available,
-    /// otherwise wait until `/admin/metrics` shows empty queues, at most `drain`. Returns what
-    /// was done, for the report.
-    pub async fn reset_or_drain(&self, drain: Duration) -> String {
+    /// Before a run: `POST /admin/reset` when the control plane has it (it zeroes its
+    /// counters and waits for its queues to drain). Otherwise nothing before the first run;
+    /// between runs (every request of ours has ended by then), wait until `/admin/metrics`
+    /// shows empty queues and idle instances, at most `drain`, and not at all when the
+    /// control plane has no metrics to tell. Returns what was done, for the run's notes.
+    pub async fn prepare_run(&self, first_run: bool, drain: Duration) -> String {
         let url = format!("{}/admin/reset", self.base);
         if let Ok(r) = self
             .http
@@ -228,19 +293,40 @@ impl ControlPlane {
             && r.status().is_success()
         {
             tracing::debug!(base = %self.base, "reset with POST /admin/reset");
-            return "POST /admin/reset".into();
+            return "reset with POST /admin/reset".into();
         }
-        tracing::debug!(base = %self.base, drain_s = drain.as_secs_f64(), "no /admin/reset: waiting for the queues to drain");
-        let deadline = Instant::now() + drain;
-        while Instant::now() < deadline {
-            if let Some(m) = self.metrics().await
-                && is_idle(&m)
-            {
-                return "waited until /admin/metrics showed empty queues".into();
+        if first_run {
+            return "no /admin/reset; the first run starts at once".into();
+        }
+        let Some(m) = self.metrics().await else {
+            return "no /admin/reset nor /admin/metrics: every request of the previous run had ended, and the control plane cannot tell whether its own queues are empty"
+                .into();
+        };
+        tracing::debug!(base = %self.base, drain_s = drain.as_secs_f64(), "no /admin/reset: waiting for /admin/metrics to show the queues empty");
+        let started = Instant::now();
+        let deadline = started + drain;
+        let mut last = m;
+        loop {
+            if is_idle(&last) {
+                return format!(
+                    "no /admin/reset; /admin/metrics showed empty queues after {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            if Instant::now() >= deadline {
+                return format!(
+                    "no /admin/reset; /admin/metrics still showed work queued after the --drain limit of {:.1} s",
+                    drain.as_secs_f64()
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+            match self.metrics().await {
+                Some(m) => last = m,
+                None => {
+                    return "no /admin/reset; /admin/metrics stopped answering while waiting for empty queues".into();
+                }
+            }
         }
-        format!("waited the drain time ({:.1} s)", drain.as_secs_f64())
     }
 }
 

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use target::seconds;
+pub use target::{base_url, seconds};
 pub use workload_flags::apply_workload_flags;
 
 /// A mistake in how the tool was called (exit code 2), as opposed to a failed run (1).
@@ -98,6 +98,8 @@ pub struct HttpPlan {
     pub drain: Duration,
     /// Longest wait for a launched control plane to become healthy.
     pub launch_timeout: Duration,
+    /// How a control plane's readiness is checked.
+    pub health: crate::control::HealthCheck,
     /// Most connections to the control plane.
     pub max_connections: usize,
     /// Which HTTP implementation carries the measured requests.

@@ -5,7 +5,8 @@ use super::{HttpPlan, defaults, usage};
 use crate::cli::HttpClientArg;
 use crate::cli::{PolicySwitchArg, TargetArgs, TelemetryArgs};
 use crate::client::Transport;
-use crate::control::SwitchMode;
+use crate::control::launch::LaunchTemplate;
+use crate::control::{HealthCheck, SwitchMode};
 use crate::runner::Target;
 use crate::server::NamedCluster;
 use crate::telemetry::{TelemetryOptions, scrape_targets};
@@ -39,6 +40,18 @@ pub(super) fn http(
     config: &BenchmarkConfig,
 ) -> Result<HttpPlan> {
     let (target, switch) = target(t, config)?;
+    let health = match t.health_path.as_deref().map(str::trim) {
+        None | Some("") => HealthCheck::Auto,
+        Some("none") => HealthCheck::Off,
+        Some(p) if p.starts_with('/') && !p.contains(char::is_whitespace) => {
+            HealthCheck::Path(p.to_string())
+        }
+        Some(p) => {
+            return Err(usage(format!(
+                "--health-path: {p:?} is not accepted; give a path starting with / (e.g. /health, /v1/models) or none"
+            )));
+        }
+    };
     if t.connections == 0 {
         return Err(usage(
             "--connections: 0 is not accepted; give at least 1 (each request in flight needs a connection)",
@@ -50,6 +63,7 @@ pub(super) fn http(
         api_key: t.api_key.clone(),
         drain: seconds("--drain", t.drain)?,
         launch_timeout: seconds("--launch-timeout", t.launch_timeout)?,
+        health,
         max_connections: t.connections,
         transport: match t.http_client {
             HttpClientArg::Auto => Transport::Auto,
@@ -62,24 +76,25 @@ pub(super) fn http(
 }
 
 fn target(t: &TargetArgs, config: &BenchmarkConfig) -> Result<(Target, SwitchMode)> {
-    let url = t
-        .control_plane
-        .clone()
-        .or_else(|| config.control_plane_url.clone());
     if let Some(launch) = &t.launch {
         if t.policy_switch == PolicySwitchArg::None {
             return Err(usage(
                 "--launch and --policy-switch none contradict each other: --launch starts the control plane with each policy",
             ));
         }
-        if !launch.contains("{policy}") {
-            return Err(usage(format!(
-                "--launch: the command must contain {{policy}}, which is replaced by each policy's name; got {launch:?}"
-            )));
+        if t.control_plane.is_some() {
+            return Err(usage(
+                "--launch and --control-plane contradict each other: --launch starts the control plane and measures it at http://127.0.0.1:{port}",
+            ));
         }
-        let url = url.unwrap_or_else(|| "http://127.0.0.1:8080".into());
-        return Ok((Target::Url(url), SwitchMode::Launch(launch.clone())));
+        let template = LaunchTemplate::new(launch, t.launch_port).map_err(usage)?;
+        return Ok((Target::Launched, SwitchMode::Launch(template)));
     }
+    let url = match (&t.control_plane, &config.control_plane_url) {
+        (Some(u), _) => Some(base_url("--control-plane", u)?),
+        (None, Some(u)) => Some(base_url("control_plane_url", u)?),
+        (None, None) => None,
+    };
     let switch = match t.policy_switch {
         PolicySwitchArg::Admin => SwitchMode::Admin,
         PolicySwitchArg::None => {
@@ -101,6 +116,35 @@ fn target(t: &TargetArgs, config: &BenchmarkConfig) -> Result<(Target, SwitchMod
             switch,
         )),
     }
+}
+
+/// A control plane's base URL as the runner uses it: an `http://` or `https://` URL with a
+/// host, without a trailing `/` and without a trailing `/v1` (the OpenAI SDK convention,
+/// `OPENAI_BASE_URL`): API paths are `/v1/...` under it, `/health` and `/admin/...` at it.
+pub fn base_url(name: &str, raw: &str) -> Result<String> {
+    let bad = |why: String| {
+        usage(format!(
+            "{name}: {raw:?} is not a control plane URL ({why}); expected e.g. http://localhost:8080 or http://localhost:8000/v1"
+        ))
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "scheme {:?} is not http or https",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("a query or fragment has no place in a base URL".into()));
+    }
+    let mut s = url.as_str().trim_end_matches('/').to_string();
+    if let Some(root) = s.strip_suffix("/v1") {
+        s = root.to_string();
+    }
+    Ok(s)
 }
 
 /// Checks the telemetry flags; the error names the flag, the value and what is accepted.

@@ -205,9 +205,35 @@ fn durations_and_counts_are_bounded() {
 }
 
 #[test]
-fn launch_needs_its_policy_placeholder() {
+fn launch_needs_its_placeholders_and_urls_are_normalized() {
     let e = usage_error(&["compare", "--launch", "server --port {port}"]);
     assert!(e.contains("{policy}"), "{e}");
+    let e = usage_error(&["compare", "--launch", "server --policy {policy}"]);
+    assert!(e.contains("{port}") && e.contains("--launch-port"), "{e}");
+    let p = plan(&["compare", "--launch", "s {policy}", "--launch-port", "9000"]).unwrap();
+    assert_eq!(http(&p).target, Target::Launched);
+    assert!(
+        usage_error(&["compare", "--launch", "s {policy} {port}", "-c", "http://x"])
+            .contains("contradict")
+    );
+    for (given, want) in [
+        ("http://h:8000/v1", "http://h:8000"),
+        ("http://h:8000/v1/", "http://h:8000"),
+        ("https://h/api/v1", "https://h/api"),
+        ("http://h:8000/", "http://h:8000"),
+    ] {
+        let p = plan(&["run", "-c", given]).unwrap();
+        assert_eq!(http(&p).target, Target::Url(want.into()), "{given}");
+    }
+    for bad in ["not a url", "ftp://h", "http://", "localhost:8000"] {
+        let e = usage_error(&["run", "-c", bad]);
+        assert!(e.starts_with("--control-plane"), "{bad}: {e}");
+    }
+    assert_eq!(
+        http(&plan(&["run", "--health-path", "none"]).unwrap()).health,
+        crate::control::HealthCheck::Off
+    );
+    assert!(usage_error(&["run", "--health-path", "health"]).starts_with("--health-path"));
     let e = usage_error(&[
         "compare",
         "--launch",
