@@ -3,9 +3,10 @@
 //! terminal output and the exit code.
 
 use crate::cli::FormatArg;
+use crate::control::ControlPlane;
 use crate::export;
 use crate::plan::{Execution, HttpPlan, Plan};
-use crate::runner::{self, BenchOptions};
+use crate::runner::{self, BenchOptions, Target};
 use crate::sender::Cancel;
 use crate::simulate;
 use crate::telemetry::Telemetry;
@@ -60,7 +61,30 @@ fn raise_fd_limit() {
     }
 }
 
-async fn over_http(plan: Plan, http: HttpPlan) -> Result<i32> {
+/// Before anything is measured on a control plane we did not start: it must be ready, and
+/// the workload's models must be ones it serves (`GET /v1/models`), or, when the user chose
+/// none, become the ones it serves.
+async fn preflight(plan: &mut Plan, http: &HttpPlan) -> Result<()> {
+    let Target::Url(url) = &http.target else {
+        return Ok(());
+    };
+    let probe = reqwest::Client::builder().no_proxy().build()?;
+    let cp = ControlPlane::new(probe, url).with_api_key(http.api_key.clone());
+    cp.wait_ready(&http.health, PREFLIGHT_READY_TIMEOUT).await?;
+    match cp.served_models().await {
+        Some(served) => plan.fit_models(&served, url)?,
+        None => plan.notes.push(format!(
+            "{url}/v1/models did not answer with a model list: the models sent were not checked against the served ones"
+        )),
+    }
+    Ok(())
+}
+
+/// How long a control plane may take to be ready before the first run.
+const PREFLIGHT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
+    preflight(&mut plan, &http).await?;
     // Before anything is sent: `--gpu-monitor required` without NVML fails here.
     let telemetry = Telemetry::open(&http.telemetry)?;
     let opts = BenchOptions {

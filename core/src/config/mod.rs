@@ -268,6 +268,7 @@ fn de_embedding_input_length<'de, D: Deserializer<'de>>(d: D) -> Result<LengthDi
 
 mod errors;
 mod example;
+pub mod legacy;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -307,6 +308,9 @@ impl BenchmarkConfig {
 
     /// Parses YAML. An empty document is the default config. Does not validate.
     pub fn from_yaml(text: &str) -> Result<Self, ParseError> {
+        if let Some(doc) = Self::legacy_document(text) {
+            return Self::from_json(&doc?);
+        }
         let mut c: Self = serde_yaml_ng::from_str(text).map_err(|e| ParseError::yaml(&e))?;
         let keys: GivenKeys = serde_yaml_ng::from_str(text).unwrap_or_default();
         c.resolve_defaults(&keys);
@@ -315,6 +319,10 @@ impl BenchmarkConfig {
 
     /// Parses JSON. Does not validate.
     pub fn from_json(text: &str) -> Result<Self, ParseError> {
+        // The rewritten document has none of the original keys left: one level deep.
+        if let Some(doc) = Self::legacy_document(text) {
+            return Self::from_json(&doc?);
+        }
         let mut c: Self = serde_json::from_str(text).map_err(|e| ParseError::json(&e))?;
         let keys: GivenKeys = serde_json::from_str(text).unwrap_or_default();
         c.resolve_defaults(&keys);
@@ -331,6 +339,37 @@ impl BenchmarkConfig {
             ConfigFormat::Yaml => Self::from_yaml(text),
             ConfigFormat::Json => Self::from_json(text),
         }
+    }
+
+    /// A text that uses the original tool's keys ([`legacy`]), rewritten into this tool's as
+    /// JSON; `None` when it uses none of them (the text is then read as it is, so errors keep
+    /// their line numbers).
+    fn legacy_document(text: &str) -> Option<Result<String, ParseError>> {
+        let keys = Self::given_keys(text);
+        if !legacy::LEGACY_KEYS.iter().any(|k| keys.contains(*k)) {
+            return None;
+        }
+        let parsed: Result<serde_json::Value, ParseError> = match ConfigFormat::sniff(text) {
+            ConfigFormat::Json => serde_json::from_str(text).map_err(|e| ParseError::json(&e)),
+            ConfigFormat::Yaml => serde_yaml_ng::from_str(text).map_err(|e| ParseError::yaml(&e)),
+        };
+        Some(parsed.and_then(|mut v| {
+            let Some(map) = v.as_object_mut() else {
+                return Err(ParseError {
+                    format: ConfigFormat::Yaml,
+                    message: "a config must be a mapping of keys to values".into(),
+                    line: None,
+                    column: None,
+                });
+            };
+            legacy::rewrite(map).map_err(|message| ParseError {
+                format: ConfigFormat::Yaml,
+                message,
+                line: None,
+                column: None,
+            })?;
+            Ok(v.to_string())
+        }))
     }
 
     /// The top-level keys a config text gives (as written, aliases included); empty when the

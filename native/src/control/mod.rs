@@ -62,6 +62,8 @@ pub struct SwitchVerified {
 pub struct ControlPlane {
     http: reqwest::Client,
     base: String,
+    /// The API key, sent with `GET /v1/models` (an OpenAI-compatible server may require it).
+    api_key: Option<String>,
 }
 
 impl ControlPlane {
@@ -70,7 +72,14 @@ impl ControlPlane {
         Self {
             http,
             base: base.trim_end_matches('/').to_string(),
+            api_key: None,
         }
+    }
+
+    /// The same, sending `key` as a bearer token where the OpenAI API expects one.
+    pub fn with_api_key(mut self, key: Option<String>) -> Self {
+        self.api_key = key;
+        self
     }
 
     /// The base URL.
@@ -134,7 +143,18 @@ impl ControlPlane {
     /// The model ids `GET /v1/models` lists; `None` when the server has no such endpoint or
     /// its answer is not an OpenAI model list.
     pub async fn served_models(&self) -> Option<Vec<String>> {
-        let v = self.get_json("/v1/models").await.ok().flatten()?;
+        let mut req = self
+            .http
+            .get(format!("{}/v1/models", self.base))
+            .timeout(Duration::from_secs(10));
+        if let Some(k) = &self.api_key {
+            req = req.bearer_auth(k);
+        }
+        let r = req.send().await.ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        let v: Value = r.json().await.ok()?;
         let ids: Vec<String> = v
             .get("data")?
             .as_array()?

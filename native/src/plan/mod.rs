@@ -61,6 +61,71 @@ pub struct Plan {
     pub experiment: Option<ExperimentPlan>,
     /// Notes for the report made while resolving (for instance models fitted to a cluster).
     pub notes: Vec<String>,
+    /// The config and its folder, to generate the steps' workloads again (models fitted).
+    resolved: Resolved,
+    /// What distinguishes the steps' workloads.
+    variants: Variants,
+}
+
+impl Plan {
+    /// Fits the workload's models to those a control plane serves (`GET /v1/models` of the
+    /// control plane at `url`): nothing to do when it serves them; when the config asks for
+    /// the default models (no `--model`, no `model_distribution`), the served ones instead,
+    /// with equal weights (the steps' workloads are generated again and a note says so);
+    /// otherwise a usage error naming what is not served and listing what is.
+    pub fn fit_models(&mut self, served: &[String], url: &str) -> Result<()> {
+        let c = &self.resolved.config;
+        let hybrid = c
+            .kinds()
+            .contains(&cpbench_core::request::RequestKind::Embedding);
+        let is_served = |m: &str| served.iter().any(|s| s == m);
+        let mut missing: Vec<String> = c
+            .model_distribution
+            .keys()
+            .filter(|m| !is_served(m))
+            .cloned()
+            .collect();
+        if hybrid && !is_served(&c.embedding_model) {
+            missing.push(c.embedding_model.clone());
+        }
+        if missing.is_empty() || served.is_empty() {
+            return Ok(());
+        }
+        let defaults = BenchmarkConfig::default();
+        let chosen = c.model_distribution != defaults.model_distribution;
+        let list = served.join(", ");
+        if chosen || (hybrid && !is_served(&c.embedding_model)) {
+            return Err(usage(format!(
+                "the control plane at {url} does not serve {} (GET /v1/models lists: {list}); \
+                 choose served models with --model NAME (repeatable){}",
+                missing.join(", "),
+                if hybrid {
+                    " and embedding_model in a config file"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let llms: std::collections::BTreeMap<String, f64> = served
+            .iter()
+            .filter(|m| !hybrid || **m != c.embedding_model)
+            .map(|m| (m.clone(), 1.0))
+            .collect();
+        if llms.is_empty() {
+            return Err(usage(format!(
+                "the control plane at {url} serves no LLM model to send (GET /v1/models lists: {list})"
+            )));
+        }
+        let names = llms.keys().cloned().collect::<Vec<_>>().join(", ");
+        self.resolved.config.model_distribution = llms.clone();
+        self.config.model_distribution = llms;
+        self.trials.workloads.clear();
+        self.steps = steps(&self.resolved, &self.variants, &mut self.trials)?;
+        self.notes.push(format!(
+            "the workload sends the models the control plane serves ({names}): no --model was given and it does not serve the default ones"
+        ));
+        Ok(())
+    }
 }
 
 /// Repeated trials of the whole comparison.
@@ -252,7 +317,9 @@ pub fn resolve(request: Request<'_>) -> Result<Plan> {
     let steps = steps(&resolved, &variants, &mut trials)?;
     Ok(Plan {
         kind,
-        config: resolved.config,
+        config: resolved.config.clone(),
+        resolved,
+        variants,
         steps,
         trials,
         execution,
