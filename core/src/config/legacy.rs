@@ -23,7 +23,7 @@ pub const LEGACY_KEYS: [&str; 4] = [
 /// names an original key given together with the key it becomes, or with a value of the
 /// wrong shape.
 pub fn rewrite(doc: &mut Map<String, Value>) -> Result<(), String> {
-    let mut take =
+    let take =
         |old: &str, new: &str, doc: &mut Map<String, Value>| -> Result<Option<Value>, String> {
             let Some(v) = doc.remove(old) else {
                 return Ok(None);
