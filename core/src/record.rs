@@ -61,6 +61,22 @@ pub enum Outcome {
     Cancelled,
 }
 
+impl std::fmt::Display for Outcome {
+    /// The outcome in words: `succeeded`, `HTTP 404: model not found`, `timed out`, ...
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Success => f.write_str("succeeded"),
+            Self::Http { status, message } if message.is_empty() => write!(f, "HTTP {status}"),
+            Self::Http { status, message } => write!(f, "HTTP {status}: {message}"),
+            Self::Timeout => f.write_str("timed out"),
+            Self::Connection { message } => write!(f, "connection failed: {message}"),
+            Self::StreamBroken { message } => write!(f, "stream broken: {message}"),
+            Self::Malformed { message } => write!(f, "malformed response: {message}"),
+            Self::Cancelled => f.write_str("cancelled (the run was stopped)"),
+        }
+    }
+}
+
 impl Outcome {
     /// Whether the request succeeded.
     pub fn is_success(&self) -> bool {
@@ -211,10 +227,21 @@ impl RequestRecord {
         self.input_tokens.unwrap_or(self.prompt_tokens_est)
     }
 
+    /// Whether the response came in one piece (not streamed, or one chunk holding it all):
+    /// it has no time between tokens of its own.
+    pub fn in_one_piece(&self) -> bool {
+        self.itl_us.is_empty() && self.chunks <= 1
+    }
+
     /// Time per output token after the first, in ms: `(e2e - ttft) / (tokens - 1)`.
-    /// `None` for failures, embeddings, and requests with fewer than two output tokens.
+    /// `None` for failures, embeddings, requests with fewer than two output tokens, and
+    /// responses that came in one piece (a non-streamed request has no TPOT, not a TPOT of 0).
     pub fn tpot_ms(&self) -> Option<f64> {
-        if !self.outcome.is_success() || !self.kind.is_llm() || self.output_tokens < 2 {
+        if !self.outcome.is_success()
+            || !self.kind.is_llm()
+            || self.output_tokens < 2
+            || self.in_one_piece()
+        {
             return None;
         }
         let first = self.first_token_us?;

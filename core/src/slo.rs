@@ -238,7 +238,7 @@ pub fn meets_slo(record: &RequestRecord, targets: &SloTargets) -> bool {
     if !record.kind.is_llm() {
         return within_deadline;
     }
-    let one_piece = record.itl_us.is_empty() && record.chunks <= 1;
+    let one_piece = record.in_one_piece();
     let per_token = targets.llm_definition == LlmSloDefinition::PerToken
         && targets.ttft_ms.is_some()
         && targets.tpot_ms.is_some();

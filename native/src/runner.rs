@@ -411,11 +411,7 @@ async fn run_step(
         let failed: Vec<_> = res
             .records
             .iter()
-            .filter_map(|r| {
-                r.outcome
-                    .error_key()
-                    .map(|k| (k, format!("{:?}", r.outcome)))
-            })
+            .filter_map(|r| r.outcome.error_key().map(|k| (k, r.outcome.to_string())))
             .collect();
         if !res.records.is_empty() && failed.len() == res.records.len() {
             bail!(

@@ -272,7 +272,7 @@ pub(super) fn truncate(s: &str) -> String {
 }
 
 /// An error and its sources, joined with `: `.
-pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

@@ -19,6 +19,7 @@
 mod builtin;
 pub mod chunked;
 mod measure;
+pub(crate) use measure::error_chain;
 mod shard;
 mod via_reqwest;
 

@@ -33,21 +33,6 @@ pub enum HealthCheck {
     Off,
 }
 
-/// An error with its sources, in words (`error sending request: connection refused`).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        let t = inner.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = inner.source();
-    }
-    s
-}
-
 /// How a policy switch was confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwitchVerified {
@@ -119,7 +104,10 @@ impl ControlPlane {
                     // Auto: a missing /health sends us on to the next path at once.
                     Ok(r) => answers.push(format!("GET {url} answered {}", r.status())),
                     Err(e) => {
-                        answers.push(format!("GET {url} failed: {}", error_chain(&e)));
+                        answers.push(format!(
+                            "GET {url} failed: {}",
+                            crate::client::error_chain(&e)
+                        ));
                         // Nothing listens (yet): no point asking the other paths now.
                         break;
                     }

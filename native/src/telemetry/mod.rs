@@ -375,28 +375,33 @@ impl SourceRun {
         self.report.series_dropped = self.dropped.len() as u64;
         let r = &self.report;
         let url = &r.url;
-        if let Some(status) = self.missing_status {
-            match r.kind {
+        // One story per source: what it answered, in order of what matters most.
+        let first_error = r.first_error.as_deref().unwrap_or("unknown");
+        match (self.missing_status, r.polls_ok + r.polls_failed) {
+            (Some(status), 0) => match r.kind {
                 TelemetryKind::AdminMetrics => out.notes.push(format!(
                     "the control plane has no /admin/metrics (GET {url} answered {status}): no control-plane samples during the run"
                 )),
                 TelemetryKind::Prometheus => out.warnings.push(format!(
                     "--scrape {url} answered {status}: nothing was scraped from it; check the URL (vLLM serves /metrics)"
                 )),
-            }
-        }
-        if r.polls_failed > 0 {
-            out.warnings.push(format!(
-                "{} of {} polls of {url} failed (first: {})",
+            },
+            (Some(status), earlier) => out.warnings.push(format!(
+                "GET {url} answered {status} after {earlier} earlier polls ({} answered, {} failed, first failure: {first_error}); \
+                 polling stopped there, so its samples cover only the start of the run",
+                r.polls_ok, r.polls_failed
+            )),
+            (None, _) if r.polls_failed > 0 => out.warnings.push(format!(
+                "{} of {} polls of {url} failed (first: {first_error})",
                 r.polls_failed,
                 r.polls_failed + r.polls_ok,
-                r.first_error.as_deref().unwrap_or("unknown")
-            ));
-        } else if r.lines_skipped > 0 {
+            )),
+            (None, _) => {}
+        }
+        if r.polls_failed == 0 && r.lines_skipped > 0 {
             out.warnings.push(format!(
-                "{url}: {} lines of its expositions could not be parsed and were skipped (first: {})",
+                "{url}: {} lines of its expositions could not be parsed and were skipped (first: {first_error})",
                 r.lines_skipped,
-                r.first_error.as_deref().unwrap_or("unknown")
             ));
         }
         if r.series_dropped > 0 {
