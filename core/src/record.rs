@@ -143,6 +143,9 @@ pub struct RequestRecord {
     pub backend_instance: Option<String>,
     /// Time spent waiting for a `--max-concurrency` slot before sending.
     pub concurrency_wait_us: u64,
+    /// Output tokens asked for (`max_tokens`; 0 for embeddings and where unknown).
+    #[serde(default)]
+    pub max_tokens: u32,
 }
 
 impl RequestRecord {
@@ -184,21 +187,41 @@ impl RequestRecord {
             queue_time_ms: None,
             backend_instance: None,
             concurrency_wait_us: 0,
+            max_tokens: 0,
         }
     }
 
-    /// [`new`](Self::new) for a request of a workload: its id, kind, priority, model, deadline
-    /// and prompt-token estimate, due at its `offset_us`.
+    /// [`new`](Self::new) for a request of a workload: its id, kind, priority, model, deadline,
+    /// prompt-token estimate and `max_tokens`, due at its `offset_us`.
     pub fn for_spec(spec: &RequestSpec) -> Self {
-        Self::new(
-            spec.id,
-            spec.kind,
-            spec.priority,
-            spec.model.clone(),
-            spec.slo_deadline_ms,
-            spec.prompt_tokens_est,
-            spec.offset_us,
-        )
+        Self {
+            max_tokens: spec.max_tokens,
+            ..Self::new(
+                spec.id,
+                spec.kind,
+                spec.priority,
+                spec.model.clone(),
+                spec.slo_deadline_ms,
+                spec.prompt_tokens_est,
+                spec.offset_us,
+            )
+        }
+    }
+
+    /// Over the successful LLM requests that asked for a known number of tokens: output
+    /// tokens received / tokens asked for, and how many requests that is; `None` when there
+    /// are none. Far from 1, the server did not honour `max_tokens` (with `ignore_eos`), so
+    /// token throughput and TPOT describe other answers than the workload's.
+    pub fn output_length_ratio(records: &[RequestRecord]) -> Option<(f64, usize)> {
+        let (mut got, mut asked, mut n) = (0u64, 0u64, 0usize);
+        for r in records {
+            if r.outcome.is_success() && r.kind.is_llm() && r.max_tokens > 0 {
+                got += u64::from(r.output_tokens);
+                asked += u64::from(r.max_tokens);
+                n += 1;
+            }
+        }
+        (asked > 0).then(|| (got as f64 / asked as f64, n))
     }
 
     /// Time to first token in ms, from the intended send time.

@@ -14,7 +14,7 @@ use crate::server::{self, NamedCluster};
 use crate::telemetry::Telemetry;
 use anyhow::{Context, Result, bail};
 use cpbench_core::config::BenchmarkConfig;
-use cpbench_core::record::RequestRecord;
+use cpbench_core::record::{RequestRecord, TokenSource};
 use cpbench_core::report::{
     Environment, LaunchRecord, PolicyRun, PolicySwitch, Report, ReportKind, RunParams,
 };
@@ -441,6 +441,7 @@ async fn run_step(
     progress.finish_and_clear();
     let after = cp.metrics().await;
     let rate_warning = send_rate_warning(&res.records, &step.workload);
+    let length_warning = output_length_warning(&res.records);
     let mut run = PolicyRun::from_records(
         step.policy.clone(),
         switch,
@@ -463,6 +464,7 @@ async fn run_step(
     }
     run.warnings.extend(lateness_warning(&run));
     run.warnings.extend(rate_warning);
+    run.warnings.extend(length_warning);
     run.notes.extend(notes);
     Ok(run)
 }
@@ -483,6 +485,31 @@ fn lateness_warning(run: &PolicyRun) -> Option<String> {
             l.p99_ms
         )
     })
+}
+
+/// A warning when the server generated a different number of tokens than asked for
+/// (`max_tokens`, sent with `ignore_eos` and `min_tokens`): more than 10 % off over at least
+/// five successful LLM requests.
+fn output_length_warning(records: &[RequestRecord]) -> Option<String> {
+    let (ratio, n) = RequestRecord::output_length_ratio(records)?;
+    if n < 5 || (0.9..=1.1).contains(&ratio) {
+        return None;
+    }
+    let counted = |s: TokenSource| {
+        records
+            .iter()
+            .filter(|r| r.output_tokens_source == s)
+            .count()
+    };
+    let how = if counted(TokenSource::Usage) * 2 >= n {
+        "the server's usage"
+    } else {
+        "counts without usage (see the token source of each record)"
+    };
+    Some(format!(
+        "the server generated {:.0} % of the output tokens the workload asked for (max_tokens, sent with ignore_eos and min_tokens; counted by {how}) over {n} requests: it does not honour them, so output tokens/s and TPOT describe other answers than the workload's",
+        ratio * 100.0
+    ))
 }
 
 /// A warning when requests left the client at a lower rate than the schedule asked for.

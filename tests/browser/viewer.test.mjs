@@ -384,6 +384,7 @@ test('an older result file loads, notes stay folded apart from warnings, GPU det
   };
   const moves = old.runs.some((r) => new Set(r.control_plane.samples.map((s) => leaves(s.value, '', {})[key])).size > 1);
   assert.ok(moves, `the first field shown (${key}) changes during a run`);
+  assert.match(await page.textContent('#chart-control-plane'), new RegExp(`Control plane: ${key.replace(/[.]/g, '\\.')}`));
   await page.close();
 
   // Version 1 kept notes as "note: " warnings; they are notes now, folded, not in warning colour.

@@ -379,7 +379,12 @@ fn Comparison(files: Files) -> impl IntoView {
     let breakdown = RwSignal::new("priority".to_owned());
     let field = RwSignal::new("completed".to_owned());
     let gpu_metric = RwSignal::new("utilization".to_owned());
-    let cp_key = RwSignal::new(String::new());
+    // The control-plane chart opens on a field that moves during a run (not an all-zero one).
+    let cp_key = RwSignal::new(
+        files
+            .with_runs(control_plane::preferred_key)
+            .unwrap_or_default(),
+    );
     let trial_metric = RwSignal::new(intervals::INTERVAL_COLUMNS[0].id().to_owned());
 
     let m = move || LatencyMetric::parse(&metric.get()).unwrap_or(LatencyMetric::Ttft);
