@@ -57,6 +57,14 @@ pub enum Outcome {
         /// What was wrong with it.
         message: String,
     },
+    /// A response (or one event of its stream) larger than the client accepts; reading
+    /// stopped there.
+    TooLarge {
+        /// The limit that was exceeded, bytes.
+        limit_bytes: u64,
+        /// What exceeded it (`response body`, `SSE event`).
+        what: String,
+    },
     /// The run was interrupted (Ctrl-C) before this request finished.
     Cancelled,
 }
@@ -72,6 +80,9 @@ impl std::fmt::Display for Outcome {
             Self::Connection { message } => write!(f, "connection failed: {message}"),
             Self::StreamBroken { message } => write!(f, "stream broken: {message}"),
             Self::Malformed { message } => write!(f, "malformed response: {message}"),
+            Self::TooLarge { limit_bytes, what } => {
+                write!(f, "{what} larger than the limit of {limit_bytes} bytes")
+            }
             Self::Cancelled => f.write_str("cancelled (the run was stopped)"),
         }
     }
@@ -93,6 +104,7 @@ impl Outcome {
             Self::Connection { .. } => Some("connection".into()),
             Self::StreamBroken { .. } => Some("stream_broken".into()),
             Self::Malformed { .. } => Some("malformed".into()),
+            Self::TooLarge { .. } => Some("too_large".into()),
             Self::Cancelled => Some("cancelled".into()),
         }
     }
@@ -294,15 +306,18 @@ mod tests {
         let r = RequestRecord::for_spec(&spec);
         assert_eq!(
             r,
-            RequestRecord::new(
-                7,
-                RequestKind::LlmGenerate,
-                Priority::High,
-                "qwen",
-                800,
-                2,
-                1_500
-            )
+            RequestRecord {
+                max_tokens: 16,
+                ..RequestRecord::new(
+                    7,
+                    RequestKind::LlmGenerate,
+                    Priority::High,
+                    "qwen",
+                    800,
+                    2,
+                    1_500
+                )
+            }
         );
         assert_eq!((r.sent_us, r.end_us), (1_500, 1_500));
         assert_eq!(r.outcome, Outcome::Cancelled);

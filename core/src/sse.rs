@@ -91,6 +91,12 @@ impl SseDecoder {
         }
     }
 
+    /// How many bytes of an unfinished event are buffered (bounded by what the caller feeds:
+    /// a caller that limits events checks this after each feed).
+    pub fn buffered_len(&self) -> usize {
+        self.line.len() + self.data.len()
+    }
+
     /// Whether bytes of an unfinished event are buffered (a stream that ends now was cut).
     pub fn has_partial(&self) -> bool {
         !self.line.is_empty() || self.has_data

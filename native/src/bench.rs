@@ -84,9 +84,9 @@ async fn preflight(plan: &mut Plan, http: &HttpPlan) -> Result<()> {
 const PREFLIGHT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
-    preflight(&mut plan, &http).await?;
     // Before anything is sent: `--gpu-monitor required` without NVML fails here.
     let telemetry = Telemetry::open(&http.telemetry)?;
+    preflight(&mut plan, &http).await?;
     let opts = BenchOptions {
         kind: plan.kind,
         target: http.target,
@@ -100,6 +100,7 @@ async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
         launch_timeout: http.launch_timeout,
         health: http.health,
         max_connections: http.max_connections,
+        max_response_bytes: http.max_response_bytes,
         transport: http.transport,
         client_threads: http.client_threads,
         telemetry,

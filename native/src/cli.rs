@@ -340,6 +340,11 @@ pub struct TargetArgs {
     #[arg(long, default_value_t = crate::plan::defaults::CLIENT_THREADS, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=crate::plan::defaults::MAX_CLIENT_THREADS))]
     pub client_threads: u16,
+    /// Largest response body accepted, in MiB; a larger response (or an SSE event over 1
+    /// MiB) is cut and counted as a failure of kind too_large.
+    #[arg(long, default_value_t = crate::plan::defaults::MAX_RESPONSE_MIB, value_name = "MIB",
+          value_parser = clap::value_parser!(u64).range(1..=crate::plan::defaults::MAX_MAX_RESPONSE_MIB))]
+    pub max_response_mib: u64,
     /// API key sent as a bearer token (never written to any output).
     #[arg(
         long,

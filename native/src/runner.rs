@@ -63,6 +63,8 @@ pub struct BenchOptions {
     pub health: HealthCheck,
     /// Most connections to the control plane.
     pub max_connections: usize,
+    /// Largest response body accepted, bytes.
+    pub max_response_bytes: u64,
     /// Which HTTP implementation carries the measured requests.
     pub transport: Transport,
     /// Sending threads (each with its own event loop and connections).
@@ -89,6 +91,7 @@ impl BenchOptions {
             launch_timeout: Duration::from_secs_f64(defaults::LAUNCH_TIMEOUT_S),
             health: HealthCheck::Auto,
             max_connections: defaults::CONNECTIONS,
+            max_response_bytes: defaults::MAX_RESPONSE_MIB << 20,
             transport: Transport::Auto,
             client_threads: usize::from(defaults::CLIENT_THREADS),
             telemetry: Telemetry::off(),
@@ -360,6 +363,7 @@ fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Resul
         timeout: Duration::from_secs_f64(config.timeout_s),
         stream: config.stream,
         max_idle_connections: opts.max_connections,
+        max_response_bytes: opts.max_response_bytes,
         transport: opts.transport,
         threads: opts.client_threads,
     })?)

@@ -282,7 +282,17 @@ async fn send_one(
             (Some(permit), before.elapsed().as_micros() as u64)
         }
     };
-    let _connection = acquire_unless_stopped(connections, stop).await?;
+    // A free connection is waited for no longer than the request may take: past that the
+    // request times out unsent (a burst larger than the pool must not run on for ever).
+    let timeout = client.options().timeout;
+    let _connection =
+        match tokio::time::timeout(timeout, acquire_unless_stopped(connections, stop)).await {
+            Ok(permit) => permit?,
+            Err(_) => {
+                tracing::debug!(id = req.spec.id, "no free connection within the timeout");
+                return Some(unsent_record(req, t0, Outcome::Timeout, wait_us));
+            }
+        };
     tracing::trace!(id = req.spec.id, shard, wait_us, "sending");
     let record = client.execute_on(shard, req, t0, wait_us).await;
     tracing::trace!(
@@ -312,11 +322,22 @@ async fn acquire_unless_stopped<'a>(
 }
 
 fn cancelled_record(req: &PreparedRequest, t0: Instant) -> RequestRecord {
-    let spec = &req.spec;
-    let now_us = t0.elapsed().as_micros() as u64;
+    unsent_record(req, t0, Outcome::Cancelled, 0)
+}
+
+/// The record of a request that ended now with `outcome`: aborted in flight (cancelled), or
+/// never sent (no connection within its timeout). Its send time stays the intended one.
+fn unsent_record(
+    req: &PreparedRequest,
+    t0: Instant,
+    outcome: Outcome,
+    concurrency_wait_us: u64,
+) -> RequestRecord {
+    let now_us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
     RequestRecord {
         end_us: now_us,
-        outcome: Outcome::Cancelled,
-        ..RequestRecord::for_spec(spec)
+        outcome,
+        concurrency_wait_us,
+        ..RequestRecord::for_spec(&req.spec)
     }
 }

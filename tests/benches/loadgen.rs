@@ -192,6 +192,7 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
             timeout: Duration::from_secs(30),
             stream,
             max_idle_connections: o.connections,
+            max_response_bytes: 64 << 20,
             transport: o.transport,
             threads: o.client_threads,
         })

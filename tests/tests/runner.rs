@@ -348,7 +348,7 @@ async fn connection_refused_is_an_outcome_not_a_crash() {
     )
     .await;
     let e = format!("{:#}", err.unwrap());
-    assert!(e.contains("not healthy"), "{e}");
+    assert!(e.contains("is not ready") && e.contains("/health"), "{e}");
     assert!(report.runs.is_empty());
 }
 
@@ -495,6 +495,7 @@ async fn requests_waiting_for_a_slot_when_stopped_are_never_sent() {
         timeout: Duration::from_secs(5),
         stream: true,
         max_idle_connections: 8,
+        max_response_bytes: 64 << 20,
         transport: Transport::Builtin,
         threads: 2,
     })

@@ -41,6 +41,9 @@ pub const HYBRID_DEFAULT_LLM_RATIO: f64 = 0.5;
 /// The largest accepted embedding batch size (inputs per request).
 pub const MAX_EMBEDDING_BATCH: u32 = 4096;
 
+/// The most measured requests one run may have: its schedule is held in memory.
+pub const MAX_NUM_REQUESTS: u64 = 10_000_000;
+
 /// The longest per-request timeout accepted, seconds (a day).
 pub const MAX_TIMEOUT_S: f64 = 86_400.0;
 

@@ -65,6 +65,15 @@ impl BenchmarkConfig {
             }
         }
 
+        if self.num_requests > MAX_NUM_REQUESTS {
+            e.push(
+                "num_requests",
+                self.num_requests.to_string(),
+                format!(
+                    "at most {MAX_NUM_REQUESTS} per run (for more, repeat runs or split the workload with --shard)"
+                ),
+            );
+        }
         if self.num_requests == 0 {
             e.push("num_requests", "0", "at least 1 request");
         }

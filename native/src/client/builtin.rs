@@ -215,8 +215,13 @@ struct Head {
 enum Sink {
     /// An SSE stream, decoded as it arrives.
     Stream(StreamState),
-    /// A whole body (non-streamed success, or an error body up to a limit).
-    Collect { body: Vec<u8>, limit: usize },
+    /// A whole body (non-streamed success, or an error body kept up to `limit`); a success
+    /// body over the client's limit stops the reading (`too_large`).
+    Collect {
+        body: Vec<u8>,
+        limit: usize,
+        too_large: Option<Outcome>,
+    },
 }
 
 impl Sink {
@@ -230,16 +235,26 @@ impl Sink {
                     }
                 }
             }
-            Sink::Collect { body, limit } => {
+            Sink::Collect {
+                body,
+                limit,
+                too_large,
+            } => {
                 let room = limit.saturating_sub(body.len());
                 body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                if too_large.is_none() {
+                    *too_large = m.count_body(bytes.len());
+                }
             }
         }
     }
 
     /// The stream stopped on an error event or a malformed chunk: no point reading on.
     fn failed(&self) -> bool {
-        matches!(self, Sink::Stream(s) if s.finished() && !s.is_done())
+        match self {
+            Sink::Stream(s) => s.finished() && !s.is_done(),
+            Sink::Collect { too_large, .. } => too_large.is_some(),
+        }
     }
 }
 
@@ -313,11 +328,13 @@ impl Conn {
             Sink::Collect {
                 body: Vec::new(),
                 limit: usize::MAX,
+                too_large: None,
             }
         } else {
             Sink::Collect {
                 body: Vec::new(),
                 limit: MAX_ERROR_BODY_BYTES,
+                too_large: None,
             }
         };
         // The body: first what came with the head, then read on until it ends.
@@ -398,6 +415,9 @@ impl Conn {
                 *classifier = std::mem::take(&mut s.classifier);
                 m.finish_stream(s)
             }
+            Sink::Collect {
+                too_large: Some(o), ..
+            } if success => o,
             Sink::Collect { body, .. } if success => {
                 m.first_token_us = Some(end_us);
                 m.read_whole_body(req, &body)

@@ -13,6 +13,10 @@ use std::time::Instant;
 /// Longest error message kept in a record.
 const MAX_MESSAGE_CHARS: usize = 200;
 
+/// Largest SSE event accepted (one chunk of a stream is a few hundred bytes; an event this
+/// large is a server out of order, and holding it would take memory without bound).
+pub(super) const MAX_SSE_EVENT_BYTES: usize = 1 << 20;
+
 /// Measurements of one request; survives a timeout (the times read so far are kept).
 pub(super) struct Measure {
     t0: Instant,
@@ -25,6 +29,9 @@ pub(super) struct Measure {
     estimated_output_tokens: Option<u32>,
     pub(super) queue_time_ms: Option<f64>,
     pub(super) backend_instance: Option<String>,
+    /// Body bytes read so far, and the most accepted.
+    body_bytes: u64,
+    max_body_bytes: u64,
 }
 
 /// The state of an SSE body being read.
@@ -59,7 +66,7 @@ impl StreamState {
 }
 
 impl Measure {
-    pub(super) fn new(t0: Instant, expected_chunks: u32) -> Self {
+    pub(super) fn new(t0: Instant, expected_chunks: u32, max_body_bytes: u64) -> Self {
         Self {
             t0,
             first_token_us: None,
@@ -71,7 +78,18 @@ impl Measure {
             estimated_output_tokens: None,
             queue_time_ms: None,
             backend_instance: None,
+            body_bytes: 0,
+            max_body_bytes,
         }
+    }
+
+    /// Counts `n` more body bytes; the outcome to end with when that is over the limit.
+    pub(super) fn count_body(&mut self, n: usize) -> Option<Outcome> {
+        self.body_bytes = self.body_bytes.saturating_add(n as u64);
+        (self.body_bytes > self.max_body_bytes).then(|| Outcome::TooLarge {
+            limit_bytes: self.max_body_bytes,
+            what: "response body".into(),
+        })
     }
 
     pub(super) fn now_us(&self) -> u64 {
@@ -95,7 +113,13 @@ impl Measure {
     }
 
     /// Feeds SSE body bytes that arrived at `now_us` (one clock reading per network read).
+    /// A body over the limit, or an event over [`MAX_SSE_EVENT_BYTES`], ends the stream as
+    /// [`Outcome::TooLarge`].
     pub(super) fn feed_stream(&mut self, s: &mut StreamState, bytes: &[u8], now_us: u64) {
+        if let Some(too_large) = self.count_body(bytes.len()) {
+            s.problem.get_or_insert(too_large);
+            return;
+        }
         let StreamState {
             dec,
             classifier,
@@ -135,6 +159,12 @@ impl Measure {
                 }
             }
         });
+        if dec.buffered_len() > MAX_SSE_EVENT_BYTES {
+            problem.get_or_insert(Outcome::TooLarge {
+                limit_bytes: MAX_SSE_EVENT_BYTES as u64,
+                what: "SSE event".into(),
+            });
+        }
     }
 
     /// The outcome of an SSE body that has ended (or stopped being read).

@@ -70,6 +70,9 @@ pub struct ClientOptions {
     pub stream: bool,
     /// Idle keep-alive connections kept.
     pub max_idle_connections: usize,
+    /// Largest response body accepted, bytes: a larger one is cut and recorded as
+    /// [`Outcome::TooLarge`](cpbench_core::record::Outcome::TooLarge).
+    pub max_response_bytes: u64,
     /// Which HTTP implementation carries the measured requests.
     pub transport: Transport,
     /// Sending threads, each with its own event loop and connections (at least 1).
@@ -422,7 +425,7 @@ impl Client {
         let spec = &req.spec;
         let sent = Instant::now();
         let expected_chunks = if req.stream { spec.max_tokens } else { 0 };
-        let mut m = Measure::new(t0, expected_chunks);
+        let mut m = Measure::new(t0, expected_chunks, self.inner.opts.max_response_bytes);
         let sent_us = m.now_us_at(sent);
         let timeout = self.inner.opts.timeout;
         let shard = &self.inner.shards[shard];

@@ -28,7 +28,7 @@ pub(super) async fn exchange(
         v.set_sensitive(true);
         builder = builder.header(reqwest::header::AUTHORIZATION, v);
     }
-    let resp = match builder.send().await {
+    let mut resp = match builder.send().await {
         Ok(r) => r,
         Err(e) => {
             return Outcome::Connection {
@@ -41,7 +41,9 @@ pub(super) async fn exchange(
     }
     let status = resp.status();
     if !status.is_success() {
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = read_capped(&mut resp, m, ERROR_BODY_BYTES)
+            .await
+            .unwrap_or_default();
         m.end_us = Some(m.now_us());
         return Outcome::Http {
             status: status.as_u16(),
@@ -55,19 +57,47 @@ pub(super) async fn exchange(
     if req.stream && is_sse {
         read_stream(resp, m).await
     } else {
-        let body = match resp.bytes().await {
+        let body = match read_capped(&mut resp, m, usize::MAX).await {
             Ok(b) => b,
-            Err(e) => {
+            Err(outcome) => {
                 m.end_us = Some(m.now_us());
-                return Outcome::StreamBroken {
-                    message: error_chain(&e),
-                };
+                return outcome;
             }
         };
         let now = m.now_us();
         m.end_us = Some(now);
         m.first_token_us = Some(now);
         m.read_whole_body(req, &body)
+    }
+}
+
+/// Error bodies are kept up to this size (the message is at their start).
+const ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// A whole body, read chunk by chunk within the client's limit on response bodies (kept up
+/// to `keep` bytes); an error outcome when the body breaks or is over the limit.
+async fn read_capped(
+    resp: &mut reqwest::Response,
+    m: &mut Measure,
+    keep: usize,
+) -> Result<Vec<u8>, Outcome> {
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                if let Some(too_large) = m.count_body(c.len()) {
+                    return Err(too_large);
+                }
+                let room = keep.saturating_sub(body.len());
+                body.extend_from_slice(&c[..c.len().min(room)]);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => {
+                return Err(Outcome::StreamBroken {
+                    message: error_chain(&e),
+                });
+            }
+        }
     }
 }
 

@@ -61,6 +61,7 @@ pub fn serialize(runs: &[CsvRun<'_>]) -> Vec<u8> {
                 Outcome::Connection { message } => ("connection", None, message.as_str()),
                 Outcome::StreamBroken { message } => ("stream_broken", None, message.as_str()),
                 Outcome::Malformed { message } => ("malformed", None, message.as_str()),
+                Outcome::TooLarge { what, .. } => ("too_large", None, what.as_str()),
                 Outcome::Cancelled => ("cancelled", None, ""),
             };
             let row = Row {

@@ -15,6 +15,10 @@ pub const LAUNCH_TIMEOUT_S: f64 = 120.0;
 pub const DRAIN_S: f64 = 10.0;
 /// `--connections`: most connections to the control plane.
 pub const CONNECTIONS: usize = 1024;
+/// `--max-response-mib`: the largest response body accepted.
+pub const MAX_RESPONSE_MIB: u64 = 64;
+/// The most `--max-response-mib` accepted (4 GiB).
+pub const MAX_MAX_RESPONSE_MIB: u64 = 4096;
 /// `--client-threads`: sending threads.
 pub const CLIENT_THREADS: u16 = 1;
 /// The most `--client-threads` accepted.

@@ -167,6 +167,8 @@ pub struct HttpPlan {
     pub health: crate::control::HealthCheck,
     /// Most connections to the control plane.
     pub max_connections: usize,
+    /// Largest response body accepted, bytes.
+    pub max_response_bytes: u64,
     /// Which HTTP implementation carries the measured requests.
     pub transport: Transport,
     /// Sending threads.

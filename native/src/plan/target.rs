@@ -65,6 +65,7 @@ pub(super) fn http(
         launch_timeout: seconds("--launch-timeout", t.launch_timeout)?,
         health,
         max_connections: t.connections,
+        max_response_bytes: t.max_response_mib << 20,
         transport: match t.http_client {
             HttpClientArg::Auto => Transport::Auto,
             HttpClientArg::Builtin => Transport::Builtin,

@@ -18,6 +18,7 @@ async fn run(b: Behavior, kind: RequestKind) -> (cpbench_core::record::RequestRe
         timeout: Duration::from_millis(500),
         stream: true,
         max_idle_connections: 4,
+        max_response_bytes: 64 << 20,
         transport: sage_cp_bench::client::Transport::Auto,
         threads: 1,
     })

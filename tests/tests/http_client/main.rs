@@ -33,6 +33,7 @@ fn options(base_url: String, transport: Transport) -> ClientOptions {
         timeout: Duration::from_secs(2),
         stream: true,
         max_idle_connections: 4,
+        max_response_bytes: 64 << 20,
         transport,
         threads: 1,
     }
