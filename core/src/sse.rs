@@ -172,6 +172,12 @@ pub struct ChunkClassifier {
     prefix: Vec<u8>,
     /// The learned chunk from the content string's closing quote on.
     suffix: Vec<u8>,
+    /// Characters of generated text in the last chunk classified.
+    content_chars: u32,
+    /// Whether to keep the generated text of the last chunk (in `text`).
+    capture: bool,
+    /// The last chunk's generated text, when `capture` is on.
+    text: String,
 }
 
 impl ChunkClassifier {
@@ -180,8 +186,28 @@ impl ChunkClassifier {
         Self::default()
     }
 
+    /// Keeps (or stops keeping) the generated text of each chunk classified, for
+    /// [`ChunkClassifier::last_text`] (a caller that counts tokens with a tokenizer).
+    pub fn capture_text(&mut self, on: bool) {
+        self.capture = on;
+        self.text.clear();
+    }
+
+    /// Characters of generated text (`delta.content` and `text`) in the last chunk
+    /// classified (0 for anything but a JSON chunk).
+    pub fn last_content_chars(&self) -> u32 {
+        self.content_chars
+    }
+
+    /// The last chunk's generated text, when [`ChunkClassifier::capture_text`] is on.
+    pub fn last_text(&self) -> &str {
+        &self.text
+    }
+
     /// Classifies one SSE `data` payload, as [`classify_chunk`] does.
     pub fn classify(&mut self, data: &[u8]) -> ChunkKind {
+        self.content_chars = 0;
+        self.text.clear();
         let trimmed = data.trim_ascii();
         if !self.prefix.is_empty()
             && trimmed.len() >= self.prefix.len() + self.suffix.len()
@@ -194,15 +220,24 @@ impl ChunkClassifier {
             // in the same place, and a full parse would classify it the same way.
             if memchr::memchr2(b'"', b'\\', content).is_none()
                 && !content.iter().any(|&b| b < 0x20)
-                && std::str::from_utf8(content).is_ok()
+                && let Ok(text) = std::str::from_utf8(content)
             {
+                // Characters: every byte but UTF-8 continuation bytes.
+                self.content_chars = content.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u32;
+                if self.capture {
+                    self.text.push_str(text);
+                }
                 return ChunkKind::Json {
                     has_content: !content.is_empty(),
                     usage: None,
                 };
             }
         }
-        let kind = classify(trimmed);
+        let (kind, text) = classify_with_text(trimmed);
+        self.content_chars = text.chars().count() as u32;
+        if self.capture {
+            self.text = text;
+        }
         // Learned from a chunk that a full parse found well-formed, with content and nothing
         // else of note (no usage, no error).
         if matches!(
@@ -259,16 +294,22 @@ pub fn classify_chunk(data: &[u8]) -> ChunkKind {
 
 /// [`classify_chunk`] of a trimmed payload.
 fn classify(trimmed: &[u8]) -> ChunkKind {
+    classify_with_text(trimmed).0
+}
+
+/// [`classify`], with the chunk's generated text (empty unless it is a JSON chunk with some).
+fn classify_with_text(trimmed: &[u8]) -> (ChunkKind, String) {
     if trimmed == b"[DONE]" {
-        return ChunkKind::Done;
+        return (ChunkKind::Done, String::new());
     }
     if trimmed.first() != Some(&b'{') || trimmed.last() != Some(&b'}') {
-        return ChunkKind::Malformed(format!(
+        let kind = ChunkKind::Malformed(format!(
             "expected a JSON object or [DONE], got {:?}",
             String::from_utf8_lossy(&trimmed[..trimmed.len().min(80)])
         ));
+        return (kind, String::new());
     }
-    classify_slow(trimmed)
+    parse_chunk(trimmed)
 }
 
 /// The bytes from the value of every occurrence of `key` to the end of `data`.
@@ -328,8 +369,14 @@ struct FullDelta {
     content: Option<String>,
 }
 
+#[cfg(test)]
 fn classify_slow(data: &[u8]) -> ChunkKind {
-    match serde_json::from_slice::<FullChunk>(data) {
+    parse_chunk(data).0
+}
+
+/// A full, typed parse of a JSON chunk: what it means, and its generated text.
+fn parse_chunk(data: &[u8]) -> (ChunkKind, String) {
+    let kind = match serde_json::from_slice::<FullChunk>(data) {
         Err(e) => ChunkKind::Malformed(format!("invalid JSON chunk: {e}")),
         Ok(c) => {
             if let Some(err) = c.error.filter(|e| !e.is_null()) {
@@ -338,7 +385,7 @@ fn classify_slow(data: &[u8]) -> ChunkKind {
                     .and_then(|m| m.as_str())
                     .map(str::to_owned)
                     .unwrap_or_else(|| err.to_string());
-                return ChunkKind::Error(msg);
+                return (ChunkKind::Error(msg), String::new());
             }
             let choices = c.choices.unwrap_or_default();
             if let Some(reason) = choices
@@ -346,23 +393,29 @@ fn classify_slow(data: &[u8]) -> ChunkKind {
                 .filter_map(|ch| ch.finish_reason.as_deref())
                 .find(|r| FAILED_FINISH_REASONS.contains(r))
             {
-                return ChunkKind::Error(format!(
-                    "the server ended the stream with finish_reason {reason:?}"
-                ));
+                let msg = format!("the server ended the stream with finish_reason {reason:?}");
+                return (ChunkKind::Error(msg), String::new());
             }
-            let has_content = choices.iter().any(|ch| {
-                ch.delta
-                    .as_ref()
-                    .and_then(|d| d.content.as_deref())
-                    .is_some_and(|s| !s.is_empty())
-                    || ch.text.as_deref().is_some_and(|s| !s.is_empty())
-            });
-            ChunkKind::Json {
-                has_content,
-                usage: c.usage,
-            }
+            let text: String = choices
+                .iter()
+                .flat_map(|ch| {
+                    [
+                        ch.delta.as_ref().and_then(|d| d.content.as_deref()),
+                        ch.text.as_deref(),
+                    ]
+                })
+                .flatten()
+                .collect();
+            return (
+                ChunkKind::Json {
+                    has_content: !text.is_empty(),
+                    usage: c.usage,
+                },
+                text,
+            );
         }
-    }
+    };
+    (kind, String::new())
 }
 
 #[cfg(test)]
@@ -639,12 +692,17 @@ mod tests {
             chunks in proptest::collection::vec(arb_chunk(), 1..24),
         ) {
             let mut c = ChunkClassifier::new();
+            c.capture_text(true);
             for chunk in &chunks {
                 proptest::prop_assert_eq!(
                     c.classify(chunk.as_bytes()),
                     classify_slow(chunk.as_bytes()),
                     "chunk {}", chunk
                 );
+                // The text (and its length) too, learned shape or not.
+                let (_, text) = parse_chunk(chunk.as_bytes());
+                proptest::prop_assert_eq!(c.last_text(), text.as_str());
+                proptest::prop_assert_eq!(c.last_content_chars() as usize, text.chars().count());
             }
         }
     }

@@ -101,6 +101,7 @@ async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
         health: http.health,
         max_connections: http.max_connections,
         max_response_bytes: http.max_response_bytes,
+        tokenizer: http.tokenizer,
         transport: http.transport,
         client_threads: http.client_threads,
         telemetry,

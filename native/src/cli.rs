@@ -345,6 +345,11 @@ pub struct TargetArgs {
     #[arg(long, default_value_t = crate::plan::defaults::MAX_RESPONSE_MIB, value_name = "MIB",
           value_parser = clap::value_parser!(u64).range(1..=crate::plan::defaults::MAX_MAX_RESPONSE_MIB))]
     pub max_response_mib: u64,
+    /// The model's tokenizer (a Hugging Face tokenizer.json, read from this local file): counts
+    /// output tokens exactly where the server sends no usage (otherwise they are estimated
+    /// from the text, and labelled so).
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
     /// API key sent as a bearer token (never written to any output).
     #[arg(
         long,

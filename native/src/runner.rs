@@ -65,6 +65,8 @@ pub struct BenchOptions {
     pub max_connections: usize,
     /// Largest response body accepted, bytes.
     pub max_response_bytes: u64,
+    /// The model's tokenizer, for output tokens where the server sends no `usage`.
+    pub tokenizer: Option<Arc<tokenizers::Tokenizer>>,
     /// Which HTTP implementation carries the measured requests.
     pub transport: Transport,
     /// Sending threads (each with its own event loop and connections).
@@ -92,6 +94,7 @@ impl BenchOptions {
             health: HealthCheck::Auto,
             max_connections: defaults::CONNECTIONS,
             max_response_bytes: defaults::MAX_RESPONSE_MIB << 20,
+            tokenizer: None,
             transport: Transport::Auto,
             client_threads: usize::from(defaults::CLIENT_THREADS),
             telemetry: Telemetry::off(),
@@ -364,6 +367,7 @@ fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Resul
         stream: config.stream,
         max_idle_connections: opts.max_connections,
         max_response_bytes: opts.max_response_bytes,
+        tokenizer: opts.tokenizer.clone(),
         transport: opts.transport,
         threads: opts.client_threads,
     })?)
@@ -446,6 +450,7 @@ async fn run_step(
     let after = cp.metrics().await;
     let rate_warning = send_rate_warning(&res.records, &step.workload);
     let length_warning = output_length_warning(&res.records);
+    let token_warning = token_count_warning(&res.records);
     let mut run = PolicyRun::from_records(
         step.policy.clone(),
         switch,
@@ -469,6 +474,7 @@ async fn run_step(
     run.warnings.extend(lateness_warning(&run));
     run.warnings.extend(rate_warning);
     run.warnings.extend(length_warning);
+    run.warnings.extend(token_warning);
     run.notes.extend(notes);
     Ok(run)
 }
@@ -514,6 +520,21 @@ fn output_length_warning(records: &[RequestRecord]) -> Option<String> {
         "the server generated {:.0} % of the output tokens the workload asked for (max_tokens, sent with ignore_eos and min_tokens; counted by {how}) over {n} requests: it does not honour them, so output tokens/s and TPOT describe other answers than the workload's",
         ratio * 100.0
     ))
+}
+
+/// A warning when output tokens had to be estimated from the text: the server sent no
+/// `usage` and its chunks carried several tokens each (so counting chunks would undercount),
+/// and no tokenizer was given.
+fn token_count_warning(records: &[RequestRecord]) -> Option<String> {
+    let streamed_estimates = records
+        .iter()
+        .filter(|r| r.output_tokens_source == TokenSource::Estimated && r.chunks > 1)
+        .count();
+    (streamed_estimates > 0).then(|| {
+        format!(
+            "the server sent no usage and its stream chunks carried several tokens each: the output tokens of {streamed_estimates} requests are estimated from their text (about four characters a token; token_source \"estimated\"), and output tokens/s and TPOT with them; give --tokenizer FILE (the model's tokenizer.json) to count them exactly"
+        )
+    })
 }
 
 /// A warning when requests left the client at a lower rate than the schedule asked for.

@@ -496,6 +496,7 @@ async fn requests_waiting_for_a_slot_when_stopped_are_never_sent() {
         stream: true,
         max_idle_connections: 8,
         max_response_bytes: 64 << 20,
+        tokenizer: None,
         transport: Transport::Builtin,
         threads: 2,
     })

@@ -169,6 +169,8 @@ pub struct HttpPlan {
     pub max_connections: usize,
     /// Largest response body accepted, bytes.
     pub max_response_bytes: u64,
+    /// The model's tokenizer, for output tokens where the server sends no `usage`.
+    pub tokenizer: Option<Arc<tokenizers::Tokenizer>>,
     /// Which HTTP implementation carries the measured requests.
     pub transport: Transport,
     /// Sending threads.

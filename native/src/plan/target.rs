@@ -66,6 +66,17 @@ pub(super) fn http(
         health,
         max_connections: t.connections,
         max_response_bytes: t.max_response_mib << 20,
+        tokenizer: match &t.tokenizer {
+            None => None,
+            Some(path) => Some(std::sync::Arc::new(
+                tokenizers::Tokenizer::from_file(path).map_err(|e| {
+                    usage(format!(
+                        "--tokenizer {}: not a readable Hugging Face tokenizer.json ({e})",
+                        path.display()
+                    ))
+                })?,
+            )),
+        },
         transport: match t.http_client {
             HttpClientArg::Auto => Transport::Auto,
             HttpClientArg::Builtin => Transport::Builtin,
