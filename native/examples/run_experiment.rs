@@ -49,6 +49,7 @@ async fn main() -> Result<()> {
         target: Target::Embedded(server::NamedCluster::from_arg("tiny")?),
         switch: SwitchMode::Admin,
         api_key: None,
+        admin_token: None,
         output_dir: std::env::temp_dir(),
         quiet: true,
         // The throughput summary needs the per-request records.

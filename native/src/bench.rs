@@ -62,12 +62,13 @@ fn raise_fd_limit() {
 
 async fn over_http(plan: Plan, http: HttpPlan) -> Result<i32> {
     // Before anything is sent: `--gpu-monitor required` without NVML fails here.
-    let telemetry = Telemetry::open(&http.telemetry)?;
+    let telemetry = Telemetry::open(&http.telemetry)?.with_admin_token(http.admin_token.clone());
     let opts = BenchOptions {
         kind: plan.kind,
         target: http.target,
         switch: http.switch,
         api_key: http.api_key,
+        admin_token: http.admin_token,
         output_dir: plan.output.dir.clone(),
         quiet: plan.output.quiet,
         // An experiment's summary reads the records; they are dropped afterwards unless kept.
@@ -170,8 +171,7 @@ fn finish(
     }
     let out = &plan.output;
     if !report.runs.is_empty() {
-        let export::Written { stem, paths } =
-            export::write_results(&report, &out.dir, out.pretty)?;
+        let export::Written { stem, paths } = export::write_results(&report, &out.dir, out.pretty)?;
         let mut written = paths;
         if out.visualize {
             let all = export::visualize::Formats::ALL;

@@ -2,6 +2,7 @@
 //! switching, metrics snapshots, reset/drain between policies, and launching a control plane
 //! as a child process per policy (`--launch`).
 
+use crate::admin_token::{self, AdminToken};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub struct SwitchVerified {
 pub struct ControlPlane {
     http: reqwest::Client,
     base: String,
+    admin_token: Option<AdminToken>,
 }
 
 impl ControlPlane {
@@ -41,6 +43,36 @@ impl ControlPlane {
         Self {
             http,
             base: base.trim_end_matches('/').to_string(),
+            admin_token: None,
+        }
+    }
+
+    /// The same, sending `token` with every `/admin/*` call as `Authorization: Bearer`.
+    #[must_use]
+    pub fn with_admin_token(mut self, token: Option<AdminToken>) -> Self {
+        self.admin_token = token;
+        self
+    }
+
+    /// A request to `/admin/...`, with the admin token when there is one.
+    fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.base));
+        match &self.admin_token {
+            Some(t) => req.header(reqwest::header::AUTHORIZATION, t.bearer_header()),
+            None => req,
+        }
+    }
+
+    /// What to say about a 401 from the admin API.
+    fn unauthorized_hint(&self) -> String {
+        if self.admin_token.is_some() {
+            "the control plane refused the admin token given (--admin-token or SAGE_ADMIN_TOKEN)"
+                .into()
+        } else {
+            format!(
+                "the control plane's admin API needs a token: give it with --admin-token or {}",
+                admin_token::ENV
+            )
         }
     }
 
@@ -82,8 +114,7 @@ impl ControlPlane {
 
     async fn get_json(&self, path: &str) -> Result<Option<Value>> {
         let r = self
-            .http
-            .get(format!("{}{path}", self.base))
+            .admin(reqwest::Method::GET, path)
             .timeout(Duration::from_secs(10))
             .send()
             .await
@@ -92,6 +123,14 @@ impl ControlPlane {
             || r.status() == reqwest::StatusCode::METHOD_NOT_ALLOWED
         {
             return Ok(None);
+        }
+        if r.status() == reqwest::StatusCode::UNAUTHORIZED {
+            bail!(
+                "GET {}{path} answered {}: {}",
+                self.base,
+                r.status(),
+                self.unauthorized_hint()
+            );
         }
         if !r.status().is_success() {
             bail!("GET {}{path} answered {}", self.base, r.status());
@@ -116,8 +155,7 @@ impl ControlPlane {
     pub async fn set_policy(&self, policy: &str) -> Result<SwitchVerified> {
         let url = format!("{}/admin/set_policy", self.base);
         let r = self
-            .http
-            .post(&url)
+            .admin(reqwest::Method::POST, "/admin/set_policy")
             .json(&json!({ "policy": policy }))
             .timeout(Duration::from_secs(30))
             .send()
@@ -133,6 +171,12 @@ impl ControlPlane {
                  switched on. Use --policy-switch none to measure it as it is (one policy only), or --launch 'COMMAND {{policy}}' to \
                  start it once per policy",
                 self.base
+            );
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            bail!(
+                "cannot switch to policy {policy:?}: POST /admin/set_policy answered {status}: {}",
+                self.unauthorized_hint()
             );
         }
         if !status.is_success() {
@@ -216,10 +260,10 @@ impl ControlPlane {
     /// otherwise wait until `/admin/metrics` shows empty queues, at most `drain`. Returns what
     /// was done, for the report.
     pub async fn reset_or_drain(&self, drain: Duration) -> String {
-        let url = format!("{}/admin/reset", self.base);
+        // An empty JSON object: admin POSTs say `Content-Type: application/json`.
         if let Ok(r) = self
-            .http
-            .post(&url)
+            .admin(reqwest::Method::POST, "/admin/reset")
+            .json(&json!({}))
             .timeout(Duration::from_secs(120))
             .send()
             .await

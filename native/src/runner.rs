@@ -6,6 +6,7 @@
 //! keeps what was measured: the report is returned with `partial: true` together with the
 //! error.
 
+use crate::admin_token::AdminToken;
 use crate::client::{Client, ClientOptions, PreparedRequest, Transport};
 use crate::control::{ControlPlane, Launched, SwitchMode, fill_launch_template};
 use crate::sender::{Cancel, SendOptions, send_open_loop};
@@ -44,6 +45,8 @@ pub struct BenchOptions {
     pub switch: SwitchMode,
     /// Bearer token for the control plane.
     pub api_key: Option<String>,
+    /// Token of the control plane's admin API, sent with every admin call.
+    pub admin_token: Option<AdminToken>,
     /// Where launch logs go.
     pub output_dir: PathBuf,
     /// No progress output.
@@ -179,6 +182,8 @@ async fn run_into(
                 policy: first.policy.clone(),
                 cluster: spec.clone(),
                 seed: first.config.seed,
+                // Loopback only, and no admin token: only this process talks to it.
+                ..server::ServerOptions::default()
             })
             .await
             .context("starting the embedded reference control plane")?;
@@ -311,7 +316,8 @@ async fn run_step(
     cancel: &Cancel,
 ) -> Result<PolicyRun> {
     let client = client_for(opts, url, &step.config)?;
-    let cp = ControlPlane::new(client.http().clone(), client.base_url());
+    let cp = ControlPlane::new(client.http().clone(), client.base_url())
+        .with_admin_token(opts.admin_token.clone());
     cp.wait_healthy(Duration::from_secs(10)).await?;
     let mut notes = Vec::new();
     if switch == PolicySwitch::Verified {

@@ -119,6 +119,7 @@ fn polls_and_scrapes_the_reference_control_plane_under_load() {
             policy: "fifo".into(),
             cluster: presets::tiny(),
             seed: 7,
+            ..ServerOptions::default()
         }))
         .unwrap();
     let url = server.url();
@@ -470,6 +471,7 @@ async fn gpu_samples_are_carried_into_the_report() {
         target: Target::Url(server.url()),
         switch: SwitchMode::Admin,
         api_key: None,
+        admin_token: None,
         output_dir: out_dir("gpu"),
         quiet: true,
         keep_records: false,
