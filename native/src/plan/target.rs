@@ -2,6 +2,7 @@
 //! policy), the policy switch, the client's knobs and the telemetry beside each run.
 
 use super::{HttpPlan, defaults, usage};
+use crate::admin_token::{self, AdminToken};
 use crate::cli::HttpClientArg;
 use crate::cli::{PolicySwitchArg, TargetArgs, TelemetryArgs};
 use crate::client::Transport;
@@ -61,6 +62,12 @@ pub(super) fn http(
         target,
         switch,
         api_key: t.api_key.clone(),
+        admin_token: t
+            .admin_token
+            .as_deref()
+            .map(AdminToken::new)
+            .transpose()
+            .map_err(|e| usage(format!("--admin-token (or {}): {e}", admin_token::ENV)))?,
         drain: seconds("--drain", t.drain)?,
         launch_timeout: seconds("--launch-timeout", t.launch_timeout)?,
         health,
