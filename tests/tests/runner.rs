@@ -164,23 +164,31 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
 }
 
 #[tokio::test]
-async fn without_usage_tokens_come_from_chunks() {
-    let server = FakeServer::start(Behavior {
-        send_usage: false,
-        tokens_per_chunk: 2,
-        ..Behavior::default()
-    });
-    let mut c = config(8, Mode::Llm);
-    c.policies = vec!["fifo".into()];
-    c.output_length = LengthDist::Fixed { value: 6 };
-    let (report, err) = bench(&server, &c, SwitchMode::Admin).await;
-    assert!(err.is_none(), "{err:?}");
-    for r in report.runs[0].records.as_ref().unwrap() {
-        assert_eq!(r.output_tokens_source, TokenSource::Chunks);
-        assert_eq!(r.output_tokens, r.chunks);
-        assert_eq!(r.input_tokens, None);
+async fn without_usage_tokens_come_from_chunks_or_the_text() {
+    for (per_chunk, source) in [(1, TokenSource::Chunks), (3, TokenSource::Estimated)] {
+        let server = FakeServer::start(Behavior {
+            send_usage: false,
+            tokens_per_chunk: per_chunk,
+            ..Behavior::default()
+        });
+        let mut c = config(8, Mode::Llm);
+        c.policies = vec!["fifo".into()];
+        c.output_length = LengthDist::Fixed { value: 6 };
+        let (report, err) = bench(&server, &c, SwitchMode::Admin).await;
+        assert!(err.is_none(), "{err:?}");
+        for r in report.runs[0].records.as_ref().unwrap() {
+            assert_eq!(r.output_tokens_source, source, "{per_chunk} tokens a chunk");
+            assert_eq!(r.input_tokens, None);
+            if source == TokenSource::Chunks {
+                assert_eq!(r.output_tokens, r.chunks);
+            } else {
+                // Six words in two chunks: counting chunks would say 2; the text says ~6.
+                assert_eq!(r.chunks, 2);
+                assert!((4..=9).contains(&r.output_tokens), "{r:?}");
+            }
+        }
+        server.shutdown().await;
     }
-    server.shutdown().await;
 }
 
 #[tokio::test]
