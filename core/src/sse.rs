@@ -28,9 +28,16 @@ pub struct SseDecoder {
     has_data: bool,
     /// The previous byte was `\r` (so a following `\n` belongs to the same line ending).
     after_cr: bool,
-    /// Bytes have been fed (a byte-order mark is only skipped at the very start).
+    /// The stream's start is behind: a byte-order mark was skipped there, or ruled out (it
+    /// is only skipped at the very start).
     started: bool,
+    /// Bytes of a byte-order mark read at the start so far, while not `started` (a mark may
+    /// come split over reads).
+    bom: u8,
 }
+
+/// The UTF-8 byte-order mark, which the SSE spec strips once at the start of a stream.
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 
 impl SseDecoder {
     /// A decoder with nothing buffered.
@@ -40,10 +47,20 @@ impl SseDecoder {
 
     /// Feeds bytes; calls `on_event(data)` for each event completed by them.
     pub fn feed(&mut self, mut bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
-        if !self.started && !bytes.is_empty() {
-            self.started = true;
-            // The SSE spec strips one UTF-8 byte-order mark at the start of the stream.
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        // The SSE spec strips one UTF-8 byte-order mark at the start of the stream; its
+        // bytes may come in several reads.
+        while !self.started
+            && let Some((&b, rest)) = bytes.split_first()
+        {
+            if b == BOM[usize::from(self.bom)] {
+                self.bom += 1;
+                bytes = rest;
+                self.started = usize::from(self.bom) == BOM.len();
+            } else {
+                // Not a mark: the bytes read as one start the first line.
+                self.line.extend_from_slice(&BOM[..usize::from(self.bom)]);
+                self.started = true;
+            }
         }
         while !bytes.is_empty() {
             // The common case, handed out without copying: a whole one-line `data:` event
@@ -93,7 +110,7 @@ impl SseDecoder {
 
     /// Whether bytes of an unfinished event are buffered (a stream that ends now was cut).
     pub fn has_partial(&self) -> bool {
-        !self.line.is_empty() || self.has_data
+        !self.line.is_empty() || self.has_data || (!self.started && self.bom > 0)
     }
 
     fn end_line(&mut self, line: &[u8], on_event: &mut impl FnMut(&[u8])) {
@@ -218,14 +235,33 @@ impl ChunkClassifier {
         let (Some(value), None) = (values.next(), values.next()) else {
             return;
         };
+        if value.first() != Some(&b'"') {
+            return;
+        }
         let start = chunk.len() - value.len() + 1;
         let Some(len) = json_string_len(&value[1..]) else {
             return;
         };
+        let (prefix, suffix) = (&chunk[..start], &chunk[start + len..]);
+        if prefix == self.prefix && suffix == self.suffix {
+            return;
+        }
+        // The string must be the one that makes the chunk a content chunk: emptied, the chunk
+        // has no content. (A `content` or `text` key the parse ignores, with the real one
+        // spelled with an escape, would otherwise be taken for it.)
+        let emptied = [prefix, suffix].concat();
+        if classify(&emptied)
+            != (ChunkKind::Json {
+                has_content: false,
+                usage: None,
+            })
+        {
+            return;
+        }
         self.prefix.clear();
-        self.prefix.extend_from_slice(&chunk[..start]);
+        self.prefix.extend_from_slice(prefix);
         self.suffix.clear();
-        self.suffix.extend_from_slice(&chunk[start + len..]);
+        self.suffix.extend_from_slice(suffix);
     }
 }
 
@@ -396,6 +432,30 @@ mod tests {
         );
     }
 
+    /// Bug: a byte-order mark split over reads was not skipped, so the first field name began
+    /// with its bytes and the first event was lost.
+    #[test]
+    fn a_byte_order_mark_split_over_reads_is_skipped() {
+        let stream = b"\xEF\xBB\xBFdata: x\n\ndata: y\n\n";
+        for cut in 1..4 {
+            assert_eq!(
+                decode_all(&[&stream[..cut], &stream[cut..]]),
+                ["x", "y"],
+                "cut at {cut}"
+            );
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(decode_all(&bytes), ["x", "y"]);
+        // Bytes that only start like a mark are the first line's.
+        assert_eq!(
+            decode_all(&[b"\xEF", b"\xBBdata: z\n\n"]),
+            Vec::<String>::new()
+        );
+        let mut d = SseDecoder::new();
+        d.feed(b"\xEF\xBB", |_| panic!("no event"));
+        assert!(d.has_partial(), "a stream cut inside a mark was cut");
+    }
+
     #[test]
     fn crlf_and_cr_line_endings() {
         assert_eq!(
@@ -492,6 +552,28 @@ mod tests {
         assert_eq!(c.classify(first), classify_chunk(first));
         assert!(matches!(classify_chunk(second), ChunkKind::Malformed(_)));
         assert_eq!(c.classify(second), classify_chunk(second));
+    }
+
+    /// Bug: the classifier learned the place of a `text` (or `content`) string that the parse
+    /// ignores when the real content key was spelled with an escape, so a later chunk with that
+    /// string emptied lost its token, and one whose string was not a string at all was taken
+    /// for JSON.
+    #[test]
+    fn an_ignored_text_key_is_not_learned_as_the_content() {
+        let mut c = ChunkClassifier::new();
+        for chunk in [
+            &br#"{"x":{"text":"a"},"choices":[{"delta":{"cont\u0065nt":"hi"}}]}"#[..],
+            br#"{"x":{"text":""},"choices":[{"delta":{"cont\u0065nt":"hi"}}]}"#,
+        ] {
+            assert_eq!(c.classify(chunk), classify_chunk(chunk));
+        }
+        let mut c = ChunkClassifier::new();
+        for chunk in [
+            &br#"{"x":{"text":5,"y":"zz"},"choices":[{"delta":{"cont\u0065nt":"hi"}}]}"#[..],
+            br#"{"x":{"text":5"y":"zz"},"choices":[{"delta":{"cont\u0065nt":"hi"}}]}"#,
+        ] {
+            assert_eq!(c.classify(chunk), classify_chunk(chunk));
+        }
     }
 
     #[test]
