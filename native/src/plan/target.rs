@@ -20,11 +20,21 @@ use std::time::Duration;
 pub fn seconds(flag: &str, value: f64) -> Result<Duration> {
     if !(value.is_finite() && (0.0..=defaults::MAX_DURATION_S).contains(&value)) {
         return Err(usage(format!(
-            "{flag}: {value} is not accepted; give a number of seconds from 0 to {}",
+            "{flag}: {} is not accepted; give a number of seconds from 0 to {}",
+            short_number(value),
             defaults::MAX_DURATION_S
         )));
     }
     Ok(Duration::from_secs_f64(value))
+}
+
+/// A number as a person reads it: `1e300` rather than 301 digits.
+fn short_number(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e9 {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
 }
 
 /// The cluster named by `--cluster` (a preset or a YAML file), or the default preset.
