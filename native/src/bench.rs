@@ -170,8 +170,7 @@ fn finish(
     }
     let out = &plan.output;
     if !report.runs.is_empty() {
-        let export::Written { stem, paths } =
-            export::write_results(&report, &out.dir, out.pretty)?;
+        let export::Written { stem, paths } = export::write_results(&report, &out.dir, out.pretty)?;
         let mut written = paths;
         if out.visualize {
             let all = export::visualize::Formats::ALL;
