@@ -455,3 +455,37 @@ fn malformed_files_name_the_tool_and_the_field() {
     let e = import::read("just: yaml").unwrap_err().to_string();
     assert!(e.contains("accepted: a sage-cp-bench report"), "{e}");
 }
+
+#[test]
+fn table_rows_and_names_of_imported_runs() {
+    use cpbench_core::chart::runs::name_runs;
+    use cpbench_core::chart::table::{Column, summary_rows};
+    let vllm = import::read(&fixture("vllm/vllm-summary.json")).unwrap();
+    let guidellm = import::read(&fixture("guidellm/benchmarks.json")).unwrap();
+    let runs = name_runs(&[("v.json", &vllm), ("g.json", &guidellm)]);
+    let names: Vec<String> = runs.iter().map(|r| r.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "v.json: vLLM bench serve: poisson @8 req/s",
+            "g.json: GuideLLM 0.8.1: constant @2 req/s",
+            "g.json: GuideLLM 0.8.1: constant @4 req/s",
+        ]
+    );
+    let rows = summary_rows(&runs);
+    let v = &rows[0];
+    let m = vllm.runs[0].reported.as_ref().unwrap();
+    assert_eq!(v.imported_from.as_deref(), Some("vLLM bench serve"));
+    assert_eq!(Column::Throughput.value(v), m.request_throughput_rps);
+    assert_eq!(Column::TtftP99.value(v), m.ttft.as_ref().unwrap().percentile(99.0));
+    assert_eq!(Column::TpotP50.value(v), m.tpot.as_ref().unwrap().percentile(50.0));
+    // Not in the file: shown as missing, never as 0.
+    for c in [Column::E2eAvg, Column::E2eP99, Column::Slo, Column::HighTtftP99] {
+        assert_eq!(Column::text(c, v), "-", "{c:?}");
+    }
+    assert_eq!(Column::Errors.text(v), "0.0%");
+    let g = &rows[2];
+    let gm = guidellm.runs[1].reported.as_ref().unwrap();
+    assert_eq!(Column::E2eAvg.value(g), gm.e2e.as_ref().unwrap().mean_ms);
+    assert_eq!(Column::Slo.value(g), None);
+}
