@@ -54,7 +54,10 @@ impl Files {
     /// AIPerf `profile_export.jsonl` joins the AIPerf aggregate file of the same batch
     /// ([`import::read_batch`]).
     fn add_batch(&self, batch: Vec<(String, String)>) {
-        let pairs: Vec<(&str, &str)> = batch.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = batch
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
         for ((name, text), result) in batch.iter().zip(import::read_batch(&pairs)) {
             let id = self.id();
             match result {
@@ -350,7 +353,7 @@ fn FileList(files: Files) -> impl IntoView {
                                     {gpu}
                                 </span>
                             </p>
-                            {r.imported.as_ref().map(|i| imported_details(i))}
+                            {r.imported.clone().map(imported_details)}
                             {(!warnings.is_empty())
                                 .then(|| {
                                     view! {
@@ -398,9 +401,9 @@ fn meta_line(r: &Report) -> Option<String> {
 }
 
 /// What an imported file lacks of our metrics and how its tool's definitions differ.
-fn imported_details(i: &ImportInfo) -> impl IntoView {
+fn imported_details(i: ImportInfo) -> impl IntoView {
     let lacks = i.lacks.join(", ");
-    let definitions = i.definitions.clone();
+    let definitions = i.definitions;
     let n = definitions.len();
     view! {
         <p class="imported-lacks">{format!("Not in this file: {lacks}.")}</p>

@@ -93,7 +93,8 @@ pub fn latency_percentiles(runs: &[NamedRun<'_>], metric: LatencyMetric) -> Char
         runs.iter()
             .map(|r| {
                 r.series(bar_points(
-                    ps.iter().map(|p| values::latency_percentile(r.run, metric, *p)),
+                    ps.iter()
+                        .map(|p| values::latency_percentile(r.run, metric, *p)),
                 ))
             })
             .collect(),

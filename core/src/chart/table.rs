@@ -217,7 +217,9 @@ impl Column {
                     r.name.clone()
                 }
             }
-            Self::Throughput => r.throughput_rps.map_or_else(|| "-".into(), |v| format!("{v:.1}")),
+            Self::Throughput => r
+                .throughput_rps
+                .map_or_else(|| "-".into(), |v| format!("{v:.1}")),
             Self::OutputTokens => r
                 .output_tokens_per_s
                 .map_or_else(|| "-".into(), |v| format!("{v:.0}")),

@@ -23,7 +23,29 @@ use std::collections::BTreeMap;
 pub const TOOL: &str = "GuideLLM";
 
 /// The report versions read.
-const SUPPORTED: &str = "GuideLLM reports with metadata.version 2 (GuideLLM 0.8), JSON or YAML";
+const SUPPORTED: &str = SUPPORTED_HERE;
+
+/// The report versions and formats this build reads.
+#[cfg(feature = "import-yaml")]
+pub(crate) const SUPPORTED_HERE: &str =
+    "GuideLLM reports with metadata.version 2 (GuideLLM 0.8), JSON or YAML";
+/// The report versions and formats this build reads.
+#[cfg(not(feature = "import-yaml"))]
+pub(crate) const SUPPORTED_HERE: &str =
+    "GuideLLM JSON reports with metadata.version 2 (GuideLLM 0.8)";
+
+/// Why a YAML report is refused by a build without the YAML parser.
+#[cfg(not(feature = "import-yaml"))]
+pub(crate) const YAML_UNREAD: &str = "this build (the browser viewer, kept small) reads GuideLLM's JSON report, not its YAML one: open the JSON report (`--output kind=json`), or this file with `sage-cp-bench visualize --input`";
+
+/// Whether a text that is not JSON looks like a GuideLLM YAML report (its top-level keys).
+#[cfg(not(feature = "import-yaml"))]
+pub(crate) fn looks_like_yaml_report(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with("benchmarks:"))
+        && text
+            .lines()
+            .any(|l| l.trim_start().starts_with("guidellm_version:"))
+}
 
 /// How GuideLLM's definitions differ from this project's.
 const DEFINITIONS: [&str; 4] = [
@@ -50,9 +72,18 @@ pub(crate) fn recognises(doc: &Value) -> bool {
 pub fn import(text: &str) -> Result<Report, ImportError> {
     let doc: Value = match serde_json::from_str(text) {
         Ok(v) => v,
+        #[cfg(feature = "import-yaml")]
         Err(_) => serde_yaml_ng::from_str(text).map_err(|e| {
             ImportError::malformed(TOOL, None, format!("neither JSON nor YAML: {e}"))
         })?,
+        #[cfg(not(feature = "import-yaml"))]
+        Err(e) => {
+            return Err(ImportError::malformed(
+                TOOL,
+                None,
+                format!("not valid JSON: {e}"),
+            ));
+        }
     };
     if !recognises(&doc) {
         return Err(ImportError::malformed(

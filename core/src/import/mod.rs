@@ -4,7 +4,8 @@
 //! Supported (see each module for what is read and how definitions differ):
 //! - [`vllm`]: `vllm bench serve --save-result` JSON (vLLM 0.33), with the per-request lists
 //!   of `--save-detailed` when present;
-//! - [`guidellm`]: GuideLLM benchmark reports, JSON or YAML, report `metadata.version` 2
+//! - [`guidellm`]: GuideLLM benchmark reports, JSON or YAML (YAML with the feature
+//!   `import-yaml`, which the browser viewer leaves out), report `metadata.version` 2
 //!   (GuideLLM 0.8);
 //! - [`aiperf`]: AIPerf's `profile_export_aiperf.json` (export `schema_version` 1.x, AIPerf
 //!   0.13), with the per-request `profile_export.jsonl` when given, or that file alone.
@@ -158,7 +159,23 @@ fn parse_document(text: &str) -> Result<Value, String> {
     if trimmed.is_empty() {
         return Err("the file is empty".into());
     }
+    yaml(text)
+}
+
+/// A YAML document (GuideLLM's YAML reports).
+#[cfg(feature = "import-yaml")]
+fn yaml(text: &str) -> Result<Value, String> {
     serde_yaml_ng::from_str::<Value>(text).map_err(|e| format!("neither JSON nor YAML ({e})"))
+}
+
+/// Without the YAML parser (the browser viewer): a GuideLLM YAML report is recognised by its
+/// keys and refused with what to open instead.
+#[cfg(not(feature = "import-yaml"))]
+fn yaml(text: &str) -> Result<Value, String> {
+    if guidellm::looks_like_yaml_report(text) {
+        return Err(guidellm::YAML_UNREAD.into());
+    }
+    Err("not JSON".into())
 }
 
 /// Reads a result file of any kind: this tool's report ([`Report::from_json`]) or another
@@ -169,6 +186,15 @@ pub fn read(text: &str) -> Result<Report, ImportError> {
         Ok(doc) => doc,
         // Not JSON: keep the JSON parser's own error (with its position) for our reports.
         Err(_) if text.trim_start().starts_with('{') => return Ok(Report::from_json(text)?),
+        #[cfg(not(feature = "import-yaml"))]
+        Err(_) if guidellm::looks_like_yaml_report(text) => {
+            return Err(ImportError::Unsupported {
+                tool: guidellm::TOOL,
+                version: None,
+                why: guidellm::YAML_UNREAD.into(),
+                supported: guidellm::SUPPORTED_HERE,
+            });
+        }
         Err(why) => return Err(ImportError::Unknown { why }),
     };
     match detect_value(&doc) {

@@ -14,8 +14,8 @@ pub(super) fn visualize(a: &VisualizeArgs) -> Result<i32> {
     let input = &a.input;
     let text = std::fs::read_to_string(input)
         .map_err(|e| usage(format!("--input {}: cannot read it: {e}", input.display())))?;
-    let report = read_input(input, &text)
-        .map_err(|e| usage(format!("--input {}: {e}", input.display())))?;
+    let report =
+        read_input(input, &text).map_err(|e| usage(format!("--input {}: {e}", input.display())))?;
     let (charts, html, markdown) = match a.format {
         VisualFormatArg::Charts => (true, false, false),
         VisualFormatArg::Html => (false, true, false),
