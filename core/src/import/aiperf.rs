@@ -14,7 +14,8 @@ use super::build;
 use super::num::{Ctx, ms_to_us, short};
 use crate::metrics::LatencyHistograms;
 use crate::report::{
-    ImportInfo, Report, ReportedLatency, ReportedMetrics, RunParams, percentile_key,
+    ImportInfo, Report, ReportedLatency, ReportedMetrics, RunParams, parse_percentile,
+    percentile_key,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -241,7 +242,7 @@ fn stats(ctx: &Ctx<'_>, doc: &Value, name: &str) -> Result<Option<ReportedLatenc
     let mut percentiles = BTreeMap::new();
     if let Value::Object(o) = m {
         for (key, v) in o {
-            let Some(p) = key.strip_prefix('p').and_then(|p| p.parse::<f64>().ok()) else {
+            let Some(p) = key.strip_prefix('p').and_then(parse_percentile) else {
                 continue;
             };
             let v = v.as_f64().ok_or_else(|| {

@@ -14,7 +14,8 @@ use super::build;
 use super::num::{Ctx, ms_to_us, rfc3339_utc, s_to_us};
 use crate::metrics::LatencyHistograms;
 use crate::report::{
-    ImportInfo, Report, ReportedLatency, ReportedMetrics, RunParams, percentile_key,
+    ImportInfo, Report, ReportedLatency, ReportedMetrics, RunParams, parse_percentile,
+    percentile_key,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -274,7 +275,7 @@ fn percentile_of(key: &str) -> Option<f64> {
     if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    let n: f64 = digits.parse().ok()?;
+    let n = parse_percentile(digits)?;
     Some(if digits.len() == 3 { n / 10.0 } else { n })
 }
 

@@ -16,7 +16,8 @@ use super::build;
 use super::num::{Ctx, s_to_us};
 use crate::metrics::LatencyHistograms;
 use crate::report::{
-    ImportInfo, Report, ReportedLatency, ReportedMetrics, RunParams, percentile_key,
+    ImportInfo, Report, ReportedLatency, ReportedMetrics, RunParams, parse_percentile,
+    percentile_key,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -68,7 +69,7 @@ fn metric(ctx: &Ctx<'_>, doc: &Value, name: &str) -> Result<Option<ReportedLaten
         };
         let p = match stat {
             "median" => 50.0,
-            _ => match stat.strip_prefix('p').and_then(|p| p.parse::<f64>().ok()) {
+            _ => match stat.strip_prefix('p').and_then(parse_percentile) {
                 Some(p) => p,
                 None => continue,
             },

@@ -95,10 +95,7 @@ pub struct ReportedLatency {
 impl ReportedLatency {
     /// The `p`th percentile (50 for the median), when the file carries it.
     pub fn percentile(&self, p: f64) -> Option<f64> {
-        self.percentiles_ms
-            .iter()
-            .find(|(k, _)| k.parse::<f64>().is_ok_and(|q| (q - p).abs() < 1e-9))
-            .map(|(_, v)| *v)
+        self.percentiles_ms.get(&percentile_key(p)).copied()
     }
 
     /// Whether it carries nothing at all.
@@ -112,8 +109,45 @@ impl ReportedLatency {
     }
 }
 
-/// The name of a percentile for [`ReportedLatency::percentiles_ms`]: `50`, `99`, `99.9`.
+/// The name of a percentile for [`ReportedLatency::percentiles_ms`]: `50`, `99`, `99.9`
+/// (at most three decimals).
 pub fn percentile_key(p: f64) -> String {
-    let s = format!("{p}");
-    s.strip_suffix(".0").map(str::to_owned).unwrap_or(s)
+    let s = format!("{p:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// A percentile written as digits with an optional fraction (`99`, `99.9`), as tools name
+/// them; `None` for anything else. (No float parser: the browser bundle stays smaller.)
+pub fn parse_percentile(s: &str) -> Option<f64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str| d.bytes().all(|c| c.is_ascii_digit());
+    if int.is_empty() || int.len() > 3 || frac.len() > 3 || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let whole = int.bytes().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
+    let part = frac.bytes().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
+    let p = f64::from(whole) + f64::from(part) / 10f64.powi(frac.len() as i32);
+    (p <= 100.0).then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_names_round_trip() {
+        for (s, p) in [
+            ("50", 50.0),
+            ("99", 99.0),
+            ("99.9", 99.9),
+            ("0.1", 0.1),
+            ("100", 100.0),
+        ] {
+            assert_eq!(parse_percentile(s), Some(p), "{s}");
+            assert_eq!(percentile_key(p), s);
+        }
+        for bad in ["", "p99", "9x", "101", "1.2.3", "-1", ".5"] {
+            assert_eq!(parse_percentile(bad), None, "{bad}");
+        }
+    }
 }

@@ -22,7 +22,9 @@ mod telemetry;
 mod tests;
 
 pub use gpu::{GpuDevice, GpuSample, GpuSection, GpuStatus, GpuSummary, MinAvgMax};
-pub use imported::{ImportInfo, ReportedLatency, ReportedMetrics, percentile_key};
+pub use imported::{
+    ImportInfo, ReportedLatency, ReportedMetrics, parse_percentile, percentile_key,
+};
 pub use json::{OLDEST_READABLE_VERSION, ReportError, upgrade};
 pub use run::{PolicyRun, PolicySwitch, RunParams};
 pub use statistics::{
