@@ -565,7 +565,10 @@ pub enum VisualFormatArg {
 /// `visualize` options.
 #[derive(Debug, Clone, Args)]
 pub struct VisualizeArgs {
-    /// The result file (report_<timestamp>.json).
+    /// The result file (report_<timestamp>.json), or another tool's: `vllm bench serve
+    /// --save-result` JSON, a GuideLLM report (JSON or YAML), AIPerf's
+    /// profile_export_aiperf.json (with the profile_export.jsonl beside it) or
+    /// profile_export.jsonl.
     #[arg(short = 'i', long, value_name = "FILE")]
     pub input: PathBuf,
     /// Output folder.
