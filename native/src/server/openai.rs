@@ -524,7 +524,9 @@ mod tests {
         .unwrap();
         let v: Value = serde_json::from_slice(&EmbeddingAnswer::new(e, 1).whole()).unwrap();
         let text = v["data"][0]["embedding"].as_str().expect("a base64 string");
-        let bytes = base64::engine::general_purpose::STANDARD.decode(text).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap();
         let got: Vec<f32> = bytes
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
