@@ -34,24 +34,6 @@ pub fn render(report: &Report) -> String {
         .iter()
         .map(|r| cols.iter().map(|c| c.text_with_unit(r)).collect())
         .collect();
-    let widths: Vec<usize> = (0..headers.len())
-        .map(|i| {
-            cells
-                .iter()
-                .map(|c| c[i].chars().count())
-                .chain([headers[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cols: &[String]| -> String {
-        let mut s = String::from("|");
-        for (i, c) in cols.iter().enumerate() {
-            let pad = widths[i] - c.chars().count();
-            let _ = write!(s, " {c}{} |", " ".repeat(pad));
-        }
-        s
-    };
     let mut out = String::new();
     let rule = "=".repeat(60);
     let _ = writeln!(out, "{rule}");
@@ -100,12 +82,7 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "{}", "-".repeat(60));
     let _ = writeln!(out);
     let header: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    let _ = writeln!(out, "{}", line(&header));
-    let sep: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-    let _ = writeln!(out, "{}", line(&sep).replace(' ', "-"));
-    for c in &cells {
-        let _ = writeln!(out, "{}", line(c));
-    }
+    out.push_str(&aligned_table(&header, &cells));
     let _ = writeln!(out);
     for l in best_lines(&rows, report.statistics.as_ref()) {
         let _ = writeln!(out, "{l}");
@@ -167,22 +144,37 @@ fn render_verdicts(stats: &Statistics, hybrid: bool) -> String {
             c
         })
         .collect();
+    out.push_str(&aligned_table(&header, &cells));
+    out
+}
+
+/// A Markdown pipe table with its columns padded to their widest cell (in characters).
+fn aligned_table(header: &[String], cells: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             cells
                 .iter()
-                .map(|c| c[i].chars().count())
-                .chain([header[i].chars().count()])
+                .filter_map(|c| c.get(i))
+                .chain([&header[i]])
+                .map(|c| c.chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    for row in std::iter::once(&header).chain(cells.iter()) {
-        let mut line = String::from("|");
-        for (i, c) in row.iter().enumerate() {
-            let _ = write!(line, " {c}{} |", " ".repeat(widths[i] - c.chars().count()));
+    let line = |cols: &[String], fill: char| -> String {
+        let mut s = String::from("|");
+        for (c, w) in cols.iter().zip(&widths) {
+            let pad: String = std::iter::repeat_n(fill, w - c.chars().count()).collect();
+            let _ = write!(s, "{fill}{c}{pad}{fill}|");
         }
-        let _ = writeln!(out, "{line}");
+        s
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", line(header, ' '));
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    let _ = writeln!(out, "{}", line(&rule, '-'));
+    for c in cells {
+        let _ = writeln!(out, "{}", line(c, ' '));
     }
     out
 }
