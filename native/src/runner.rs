@@ -410,7 +410,12 @@ async fn run_step(
     let tag = format!("{}-{}", sanitize(&step.policy), file_stamp());
     // Warmup: same client and pool, not measured.
     if !step.workload.warmup.is_empty() {
-        let warm = prepare(&client, &step.workload.warmup, &format!("{tag}-warmup"));
+        let warm = prepare(
+            &client,
+            &step.workload,
+            &step.workload.warmup,
+            &format!("{tag}-warmup"),
+        );
         let res = send_open_loop(&client, warm, &send_opts, cancel, &ProgressBar::hidden()).await;
         let failed: Vec<_> = res
             .records
@@ -434,7 +439,7 @@ async fn run_step(
     }
     let before = cp.metrics().await;
     let started_at = now_rfc3339();
-    let measured = prepare(&client, &step.workload.requests, &tag);
+    let measured = prepare(&client, &step.workload, &step.workload.requests, &tag);
     let progress = progress_bar(opts.quiet, measured.len() as u64);
     // Samplers run from the sender's t=0 (`lead` after this call) until the last request ends.
     let telemetry = opts
@@ -476,8 +481,18 @@ async fn run_step(
 /// Connections opened before measuring (at most `--connections`).
 const PREOPEN_CONNECTIONS: usize = 64;
 
-fn prepare(client: &Client, specs: &[RequestSpec], tag: &str) -> Arc<Vec<PreparedRequest>> {
-    Arc::new(specs.iter().map(|s| client.prepare(s, tag)).collect())
+fn prepare(
+    client: &Client,
+    workload: &Workload,
+    specs: &[RequestSpec],
+    tag: &str,
+) -> Arc<Vec<PreparedRequest>> {
+    Arc::new(
+        specs
+            .iter()
+            .map(|s| client.prepare(workload, s, tag))
+            .collect(),
+    )
 }
 
 /// A warning when the client's p99 send lateness is over [`LATENESS_WARN_MS`].

@@ -338,6 +338,6 @@ fn unsent_record(
         end_us: now_us,
         outcome,
         concurrency_wait_us,
-        ..RequestRecord::for_spec(&req.spec)
+        ..RequestRecord::for_spec(&req.spec, &req.model)
     }
 }

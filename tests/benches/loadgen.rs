@@ -210,7 +210,7 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
             .iter()
             .take(256)
             .map(|s| {
-                let mut p = client.prepare(s, "warm");
+                let mut p = client.prepare(&workload, s, "warm");
                 p.spec.offset_us = 0;
                 p
             })
@@ -221,7 +221,7 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
             workload
                 .requests
                 .iter()
-                .map(|s| client.prepare(s, "bench"))
+                .map(|s| client.prepare(&workload, s, "bench"))
                 .collect::<Vec<_>>(),
         );
         let server_cpu0 = process_cpu_seconds(server.id());

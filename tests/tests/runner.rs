@@ -109,11 +109,12 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
         assert_eq!(req.header("x-request-type"), Some(spec.kind.as_str()));
         assert_eq!(req.header("content-type"), Some("application/json"));
         let body = req.json().unwrap();
-        assert_eq!(body["model"], spec.model.as_str());
+        let text = workload.text(spec);
+        assert_eq!(body["model"], workload.model(spec));
         match spec.kind {
             cpbench_core::request::RequestKind::LlmChat => {
                 assert_eq!(req.path, "/v1/chat/completions");
-                assert_eq!(body["messages"][0]["content"], spec.prompt.as_str());
+                assert_eq!(body["messages"][0]["content"], text.prompt.as_str());
                 assert_eq!(body["max_tokens"], spec.max_tokens);
                 assert_eq!(body["stream"], true);
                 assert_eq!(body["stream_options"]["include_usage"], true);
@@ -121,15 +122,16 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
             }
             cpbench_core::request::RequestKind::LlmGenerate => {
                 assert_eq!(req.path, "/v1/completions");
-                assert_eq!(body["prompt"], spec.prompt.as_str());
+                assert_eq!(body["prompt"], text.prompt.as_str());
                 assert_eq!(body["stream"], true);
             }
             cpbench_core::request::RequestKind::Embedding => {
                 assert_eq!(req.path, "/v1/embeddings");
-                if spec.inputs.len() == 1 {
-                    assert_eq!(body["input"], spec.inputs[0].as_str());
+                assert_eq!(text.inputs.len(), spec.num_inputs() as usize);
+                if text.inputs.len() == 1 {
+                    assert_eq!(body["input"], text.inputs[0].as_str());
                 } else {
-                    assert_eq!(body["input"].as_array().unwrap().len(), spec.inputs.len());
+                    assert_eq!(body["input"], serde_json::json!(text.inputs));
                 }
             }
         }
@@ -504,7 +506,7 @@ async fn requests_waiting_for_a_slot_when_stopped_are_never_sent() {
         workload
             .requests
             .iter()
-            .map(|s| client.prepare(s, "stop"))
+            .map(|s| client.prepare(&workload, s, "stop"))
             .collect::<Vec<_>>(),
     );
     let cancel = Cancel::default();
