@@ -482,6 +482,7 @@ async fn priorities_reach_the_server_in_their_configured_mix() {
 async fn requests_waiting_for_a_slot_when_stopped_are_never_sent() {
     use indicatif::ProgressBar;
     use sage_cp_bench::client::{Client, ClientOptions, Transport};
+    use sage_cp_bench::feed::{Part, Schedule};
     use sage_cp_bench::sender::{SendOptions, send_open_loop};
     use std::time::Instant;
 
@@ -502,13 +503,7 @@ async fn requests_waiting_for_a_slot_when_stopped_are_never_sent() {
         threads: 2,
     })
     .unwrap();
-    let prepared = Arc::new(
-        workload
-            .requests
-            .iter()
-            .map(|s| client.prepare(&workload, s, "stop"))
-            .collect::<Vec<_>>(),
-    );
+    let prepared = Schedule::new(Arc::new(workload), Part::Measured, "stop");
     let cancel = Cancel::default();
     let opts = SendOptions {
         max_concurrency: Some(1),

@@ -1,8 +1,9 @@
-//! The HTTP client: turns a [`RequestSpec`] and its text into bytes before the run, sends it
-//! at its time, and measures it into a [`RequestRecord`].
+//! The HTTP client: turns a [`RequestSpec`] and its text into bytes ahead of its send time,
+//! sends it at its time, and measures it into a [`RequestRecord`].
 //!
-//! Requests are serialized before the run starts ([`Client::prepare`]), so sending does no JSON
-//! work. Two transports carry them:
+//! Requests are serialized ahead of sending ([`Client::prepare`], on other threads than the
+//! sending ones: see [`crate::feed`]), so sending does no JSON work. Two transports carry
+//! them:
 //! - **builtin** (the default for `http://` URLs): a small HTTP/1.1 client written for this
 //!   job: a bounded pool of keep-alive connections, each request written with one system call
 //!   from its prepared bytes, the response head parsed with `httparse`, chunked bodies and
@@ -79,7 +80,7 @@ pub struct ClientOptions {
     pub threads: usize,
 }
 
-/// A request ready to send, built before the run.
+/// A request ready to send, built ahead of its send time.
 #[derive(Debug, Clone)]
 pub struct PreparedRequest {
     /// The spec it was built from.
