@@ -201,6 +201,7 @@ mod tests {
             max_response_bytes: 1 << 20,
             transport: Transport::Builtin,
             threads,
+            tokenizer: None,
         })
         .unwrap()
     }
