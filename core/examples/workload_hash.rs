@@ -35,7 +35,11 @@ fn run(args: &[String]) -> Result<String, String> {
     let mut data = WorkloadData::none();
     if let Some(d) = &config.dataset {
         let format = d.resolved_format().ok_or("dataset.format: none")?;
-        data.dataset = Some(Dataset::parse(&read(&d.path)?, format).map_err(|e| e.to_string())?);
+        data.dataset = Some(
+            Dataset::parse(&read(&d.path)?, format)
+                .map_err(|e| e.to_string())?
+                .into(),
+        );
     }
     if let Some(t) = &config.trace {
         data.trace = Some(Trace::parse_jsonl(&read(&t.path)?).map_err(|e| e.to_string())?);

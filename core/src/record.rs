@@ -171,7 +171,7 @@ impl RequestRecord {
     ///
     /// Every record is built from this one constructor (directly, through
     /// [`for_spec`](Self::for_spec), or as the base of struct update syntax:
-    /// `RequestRecord { end_us, outcome, ..RequestRecord::for_spec(spec) }`), so a field added
+    /// `RequestRecord { end_us, outcome, ..RequestRecord::for_spec(spec, model) }`), so a field added
     /// later gets its empty value here and nowhere else.
     pub fn new(
         id: u64,
@@ -206,16 +206,17 @@ impl RequestRecord {
         }
     }
 
-    /// [`new`](Self::new) for a request of a workload: its id, kind, priority, model, deadline,
+    /// [`new`](Self::new) for a request of a workload: its id, kind, priority, model (its
+    /// name, `model`: see [`Workload::model`](crate::workload::Workload::model)), deadline,
     /// prompt-token estimate and `max_tokens`, due at its `offset_us`.
-    pub fn for_spec(spec: &RequestSpec) -> Self {
+    pub fn for_spec(spec: &RequestSpec, model: &str) -> Self {
         Self {
             max_tokens: spec.max_tokens,
             ..Self::new(
                 spec.id,
                 spec.kind,
                 spec.priority,
-                spec.model.clone(),
+                model,
                 spec.slo_deadline_ms,
                 spec.prompt_tokens_est,
                 spec.offset_us,
@@ -297,16 +298,15 @@ mod tests {
             id: 7,
             offset_us: 1_500,
             kind: RequestKind::LlmGenerate,
-            model: "qwen".into(),
+            model: 0,
             priority: Priority::High,
             slo_deadline_ms: 800,
             slo_ttft_ms: None,
-            prompt: "hello".into(),
             prompt_tokens_est: 2,
             max_tokens: 16,
-            inputs: Vec::new(),
+            text: crate::workload::TextSource::Synthetic { seed: 1, tokens: 2 },
         };
-        let r = RequestRecord::for_spec(&spec);
+        let r = RequestRecord::for_spec(&spec, "qwen");
         assert_eq!(
             r,
             RequestRecord {

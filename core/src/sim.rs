@@ -37,10 +37,13 @@ struct Track {
     backend_instance: Option<String>,
 }
 
-/// Runs `requests` (any order; fed in `offset_us` order, ties by position) through a cluster
-/// built from `spec` with `policy`, in virtual time, until every request has ended.
+/// Runs `requests` (any order; fed in `offset_us` order, ties by position; their model
+/// names in `models`, indexed by [`RequestSpec::model`]) through a cluster built from `spec`
+/// with `policy`, in virtual time, until every request has ended. Only the requests' sizes
+/// count (estimated prompt tokens, `max_tokens`, number of inputs): no text is made.
 pub fn simulate(
     requests: &[RequestSpec],
+    models: &[String],
     spec: &ClusterSpec,
     policy: &str,
     seed: u64,
@@ -73,13 +76,13 @@ pub fn simulate(
                 ClusterRequest {
                     key: i as u64,
                     kind: r.kind,
-                    model: r.model.clone(),
+                    model: models[r.model as usize].clone(),
                     priority: r.priority,
                     deadline_ms: r.slo_deadline_ms,
                     ttft_deadline_ms: r.slo_ttft_ms,
                     prompt_tokens: r.prompt_tokens_est,
                     max_tokens: r.max_tokens,
-                    num_inputs: u32::try_from(r.inputs.len()).unwrap_or(u32::MAX),
+                    num_inputs: r.num_inputs(),
                 },
             );
         } else if let Some(t) = timer {
@@ -93,7 +96,7 @@ pub fn simulate(
     let mut records: Vec<RequestRecord> = requests
         .iter()
         .zip(tracks)
-        .map(|(r, t)| to_record(r, t, end_us))
+        .map(|(r, t)| to_record(r, &models[r.model as usize], t, end_us))
         .collect();
     records.sort_by_key(|r| r.id);
     Ok(SimOutput {
@@ -151,7 +154,7 @@ fn apply(tracks: &mut [Track], ev: ClusterEvent) {
     }
 }
 
-fn to_record(r: &RequestSpec, t: Track, end_us: u64) -> RequestRecord {
+fn to_record(r: &RequestSpec, model: &str, t: Track, end_us: u64) -> RequestRecord {
     let success = matches!(t.outcome, Some(Outcome::Success));
     RequestRecord {
         first_token_us: if success { t.first_token_us } else { None },
@@ -170,7 +173,7 @@ fn to_record(r: &RequestSpec, t: Track, end_us: u64) -> RequestRecord {
         input_tokens: if success { t.input_tokens } else { None },
         queue_time_ms: t.queue_time_ms,
         backend_instance: t.backend_instance,
-        ..RequestRecord::for_spec(r)
+        ..RequestRecord::for_spec(r, model)
     }
 }
 
@@ -179,7 +182,12 @@ mod tests {
     use super::*;
     use crate::cluster::{POLICY_NAMES, presets};
     use crate::request::{Priority, RequestKind};
+    use crate::workload::TextSource;
     use proptest::prelude::*;
+
+    fn models() -> Vec<String> {
+        vec!["tiny-llm".into(), "tiny-embed".into()]
+    }
 
     fn workload(raw: &[(u16, u8, u8, u8, bool)]) -> Vec<RequestSpec> {
         let mut t = 0u64;
@@ -196,17 +204,20 @@ mod tests {
                     } else {
                         RequestKind::LlmChat
                     },
-                    model: if emb { "tiny-embed" } else { "tiny-llm" }.into(),
+                    model: u32::from(emb),
                     priority,
                     slo_deadline_ms: 50 + u64::from(class) * 3,
                     slo_ttft_ms: None,
-                    prompt: String::new(),
                     prompt_tokens_est: u32::from(prompt) * 4,
                     max_tokens: if emb { 0 } else { 1 + u32::from(out) % 40 },
-                    inputs: if emb {
-                        vec![String::new(); 1 + usize::from(out) % 12]
+                    text: if emb {
+                        TextSource::FixedInputs {
+                            seed: 0,
+                            inputs: 1 + u32::from(out) % 12,
+                            tokens: 1,
+                        }
                     } else {
-                        Vec::new()
+                        TextSource::Synthetic { seed: 0, tokens: 1 }
                     },
                 }
             })
@@ -229,8 +240,8 @@ mod tests {
             let reqs = workload(&raw);
             let spec = presets::tiny();
             let name = POLICY_NAMES[policy];
-            let a = simulate(&reqs, &spec, name, 1).unwrap();
-            let b = simulate(&reqs, &spec, name, 1).unwrap();
+            let a = simulate(&reqs, &models(), &spec, name, 1).unwrap();
+            let b = simulate(&reqs, &models(), &spec, name, 1).unwrap();
             prop_assert_eq!(&a, &b);
             prop_assert_eq!(a.metrics.requests.completed, reqs.len() as u64);
             for (r, s) in a.records.iter().zip(&reqs) {

@@ -277,19 +277,80 @@ pub fn estimate_tokens(text: &str) -> u32 {
 /// Words are appended until [`estimate_tokens`] reaches the target; a sentence ends every
 /// dozen words or so, so the text reads like prose rather than a word list.
 pub fn synthetic_text(seed: u64, target_tokens: u32) -> String {
+    let mut out = String::with_capacity(u64::from(target_tokens) as usize * 4 + 16);
+    write_synthetic(seed, target_tokens, &mut out);
+    out
+}
+
+/// [`estimate_tokens`] of [`synthetic_text`]`(seed, target_tokens)`, without building the
+/// text (the same words are chosen, only counted).
+pub fn synthetic_tokens(seed: u64, target_tokens: u32) -> u32 {
+    let mut count = Count::default();
+    write_synthetic(seed, target_tokens, &mut count);
+    u32::try_from(count.chars.div_ceil(4)).unwrap_or(u32::MAX)
+}
+
+/// Where synthetic text goes: a string, or a count of its bytes and characters.
+trait Sink {
+    /// Bytes written so far.
+    fn len(&self) -> usize;
+    fn push_str(&mut self, s: &str);
+    fn push(&mut self, c: char);
+}
+
+impl Sink for String {
+    fn len(&self) -> usize {
+        String::len(self)
+    }
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+}
+
+#[derive(Default)]
+struct Count {
+    bytes: usize,
+    chars: u64,
+}
+
+impl Sink for Count {
+    fn len(&self) -> usize {
+        self.bytes
+    }
+    fn push_str(&mut self, s: &str) {
+        self.bytes += s.len();
+        // The words are ASCII: counting characters one by one is for the rest.
+        self.chars += if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        } as u64;
+    }
+    fn push(&mut self, c: char) {
+        self.bytes += c.len_utf8();
+        self.chars += 1;
+    }
+}
+
+/// The one definition of synthetic text, written into `out`.
+fn write_synthetic(seed: u64, target_tokens: u32, out: &mut impl Sink) {
     let target_chars = u64::from(target_tokens) * 4;
-    let mut out = String::with_capacity(target_chars as usize + 16);
     let mut i: u64 = 0;
     let mut in_sentence: u64 = 0;
     while (out.len() as u64) < target_chars {
         let w = word_at(seed, i);
-        if !out.is_empty() {
+        if out.len() != 0 {
             out.push(' ');
         }
         if in_sentence == 0 {
             let mut c = w.chars();
             if let Some(first) = c.next() {
-                out.extend(first.to_uppercase());
+                for u in first.to_uppercase() {
+                    out.push(u);
+                }
                 out.push_str(c.as_str());
             }
         } else {
@@ -302,7 +363,6 @@ pub fn synthetic_text(seed: u64, target_tokens: u32) -> String {
             in_sentence = 0;
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -320,6 +380,19 @@ mod tests {
             );
         }
         assert_eq!(synthetic_text(1, 0), "");
+    }
+
+    #[test]
+    fn counted_tokens_equal_the_built_texts() {
+        for seed in 0..50u64 {
+            for target in [0u32, 1, 2, 5, 16, 100, 333] {
+                assert_eq!(
+                    synthetic_tokens(seed, target),
+                    estimate_tokens(&synthetic_text(seed, target)),
+                    "seed {seed}, target {target}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -71,7 +71,7 @@ fn gamma_with_dataset() {
     let w = generate(
         &c,
         &WorkloadData {
-            dataset: Some(dataset),
+            dataset: Some(dataset.into()),
             trace: None,
         },
     )

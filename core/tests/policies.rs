@@ -8,11 +8,29 @@ use cpbench_core::cluster::{ClusterSpec, PoolModelSpec, StepCost, presets};
 use cpbench_core::record::RequestRecord;
 use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::sim::{SimOutput, simulate};
-use cpbench_core::workload::RequestSpec;
+use cpbench_core::workload::{RequestSpec, TextSource};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
 // ---- workload building ------------------------------------------------------------------
+
+/// Every model name the tests send, indexed by `RequestSpec::model` ("nope" is served by no
+/// instance).
+const MODELS: [&str; 6] = [
+    "tiny-llm",
+    "tiny-embed",
+    "tiny-llm-2",
+    "tiny-llm-3",
+    "tiny-llm-4",
+    "nope",
+];
+
+fn model(name: &str) -> u32 {
+    MODELS
+        .iter()
+        .position(|m| *m == name)
+        .unwrap_or_else(|| panic!("model {name:?} is not in MODELS")) as u32
+}
 
 struct Gen {
     rng: ChaCha8Rng,
@@ -59,14 +77,16 @@ impl Gen {
             id,
             offset_us,
             kind: RequestKind::LlmChat,
-            model: model.into(),
+            model: self::model(model),
             priority,
             slo_deadline_ms: deadline_ms,
             slo_ttft_ms: None,
-            prompt: String::new(),
             prompt_tokens_est: prompt,
             max_tokens: out,
-            inputs: Vec::new(),
+            text: TextSource::Synthetic {
+                seed: id,
+                tokens: prompt,
+            },
         });
     }
 
@@ -77,14 +97,17 @@ impl Gen {
             id,
             offset_us,
             kind: RequestKind::Embedding,
-            model: model.into(),
+            model: self::model(model),
             priority: Priority::Normal,
             slo_deadline_ms: deadline_ms,
             slo_ttft_ms: None,
-            prompt: String::new(),
             prompt_tokens_est: tokens,
             max_tokens: 0,
-            inputs: (0..inputs).map(|i| format!("input {i}")).collect(),
+            text: TextSource::FixedInputs {
+                seed: id,
+                inputs,
+                tokens: tokens / inputs.max(1),
+            },
         });
     }
 }
@@ -133,7 +156,8 @@ fn success_share(out: &SimOutput) -> f64 {
 }
 
 fn run(reqs: &[RequestSpec], spec: &ClusterSpec, policy: &str) -> SimOutput {
-    simulate(reqs, spec, policy, 7).unwrap()
+    let models: Vec<String> = MODELS.iter().map(|m| m.to_string()).collect();
+    simulate(reqs, &models, spec, policy, 7).unwrap()
 }
 
 fn one_instance() -> ClusterSpec {
@@ -410,7 +434,7 @@ fn records_measure_what_the_runner_would() {
     g.llm(10.0, "tiny-llm", Priority::High, 1000, 100, 4);
     g.emb(10.0, "tiny-embed", 100, 3, 30);
     let mut bad = g.out.clone();
-    bad[0].model = "nope".into();
+    bad[0].model = model("nope");
     let out = run(&g.out, &presets::tiny(), "fifo");
     let r = &out.records[0];
     assert_eq!(r.sent_us, r.intended_us);

@@ -252,7 +252,7 @@ proptest! {
             *prio.entry(r.priority).or_insert(0) += 1;
             *kinds.entry(r.kind).or_insert(0) += 1;
             if r.kind.is_llm() {
-                *models.entry(r.model.clone()).or_insert(0) += 1;
+                *models.entry(w.model(r).to_owned()).or_insert(0) += 1;
             }
         }
         weighted_counts_within_bounds(&prio, &c.priority_distribution, n)?;
@@ -337,9 +337,8 @@ proptest! {
         for (x, y) in base.requests.iter().zip(&w.requests) {
             prop_assert_eq!(x.offset_us, y.offset_us);
             prop_assert_eq!(x.kind, y.kind);
-            prop_assert_eq!(&x.model, &y.model);
-            prop_assert_eq!(&x.prompt, &y.prompt);
-            prop_assert_eq!(&x.inputs, &y.inputs);
+            prop_assert_eq!(base.model(x), w.model(y));
+            prop_assert_eq!(base.text(x), w.text(y));
         }
 
         // New rate and arrival pattern: every request but its offset stays.
@@ -348,8 +347,8 @@ proptest! {
         a.arrival = ArrivalConfig::Gamma { burstiness: 0.5 };
         let w = gen_ok(&a);
         for (x, y) in base.requests.iter().zip(&w.requests) {
-            prop_assert_eq!((x.kind, x.priority, &x.model), (y.kind, y.priority, &y.model));
-            prop_assert_eq!(&x.prompt, &y.prompt);
+            prop_assert_eq!((x.kind, x.priority, base.model(x)), (y.kind, y.priority, w.model(y)));
+            prop_assert_eq!(base.text(x).prompt, w.text(y).prompt);
         }
 
         // New output lengths: offsets and priorities stay.

@@ -11,7 +11,7 @@ use cpbench_core::cluster::{ClusterSpec, POLICY_NAMES};
 use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::sim::simulate;
 use cpbench_core::text::mix64;
-use cpbench_core::workload::RequestSpec;
+use cpbench_core::workload::{RequestSpec, TextSource};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
@@ -19,9 +19,15 @@ use std::time::Duration;
 const REQUESTS: u64 = 100_000;
 const RATE_PER_S: u64 = 10;
 
+/// The model names, indexed by `RequestSpec::model`.
+const MODELS: [&str; 3] = [
+    "Qwen/Qwen2.5-7B-Instruct",
+    "meta-llama/Llama-2-13b-chat-hf",
+    "BAAI/bge-m3",
+];
+
 fn workload() -> Vec<RequestSpec> {
     let gap_us = 1_000_000 / RATE_PER_S;
-    let models = ["Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-2-13b-chat-hf"];
     (0..REQUESTS)
         .map(|id| {
             let h = mix64(0xBE4C ^ id);
@@ -32,28 +38,33 @@ fn workload() -> Vec<RequestSpec> {
                     id,
                     offset_us,
                     kind: RequestKind::Embedding,
-                    model: "BAAI/bge-m3".into(),
+                    model: 2,
                     priority,
                     slo_deadline_ms: 200,
                     slo_ttft_ms: None,
-                    prompt: String::new(),
                     prompt_tokens_est: 64 + (h >> 8) as u32 % 448,
                     max_tokens: 0,
-                    inputs: vec![String::new()],
+                    text: TextSource::FixedInputs {
+                        seed: h,
+                        inputs: 1,
+                        tokens: 64 + (h >> 8) as u32 % 448,
+                    },
                 }
             } else {
                 RequestSpec {
                     id,
                     offset_us,
                     kind: RequestKind::LlmChat,
-                    model: models[(h >> 40) as usize % 2].into(),
+                    model: (h >> 40) as u32 % 2,
                     priority,
                     slo_deadline_ms: 5_000,
                     slo_ttft_ms: None,
-                    prompt: String::new(),
                     prompt_tokens_est: 64 + (h >> 8) as u32 % 960,
                     max_tokens: 32 + (h >> 30) as u32 % 224,
-                    inputs: Vec::new(),
+                    text: TextSource::Synthetic {
+                        seed: h,
+                        tokens: 64 + (h >> 8) as u32 % 960,
+                    },
                 }
             }
         })
@@ -62,6 +73,7 @@ fn workload() -> Vec<RequestSpec> {
 
 fn bench(c: &mut Criterion) {
     let reqs = workload();
+    let models: Vec<String> = MODELS.iter().map(|m| m.to_string()).collect();
     let spec = ClusterSpec::preset("default").expect("preset");
     let mut group = c.benchmark_group("simulate_100k");
     group.sample_size(10);
@@ -70,7 +82,7 @@ fn bench(c: &mut Criterion) {
         assert!(POLICY_NAMES.contains(&policy));
         group.bench_function(policy, |b| {
             b.iter(|| {
-                let out = simulate(black_box(&reqs), &spec, policy, 1).expect("simulate");
+                let out = simulate(black_box(&reqs), &models, &spec, policy, 1).expect("simulate");
                 black_box(out.records.len())
             })
         });

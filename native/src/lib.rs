@@ -9,6 +9,7 @@ pub mod client;
 pub mod commands;
 pub mod control;
 pub mod export;
+pub mod feed;
 pub mod gpu;
 pub mod logging;
 pub mod pacer;

@@ -7,9 +7,10 @@
 //! error.
 
 use crate::admin_token::AdminToken;
-use crate::client::{Client, ClientOptions, PreparedRequest, Transport};
+use crate::client::{Client, ClientOptions, Transport};
 use crate::control::launch::redact;
 use crate::control::{ControlPlane, HealthCheck, Launched, SwitchMode};
+use crate::feed::{Part, Schedule};
 use crate::sender::{Cancel, SendOptions, send_open_loop};
 use crate::server::{self, NamedCluster};
 use crate::telemetry::Telemetry;
@@ -19,7 +20,7 @@ use cpbench_core::record::{RequestRecord, TokenSource};
 use cpbench_core::report::{
     Environment, LaunchRecord, PolicyRun, PolicySwitch, Report, ReportKind, RunParams,
 };
-use cpbench_core::workload::{RequestSpec, Workload};
+use cpbench_core::workload::Workload;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -421,7 +422,11 @@ async fn run_step(
     let tag = format!("{}-{}", sanitize(&step.policy), file_stamp());
     // Warmup: same client and pool, not measured.
     if !step.workload.warmup.is_empty() {
-        let warm = prepare(&client, &step.workload.warmup, &format!("{tag}-warmup"));
+        let warm = Schedule::new(
+            Arc::clone(&step.workload),
+            Part::Warmup,
+            format!("{tag}-warmup"),
+        );
         let res = send_open_loop(&client, warm, &send_opts, cancel, &ProgressBar::hidden()).await;
         let failed: Vec<_> = res
             .records
@@ -445,7 +450,7 @@ async fn run_step(
     }
     let before = cp.metrics().await;
     let started_at = now_rfc3339();
-    let measured = prepare(&client, &step.workload.requests, &tag);
+    let measured = Schedule::new(Arc::clone(&step.workload), Part::Measured, tag);
     let progress = progress_bar(opts.quiet, measured.len() as u64);
     // Samplers run from the sender's t=0 (`lead` after this call) until the last request ends.
     let telemetry = opts
@@ -488,10 +493,6 @@ async fn run_step(
 
 /// Connections opened before measuring (at most `--connections`).
 const PREOPEN_CONNECTIONS: usize = 64;
-
-fn prepare(client: &Client, specs: &[RequestSpec], tag: &str) -> Arc<Vec<PreparedRequest>> {
-    Arc::new(specs.iter().map(|s| client.prepare(s, tag)).collect())
-}
 
 /// A warning when the client's p99 send lateness is over [`LATENESS_WARN_MS`].
 fn lateness_warning(run: &PolicyRun) -> Option<String> {

@@ -1,20 +1,24 @@
 //! The open-loop sender: sends every request of a schedule at its intended time, however
 //! many are in flight, and collects one record per request sent.
 //!
-//! The schedule is fixed before sending starts. A pacing task waits for each request's time
-//! with a high-resolution timer ([`Pacer`]) and spawns the request as its own task; an optional
-//! `--max-concurrency` cap makes the excess wait for a slot (the wait is recorded, and latency
-//! is still measured from the intended time). Cancellation is two-step: `stop` ends sending
-//! (nothing more is spawned); after a grace period the requests still in flight are aborted
-//! and recorded as cancelled.
+//! The schedule is fixed before sending starts; the requests' bytes are made a bounded
+//! window ahead on producer threads ([`crate::feed`]) and dropped once sent and measured. A
+//! pacing task waits for each request's time with a high-resolution timer ([`Pacer`]) and
+//! spawns the request as its own task; an optional `--max-concurrency` cap makes the excess
+//! wait for a slot (the wait is recorded, and latency is still measured from the intended
+//! time). Cancellation is two-step: `stop` ends sending (nothing more is spawned); after a
+//! grace period the requests still in flight are aborted and recorded as cancelled.
 
 use crate::client::{Client, PreparedRequest};
+use crate::feed::{Schedule, ShardFeed, Window};
 use crate::pacer::Pacer;
 use cpbench_core::record::{Outcome, RequestRecord};
 use indicatif::ProgressBar;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// How to send a schedule.
@@ -40,6 +44,8 @@ pub struct SendOptions {
     /// With precise pacing, the shortest time between two wake-ups of a sending thread:
     /// requests due closer together are sent by one wake-up (see [`Pacer::with_min_gap`]).
     pub pacing_min_gap: Duration,
+    /// How far ahead of sending each sending thread's requests are prepared.
+    pub window: Window,
 }
 
 impl Default for SendOptions {
@@ -51,6 +57,7 @@ impl Default for SendOptions {
             lead: Duration::from_millis(20),
             precise_pacing: true,
             pacing_min_gap: crate::pacer::DEFAULT_MIN_GAP,
+            window: Window::default(),
         }
     }
 }
@@ -91,23 +98,33 @@ pub struct SendResult {
     pub wall_s: f64,
 }
 
-/// Sends `requests` (sorted by `spec.offset_us`) open-loop and waits for all of them.
+/// Sends the requests of `schedule` open-loop and waits for all of them.
 ///
 /// The requests are dealt out round-robin to the client's sending threads; each paces and
-/// sends its share on its own event loop and connections.
+/// sends its share on its own event loop and connections, its requests prepared by a
+/// producer thread beside it.
+///
+/// # Panics
+/// If a producer thread cannot be started.
 pub async fn send_open_loop(
     client: &Client,
-    requests: Arc<Vec<PreparedRequest>>,
+    schedule: Schedule,
     opts: &SendOptions,
     cancel: &Cancel,
     progress: &ProgressBar,
 ) -> SendResult {
     let shards = client.threads();
+    let schedule = Arc::new(schedule);
+    let feeds: Vec<ShardFeed> = (0..shards)
+        .map(|k| {
+            ShardFeed::start(client, &schedule, k, shards, opts.window)
+                .expect("starting a thread that prepares requests")
+        })
+        .collect();
     let t0 = Instant::now() + opts.lead;
     let shared = Shared {
         client: client.clone(),
-        requests,
-        shards,
+        schedule: Arc::clone(&schedule),
         t0,
         slots: opts
             .max_concurrency
@@ -116,10 +133,12 @@ pub async fn send_open_loop(
         cancel: cancel.clone(),
         progress: progress.clone(),
     };
-    let tasks: Vec<_> = (0..shards)
-        .map(|k| client.spawn_on(k, send_shard(shared.clone(), k)))
+    let tasks: Vec<_> = feeds
+        .into_iter()
+        .enumerate()
+        .map(|(k, feed)| client.spawn_on(k, send_shard(shared.clone(), k, feed)))
         .collect();
-    let mut records = Vec::with_capacity(shared.requests.len());
+    let mut records = Vec::with_capacity(schedule.len());
     let mut unsent = 0;
     for t in tasks {
         match t.await {
@@ -145,8 +164,7 @@ pub async fn send_open_loop(
 #[derive(Clone)]
 struct Shared {
     client: Client,
-    requests: Arc<Vec<PreparedRequest>>,
-    shards: usize,
+    schedule: Arc<Schedule>,
     t0: Instant,
     /// `--max-concurrency` slots, shared by all threads.
     slots: Option<Arc<Semaphore>>,
@@ -161,30 +179,47 @@ struct ShardResult {
     unsent: usize,
 }
 
-/// Sends requests `shard`, `shard + shards`, … of the schedule; runs on thread `shard`.
-async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
+/// A request task's answer: its record, or `None` when it was never sent.
+type Sent = Option<RequestRecord>;
+
+/// How often (in requests spawned) the pacing loop collects the tasks that have ended, so
+/// that an ended task's memory is freed during the run, not at its end.
+const REAP_EVERY: usize = 64;
+
+/// Sends the requests of `feed` (requests `shard`, `shard + shards`, … of the schedule);
+/// runs on thread `shard`.
+async fn send_shard(sh: Shared, shard: usize, mut feed: ShardFeed) -> ShardResult {
     let mut pacer = if sh.opts.precise_pacing {
         Pacer::new().with_min_gap(sh.opts.pacing_min_gap)
     } else {
         Pacer::coarse()
     };
-    let Shared {
-        client,
-        requests,
-        shards,
-        t0,
-        ..
-    } = &sh;
-    let mine: Vec<usize> = (shard..requests.len()).step_by(*shards).collect();
+    let Shared { client, t0, .. } = &sh;
+    let total = feed.len();
     let connections = Arc::new(Semaphore::new(
-        sh.opts.max_connections.div_ceil(*shards).max(1),
+        sh.opts.max_connections.div_ceil(client.threads()).max(1),
     ));
-    let mut handles = Vec::with_capacity(mine.len());
-    let mut unsent = 0;
+    let mut tasks: JoinSet<Sent> = JoinSet::new();
+    // The schedule position of each task still running (to record an aborted one).
+    let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
+    let mut ended = Ended {
+        records: Vec::with_capacity(total),
+        unsent: 0,
+    };
     let stopped = sh.cancel.stop.cancelled();
     tokio::pin!(stopped);
-    for (n, &i) in mine.iter().enumerate() {
-        let due = *t0 + Duration::from_micros(requests[i].spec.offset_us);
+    let mut spawned = 0;
+    loop {
+        let next = match feed.try_next() {
+            Some(item) => Some(item),
+            None => tokio::select! {
+                biased;
+                _ = &mut stopped => None,
+                item = feed.next() => item,
+            },
+        };
+        let Some((i, req)) = next else { break };
+        let due = *t0 + Duration::from_micros(req.spec.offset_us);
         if Instant::now() < due {
             tokio::select! {
                 biased;
@@ -193,21 +228,19 @@ async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
             }
         }
         if sh.cancel.stop.is_cancelled() {
-            unsent = mine.len() - n;
             break;
         }
         let client = client.clone();
-        let requests = Arc::clone(requests);
         let slots = sh.slots.clone();
         let connections = Arc::clone(&connections);
         let progress = sh.progress.clone();
         let t0 = *t0;
         let stop = sh.cancel.stop.clone();
-        handles.push(tokio::spawn(async move {
+        let handle = tasks.spawn(async move {
             let rec = send_one(
                 &client,
                 shard,
-                &requests[i],
+                &req,
                 t0,
                 slots.as_deref(),
                 &connections,
@@ -216,8 +249,21 @@ async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
             .await;
             progress.inc(1);
             rec
-        }));
+        });
+        running.insert(handle.id(), i);
+        spawned += 1;
+        if spawned % REAP_EVERY == 0 {
+            while let Some(joined) = tasks.try_join_next_with_id() {
+                ended.take(&sh, &mut running, joined);
+            }
+        }
     }
+    assert!(
+        spawned == total || sh.cancel.stop.is_cancelled(),
+        "the thread preparing requests stopped after {spawned} of {total}"
+    );
+    ended.unsent += total - spawned;
+    drop(feed);
     // After a stop, requests in flight get `grace` to finish; then they are aborted and
     // recorded as cancelled.
     let abort_at = async {
@@ -231,33 +277,68 @@ async fn send_shard(sh: Shared, shard: usize) -> ShardResult {
     };
     tokio::pin!(abort_at);
     let mut aborting = false;
-    let mut records = Vec::with_capacity(handles.len());
-    for (n, mut handle) in handles.into_iter().enumerate() {
+    loop {
         let joined = if aborting {
-            handle.abort();
-            handle.await
+            tasks.join_next_with_id().await
         } else {
             tokio::select! {
-                joined = &mut handle => joined,
+                joined = tasks.join_next_with_id() => joined,
                 _ = &mut abort_at => {
                     aborting = true;
-                    handle.abort();
-                    handle.await
+                    tasks.abort_all();
+                    continue;
                 }
             }
         };
+        let Some(joined) = joined else { break };
+        ended.take(&sh, &mut running, joined);
+    }
+    ShardResult {
+        records: ended.records,
+        unsent: ended.unsent,
+    }
+}
+
+/// What the ended request tasks of a sending thread gave.
+struct Ended {
+    records: Vec<RequestRecord>,
+    unsent: usize,
+}
+
+impl Ended {
+    /// Takes the answer of an ended task: its record; or, aborted, a cancelled record of
+    /// its request.
+    fn take(
+        &mut self,
+        sh: &Shared,
+        running: &mut HashMap<tokio::task::Id, usize>,
+        joined: Result<(tokio::task::Id, Sent), tokio::task::JoinError>,
+    ) {
         match joined {
-            Ok(Some(r)) => records.push(r),
-            // Still waiting for a slot when sending stopped: never sent.
-            Ok(None) => unsent += 1,
+            Ok((id, sent)) => {
+                running.remove(&id);
+                match sent {
+                    Some(r) => self.records.push(r),
+                    // Still waiting for a slot when sending stopped: never sent.
+                    None => self.unsent += 1,
+                }
+            }
             Err(e) if e.is_cancelled() => {
+                let i = running
+                    .remove(&e.id())
+                    .expect("every request task is known");
                 sh.progress.inc(1);
-                records.push(cancelled_record(&requests[mine[n]], *t0));
+                let w = &sh.schedule.workload;
+                let spec = &sh.schedule.specs()[i];
+                self.records.push(RequestRecord {
+                    end_us: now_us(sh.t0),
+                    outcome: Outcome::Cancelled,
+                    ..RequestRecord::for_spec(spec, w.model(spec))
+                });
             }
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     }
-    ShardResult { records, unsent }
 }
 
 /// Sends one request once it has a `--max-concurrency` slot and a connection; `None` when
@@ -321,23 +402,23 @@ async fn acquire_unless_stopped<'a>(
     }
 }
 
-fn cancelled_record(req: &PreparedRequest, t0: Instant) -> RequestRecord {
-    unsent_record(req, t0, Outcome::Cancelled, 0)
+/// Microseconds from `t0` to now.
+fn now_us(t0: Instant) -> u64 {
+    u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
-/// The record of a request that ended now with `outcome`: aborted in flight (cancelled), or
-/// never sent (no connection within its timeout). Its send time stays the intended one.
+/// The record of a request that was never sent: no connection within its timeout. Its send
+/// time stays the intended one; it ends now, with `outcome`.
 fn unsent_record(
     req: &PreparedRequest,
     t0: Instant,
     outcome: Outcome,
     concurrency_wait_us: u64,
 ) -> RequestRecord {
-    let now_us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
     RequestRecord {
-        end_us: now_us,
+        end_us: now_us(t0),
         outcome,
         concurrency_wait_us,
-        ..RequestRecord::for_spec(&req.spec)
+        ..RequestRecord::for_spec(&req.spec, &req.model)
     }
 }

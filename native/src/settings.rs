@@ -93,7 +93,8 @@ pub fn load_data(resolved: &Resolved) -> Result<WorkloadData> {
             .with_context(|| format!("dataset: cannot read {}", path.display()))?;
         data.dataset = Some(
             Dataset::parse(&bytes, format)
-                .with_context(|| format!("dataset {}", path.display()))?,
+                .with_context(|| format!("dataset {}", path.display()))?
+                .into(),
         );
     }
     if let Some(t) = &c.trace {

@@ -69,6 +69,7 @@ pub fn simulate_steps(
     for step in steps {
         let out = sim::simulate(
             &step.workload.requests,
+            &step.workload.models,
             cluster,
             &step.policy,
             step.config.seed,

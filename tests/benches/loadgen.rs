@@ -9,8 +9,9 @@
 //! Scenarios: streamed chat requests of 64 content chunks each, and plain (non-streamed)
 //! requests, both sent open-loop at a constant rate. Reported per scenario: achieved request
 //! rate, p50/p99/max send lateness, errors, the client's CPU seconds per 1,000 requests (user +
-//! system time of this process, which hosts only the client), the server's CPU, and how often
-//! the client was preempted while runnable.
+//! system time of this process, which hosts only the client), the server's CPU, how often
+//! the client was preempted while runnable, and the client's peak resident memory so far
+//! (`VmHWM` of this process: the workload, the requests prepared ahead, the records).
 //!
 //! Options: `--streamed-rate N`, `--plain-rate N` (0 skips a scenario), `--seconds S`,
 //! `--client-threads N` (sending threads, default 1), `--connections N` (default 256),
@@ -26,6 +27,7 @@ use cpbench_core::record::RequestRecord;
 use cpbench_core::workload::{WorkloadData, generate};
 use indicatif::ProgressBar;
 use sage_cp_bench::client::{Client, ClientOptions, Transport};
+use sage_cp_bench::feed::{Part, Schedule};
 use sage_cp_bench::sender::{Cancel, SendOptions, send_open_loop};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -105,6 +107,20 @@ fn cpu_seconds() -> (f64, f64) {
 /// Involuntary context switches of this process so far (preempted while runnable).
 fn involuntary_switches() -> i64 {
     rusage().involuntary_context_switches()
+}
+
+/// Peak resident memory of this process so far, MiB (`VmHWM`, Linux only).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 /// CPU seconds (user + system) used so far by process `pid`, from `/proc` (Linux only).
@@ -206,25 +222,15 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
         };
         // Open connections before measuring, as the runner does, and send a warmup.
         client.preopen(o.connections.min(64)).await;
-        let warm: Vec<_> = workload
-            .requests
-            .iter()
-            .take(256)
-            .map(|s| {
-                let mut p = client.prepare(s, "warm");
-                p.spec.offset_us = 0;
-                p
-            })
-            .collect();
-        send_open_loop(&client, Arc::new(warm), &send_opts, &Cancel::default(), &ProgressBar::hidden())
+        let mut warm = workload.clone();
+        warm.requests.truncate(256);
+        for r in &mut warm.requests {
+            r.offset_us = 0;
+        }
+        let warm = Schedule::new(Arc::new(warm), Part::Measured, "warm");
+        send_open_loop(&client, warm, &send_opts, &Cancel::default(), &ProgressBar::hidden())
             .await;
-        let prepared = Arc::new(
-            workload
-                .requests
-                .iter()
-                .map(|s| client.prepare(s, "bench"))
-                .collect::<Vec<_>>(),
-        );
+        let prepared = Schedule::new(Arc::new(workload), Part::Measured, "bench");
         let server_cpu0 = process_cpu_seconds(server.id());
         let cpu0 = cpu_seconds();
         let preempted0 = involuntary_switches();
@@ -248,7 +254,7 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
         let lat = s.lateness.expect("requests were sent");
         let chunks: u64 = res.records.iter().map(|r| u64::from(r.chunks)).sum();
         println!(
-            "{name:<9} target {rate:>8.0} req/s | achieved {:>8.0} req/s ({} ok, {} errors {:?}) | lateness p50 {:.3} ms p99 {:.3} ms max {:.3} ms | client CPU {:.4} s per 1000 req ({:.0}% in the kernel; {:.2} cores, preempted {preempted} times) | server CPU {server_cores} | {:.0} chunks/s",
+            "{name:<9} target {rate:>8.0} req/s | achieved {:>8.0} req/s ({} ok, {} errors {:?}) | lateness p50 {:.3} ms p99 {:.3} ms max {:.3} ms | client CPU {:.4} s per 1000 req ({:.0}% in the kernel; {:.2} cores, preempted {preempted} times) | server CPU {server_cores} | {:.0} chunks/s | client peak RSS {}",
             s.request_throughput_rps,
             s.requests_succeeded,
             s.requests_failed,
@@ -260,6 +266,7 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
             sys / cpu * 100.0,
             cpu / wall,
             chunks as f64 / wall,
+            peak_rss_mib().map_or_else(|| "unknown".into(), |m| format!("{m:.0} MiB")),
         );
     });
     let _ = server.kill();

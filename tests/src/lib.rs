@@ -8,30 +8,49 @@
 pub mod fake_server;
 
 use cpbench_core::request::{Priority, RequestKind};
-use cpbench_core::workload::RequestSpec;
+use cpbench_core::workload::{RequestSpec, RequestText, TextSource};
 
-/// One small request of `kind` (id 7, model `m`, HIGH priority, a 2 s deadline; LLM requests
-/// ask for 6 tokens, embeddings send two inputs), for tests of a single exchange.
+/// The model name of [`sample_spec`]'s requests.
+pub const SAMPLE_MODEL: &str = "m";
+
+/// One small request of `kind` (id 7, model [`SAMPLE_MODEL`], HIGH priority, a 2 s deadline;
+/// LLM requests ask for 6 tokens, embeddings send two inputs), for tests of a single
+/// exchange; its text is [`sample_text`].
 pub fn sample_spec(kind: RequestKind) -> RequestSpec {
     RequestSpec {
         id: 7,
         offset_us: 0,
         kind,
-        model: "m".into(),
+        model: 0,
         priority: Priority::High,
         slo_deadline_ms: 2000,
         slo_ttft_ms: None,
-        prompt: if kind.is_llm() {
-            "tell me a story".into()
-        } else {
-            String::new()
-        },
         prompt_tokens_est: 4,
         max_tokens: if kind.is_llm() { 6 } else { 0 },
-        inputs: if kind.is_llm() {
-            vec![]
+        text: if kind.is_llm() {
+            TextSource::Synthetic { seed: 0, tokens: 4 }
         } else {
-            vec!["a".into(), "b".into()]
+            TextSource::FixedInputs {
+                seed: 0,
+                inputs: 2,
+                tokens: 1,
+            }
         },
+    }
+}
+
+/// The text of [`sample_spec`]`(kind)`: the prompt "tell me a story", or the inputs "a"
+/// and "b".
+pub fn sample_text(kind: RequestKind) -> RequestText {
+    if kind.is_llm() {
+        RequestText {
+            prompt: "tell me a story".into(),
+            inputs: Vec::new(),
+        }
+    } else {
+        RequestText {
+            prompt: String::new(),
+            inputs: vec!["a".into(), "b".into()],
+        }
     }
 }

@@ -6,7 +6,7 @@ use cpbench_core::cluster::{ClusterSpec, POLICY_NAMES, presets};
 use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::sim::simulate;
 use cpbench_core::text::{estimate_tokens, synthetic_text};
-use cpbench_core::workload::RequestSpec;
+use cpbench_core::workload::{RequestSpec, TextSource, Texts};
 use futures_util::StreamExt;
 use sage_cp_bench::server::{RunningServer, ServerOptions, cluster_from_arg, start};
 use serde_json::{Value, json};
@@ -521,8 +521,8 @@ async fn send_streamed(
         .header("X-SLO-Deadline-Ms", spec.slo_deadline_ms.to_string())
         .header("X-Request-Type", "llm_chat")
         .json(&json!({
-            "model": spec.model,
-            "messages": [{"role": "user", "content": spec.prompt}],
+            "model": FIDELITY_MODELS[spec.model as usize],
+            "messages": [{"role": "user", "content": Texts::default().text(&spec.text).prompt}],
             "max_tokens": spec.max_tokens,
             "stream": true,
             "stream_options": {"include_usage": true},
@@ -551,25 +551,31 @@ async fn send_streamed(
     panic!("stream of request {} ended without [DONE]", spec.id);
 }
 
+/// The model names of [`fidelity_workload`], indexed by `RequestSpec::model`.
+const FIDELITY_MODELS: [&str; 1] = ["tiny-llm"];
+
+fn fidelity_models() -> Vec<String> {
+    FIDELITY_MODELS.iter().map(|m| m.to_string()).collect()
+}
+
 fn fidelity_workload() -> Vec<RequestSpec> {
     // 150 chat requests at about 50 requests/s over the tiny cluster's two instances:
     // enough to batch and queue a little, not enough to overload it.
     (0..150u64)
         .map(|id| {
             let h = cpbench_core::text::mix64(id ^ 0xF1DE);
-            let prompt = synthetic_text(id, 20 + (h % 80) as u32);
+            let tokens = 20 + (h % 80) as u32;
             RequestSpec {
                 id,
                 offset_us: 200_000 + id * 20_000 + (h >> 16) % 10_000,
                 kind: RequestKind::LlmChat,
-                model: "tiny-llm".into(),
+                model: 0,
                 priority: Priority::Normal,
                 slo_deadline_ms: 1000,
                 slo_ttft_ms: None,
-                prompt_tokens_est: estimate_tokens(&prompt),
-                prompt,
+                prompt_tokens_est: estimate_tokens(&synthetic_text(id, tokens)),
                 max_tokens: 8 + ((h >> 32) % 24) as u32,
-                inputs: Vec::new(),
+                text: TextSource::Synthetic { seed: id, tokens },
             }
         })
         .collect()
@@ -618,7 +624,7 @@ async fn the_server_follows_the_simulation_of_the_same_requests() {
     let start = Instant::now();
     let tasks: Vec<_> = reqs
         .iter()
-        .cloned()
+        .copied()
         .map(|r| tokio::spawn(send_streamed(c.clone(), url.clone(), r, start)))
         .collect();
     let mut measured = Vec::new();
@@ -629,7 +635,7 @@ async fn the_server_follows_the_simulation_of_the_same_requests() {
 
     // Against the schedule: includes the test sender's own lateness, which moves arrivals
     // across step boundaries.
-    let planned = simulate(&reqs, &spec, "fifo", 42).unwrap();
+    let planned = simulate(&reqs, &fidelity_models(), &spec, "fifo", 42).unwrap();
     let [t50, t99, e50, e99] = errors(&measured, &planned.records, |i| reqs[i].offset_us);
     // Against the arrivals that happened: the server's own error (HTTP, timer wake-up,
     // delivery).
@@ -638,10 +644,10 @@ async fn the_server_follows_the_simulation_of_the_same_requests() {
         .zip(&measured)
         .map(|(r, m)| RequestSpec {
             offset_us: m.sent_us,
-            ..r.clone()
+            ..*r
         })
         .collect();
-    let replayed = simulate(&actual, &spec, "fifo", 42).unwrap();
+    let replayed = simulate(&actual, &fidelity_models(), &spec, "fifo", 42).unwrap();
     let [a50, a99, b50, b99] = errors(&measured, &replayed.records, |i| measured[i].sent_us);
     let late: Vec<f64> = reqs
         .iter()

@@ -112,11 +112,12 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
         assert_eq!(req.header("x-request-type"), Some(spec.kind.as_str()));
         assert_eq!(req.header("content-type"), Some("application/json"));
         let body = req.json().unwrap();
-        assert_eq!(body["model"], spec.model.as_str());
+        let text = workload.text(spec);
+        assert_eq!(body["model"], workload.model(spec));
         match spec.kind {
             cpbench_core::request::RequestKind::LlmChat => {
                 assert_eq!(req.path, "/v1/chat/completions");
-                assert_eq!(body["messages"][0]["content"], spec.prompt.as_str());
+                assert_eq!(body["messages"][0]["content"], text.prompt.as_str());
                 assert_eq!(body["max_tokens"], spec.max_tokens);
                 assert_eq!(body["stream"], true);
                 assert_eq!(body["stream_options"]["include_usage"], true);
@@ -124,15 +125,16 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
             }
             cpbench_core::request::RequestKind::LlmGenerate => {
                 assert_eq!(req.path, "/v1/completions");
-                assert_eq!(body["prompt"], spec.prompt.as_str());
+                assert_eq!(body["prompt"], text.prompt.as_str());
                 assert_eq!(body["stream"], true);
             }
             cpbench_core::request::RequestKind::Embedding => {
                 assert_eq!(req.path, "/v1/embeddings");
-                if spec.inputs.len() == 1 {
-                    assert_eq!(body["input"], spec.inputs[0].as_str());
+                assert_eq!(text.inputs.len(), spec.num_inputs() as usize);
+                if text.inputs.len() == 1 {
+                    assert_eq!(body["input"], text.inputs[0].as_str());
                 } else {
-                    assert_eq!(body["input"].as_array().unwrap().len(), spec.inputs.len());
+                    assert_eq!(body["input"], serde_json::json!(text.inputs));
                 }
             }
         }
@@ -561,6 +563,7 @@ async fn priorities_reach_the_server_in_their_configured_mix() {
 async fn requests_waiting_for_a_slot_when_stopped_are_never_sent() {
     use indicatif::ProgressBar;
     use sage_cp_bench::client::{Client, ClientOptions, Transport};
+    use sage_cp_bench::feed::{Part, Schedule};
     use sage_cp_bench::sender::{SendOptions, send_open_loop};
     use std::time::Instant;
 
@@ -582,13 +585,7 @@ async fn requests_waiting_for_a_slot_when_stopped_are_never_sent() {
         threads: 2,
     })
     .unwrap();
-    let prepared = Arc::new(
-        workload
-            .requests
-            .iter()
-            .map(|s| client.prepare(s, "stop"))
-            .collect::<Vec<_>>(),
-    );
+    let prepared = Schedule::new(Arc::new(workload), Part::Measured, "stop");
     let cancel = Cancel::default();
     let opts = SendOptions {
         max_concurrency: Some(1),

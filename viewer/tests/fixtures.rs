@@ -51,7 +51,8 @@ struct Served {
 /// Serves `requests` on `servers` servers, one request at a time each; the policy orders the
 /// queue: `fifo` and `hybrid` by arrival, `priority` by class then arrival, anything else earliest
 /// deadline first.
-fn serve(requests: &[RequestSpec], servers: usize, policy: &str) -> Served {
+fn serve(w: &Workload, servers: usize, policy: &str) -> Served {
+    let requests = &w.requests;
     let key = |r: &RequestSpec| -> (u64, u64) {
         match policy {
             "fifo" | "hybrid" => (0, r.offset_us),
@@ -87,7 +88,7 @@ fn serve(requests: &[RequestSpec], servers: usize, policy: &str) -> Served {
         let mut rec = RequestRecord {
             sent_us,
             outcome: Outcome::Success,
-            ..RequestRecord::for_spec(r)
+            ..RequestRecord::for_spec(r, w.model(r))
         };
         if noise(r.id, 4) % 97 == 5 {
             rec.end_us = sent_us + 1_500;
@@ -225,7 +226,7 @@ fn compare() -> Report {
         read_errors: 0,
     };
     for policy in &c.policies {
-        let served = serve(&w.requests, servers, policy);
+        let served = serve(&w, servers, policy);
         let end_us = served.records.iter().map(|r| r.end_us).max().unwrap_or(0);
         let mut pr = run(policy, &c, served.records.clone(), RunParams::default());
         for t in 0..=end_us / 1_000_000 {
@@ -275,7 +276,7 @@ fn sweep() -> Report {
             let mut c = base.clone();
             c.request_rate = rate;
             let w = workload(&c);
-            let served = serve(&w.requests, 3, policy);
+            let served = serve(&w, 3, policy);
             rep.runs.push(run(
                 policy,
                 &c,
@@ -299,7 +300,7 @@ fn hybrid() -> Report {
     let mut rep = report(ReportKind::Simulation, &c, &w);
     rep.environment.control_plane_url = None;
     for policy in &c.policies {
-        let served = serve(&w.requests, 3, policy);
+        let served = serve(&w, 3, policy);
         let mut pr = PolicyRun::from_records(
             policy.as_str(),
             PolicySwitch::Simulated,
@@ -329,7 +330,7 @@ fn hostile() -> Report {
         "<script>window.__xss='script'</script>",
     ];
     for (i, name) in names.iter().enumerate() {
-        let mut served = serve(&w.requests, 2 + i, "fifo");
+        let mut served = serve(&w, 2 + i, "fifo");
         for r in &mut served.records {
             r.model = "<svg onload=\"window.__xss='svg'\">".into();
         }

@@ -217,7 +217,12 @@ pub fn mix(w: &Workload, which: Mix) -> ChartSpec {
                 .collect(),
         ),
         Mix::Model => {
-            let mut models: Vec<String> = w.requests.iter().map(|r| r.model.clone()).collect();
+            let used: std::collections::BTreeSet<u32> =
+                w.requests.iter().map(|r| r.model).collect();
+            let mut models: Vec<String> = used
+                .into_iter()
+                .map(|i| w.models[i as usize].clone())
+                .collect();
             models.sort();
             models.dedup();
             ("preview-model", "Model mix", models)
@@ -227,7 +232,7 @@ pub fn mix(w: &Workload, which: Mix) -> ChartSpec {
         match which {
             Mix::Priority => r.priority.as_str().to_owned(),
             Mix::Kind => r.kind.as_str().to_owned(),
-            Mix::Model => r.model.clone(),
+            Mix::Model => w.model(r).to_owned(),
         }
     };
     let mut counts = vec![0u64; categories.len()];

@@ -1,14 +1,16 @@
 //! [`generate`]: the per-aspect random streams and the sampler that draws each request.
 
-use super::{RequestSpec, Workload, WorkloadData, WorkloadError};
+use super::{RequestSpec, TextSource, Texts, Workload, WorkloadData, WorkloadError};
 use crate::arrival::{self, ArrivalConfig, Trace, TraceRecord};
 use crate::config::{BenchmarkConfig, Mode};
 use crate::dataset::Dataset;
-use crate::lengths::{LengthDist, uniform_index, uniform01};
+use crate::lengths::{uniform_index, uniform01};
 use crate::request::{Priority, RequestKind};
-use crate::text::{estimate_tokens, mix64, synthetic_text};
+use crate::text::mix64;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 // Stream tags: one independent ChaCha8 stream per aspect, so changing one aspect's settings
 // (say, the priority mix) leaves every other aspect's draws where they were.
@@ -49,10 +51,31 @@ pub(super) fn pick<T: Copy>(items: &[(T, f64)], total: f64, u: f64) -> T {
         .expect("a distribution with total weight > 0")
 }
 
+/// The workload's model names, each once, indexed by [`RequestSpec::model`].
+#[derive(Default)]
+struct ModelTable {
+    names: Vec<String>,
+    index: BTreeMap<String, u32>,
+}
+
+impl ModelTable {
+    /// The index of `name`, added at the end when new.
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = u32::try_from(self.names.len()).expect("fewer than 2^32 model names");
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+}
+
 /// Per-aspect streams and the config's resolved tables.
 struct Sampler<'a> {
     config: &'a BenchmarkConfig,
     dataset: Option<&'a Dataset>,
+    texts: &'a Texts,
     kind: ChaCha8Rng,
     model: ChaCha8Rng,
     priority: ChaCha8Rng,
@@ -62,20 +85,28 @@ struct Sampler<'a> {
     text: ChaCha8Rng,
     dataset_index: ChaCha8Rng,
     embedding: ChaCha8Rng,
-    models: Vec<(&'a str, f64)>,
+    /// The config's model mix, by index into the model table.
+    models: Vec<(u32, f64)>,
     models_total: f64,
+    /// The embedding model's index.
+    embedding_model: u32,
     priorities: Vec<(Priority, f64)>,
     priorities_total: f64,
     llm_share: f64,
 }
 
 impl<'a> Sampler<'a> {
-    fn new(config: &'a BenchmarkConfig, dataset: Option<&'a Dataset>, tag_offset: u64) -> Self {
+    fn new(
+        config: &'a BenchmarkConfig,
+        texts: &'a Texts,
+        table: &mut ModelTable,
+        tag_offset: u64,
+    ) -> Self {
         let s = |tag| stream(config.seed, tag + tag_offset);
-        let models: Vec<(&str, f64)> = config
+        let models: Vec<(u32, f64)> = config
             .model_distribution
             .iter()
-            .map(|(m, w)| (m.as_str(), *w))
+            .map(|(m, w)| (table.intern(m), *w))
             .collect();
         let priorities: Vec<(Priority, f64)> = config
             .priority_distribution
@@ -88,7 +119,9 @@ impl<'a> Sampler<'a> {
         };
         Self {
             config,
-            dataset,
+            dataset: texts.dataset.as_deref(),
+            texts,
+            embedding_model: table.intern(&config.embedding_model),
             kind: s(TAG_KIND),
             model: s(TAG_MODEL),
             priority: s(TAG_PRIORITY),
@@ -113,6 +146,7 @@ impl<'a> Sampler<'a> {
         id: u64,
         offset_us: u64,
         over: Option<&TraceRecord>,
+        table: &mut ModelTable,
     ) -> Result<RequestSpec, WorkloadError> {
         let c = self.config;
         let u_llm = uniform01(&mut self.kind);
@@ -136,36 +170,42 @@ impl<'a> Sampler<'a> {
             .and_then(|r| r.priority)
             .unwrap_or_else(|| pick(&self.priorities, self.priorities_total, u_priority));
         let prompt_override = over.and_then(|r| r.prompt_tokens);
+        let model_override = over
+            .and_then(|r| r.model.as_deref())
+            .map(|m| table.intern(m));
         let mut spec = RequestSpec {
             id,
             offset_us,
             kind,
-            model: String::new(),
+            model: 0,
             priority,
             slo_deadline_ms: 0,
             slo_ttft_ms: None,
-            prompt: String::new(),
             prompt_tokens_est: 0,
             max_tokens: 0,
-            inputs: Vec::new(),
+            text: TextSource::Synthetic {
+                seed: text_seed,
+                tokens: 0,
+            },
         };
         if kind.is_llm() {
-            spec.model = match over.and_then(|r| r.model.as_ref()) {
-                Some(m) => m.clone(),
-                None => pick(&self.models, self.models_total, u_model).to_string(),
-            };
+            spec.model =
+                model_override.unwrap_or_else(|| pick(&self.models, self.models_total, u_model));
             let entry = self.dataset.map(|d| {
                 let index = uniform_index_of(entry_draw, d.entries.len());
                 (index, &d.entries[index])
             });
-            spec.prompt = match (prompt_override, entry, prompt_len) {
-                (Some(tokens), _, _) => synthetic_text(text_seed, tokens),
-                (None, Some((_, e)), _) => e.prompt.clone(),
-                (None, None, Some(tokens)) => synthetic_text(text_seed, tokens),
+            spec.text = match (prompt_override, entry, prompt_len) {
+                (Some(tokens), _, _) | (None, None, Some(tokens)) => TextSource::Synthetic {
+                    seed: text_seed,
+                    tokens,
+                },
+                (None, Some((index, _)), _) => TextSource::Dataset {
+                    entry: u32::try_from(index).expect("fewer than 2^32 dataset entries"),
+                },
                 // Validation guarantees empirical prompt lengths come with a dataset.
                 (None, None, None) => unreachable!("empirical prompt_length without a dataset"),
             };
-            spec.prompt_tokens_est = estimate_tokens(&spec.prompt);
             spec.max_tokens = match (over.and_then(|r| r.output_tokens), output_len, entry) {
                 (Some(tokens), _, _) | (None, Some(tokens), _) => tokens,
                 (None, None, Some((index, e))) => e
@@ -176,33 +216,23 @@ impl<'a> Sampler<'a> {
             spec.slo_deadline_ms = c.slo.deadline_ms(kind, priority, spec.max_tokens);
             spec.slo_ttft_ms = c.slo.ttft_target_ms(kind, priority);
         } else {
-            spec.model = over
-                .and_then(|r| r.model.clone())
-                .unwrap_or_else(|| c.embedding_model.clone());
-            let batch = c.embedding_batch_sizes[batch_index as usize];
-            let mut rng = ChaCha8Rng::seed_from_u64(embedding_seed);
-            spec.inputs = (0..u64::from(batch))
-                .map(|j| {
-                    let input_seed = mix64(text_seed ^ mix64(j + 1));
-                    match (prompt_override, self.dataset, &c.embedding_input_length) {
-                        (Some(tokens), _, _) => synthetic_text(input_seed, tokens),
-                        (None, Some(d), LengthDist::Empirical) => {
-                            let index = uniform_index(&mut rng, d.entries.len() as u64);
-                            d.entries[index as usize].prompt.clone()
-                        }
-                        (None, _, dist) => {
-                            let tokens = dist.sample(&mut rng).unwrap_or(1);
-                            synthetic_text(input_seed, tokens)
-                        }
-                    }
-                })
-                .collect();
+            spec.model = model_override.unwrap_or(self.embedding_model);
+            let inputs = c.embedding_batch_sizes[batch_index as usize];
+            spec.text = match prompt_override {
+                Some(tokens) => TextSource::FixedInputs {
+                    seed: text_seed,
+                    inputs,
+                    tokens,
+                },
+                None => TextSource::DrawnInputs {
+                    seed: text_seed,
+                    draws: embedding_seed,
+                    inputs,
+                },
+            };
             spec.slo_deadline_ms = c.slo.deadline_ms(kind, priority, 0);
-            spec.prompt_tokens_est = spec
-                .inputs
-                .iter()
-                .fold(0u32, |acc, s| acc.saturating_add(estimate_tokens(s)));
         }
+        spec.prompt_tokens_est = self.texts.tokens_est(&spec.text);
         Ok(spec)
     }
 }
@@ -217,7 +247,7 @@ fn uniform_index_of(word: u64, n: usize) -> usize {
 pub fn generate(config: &BenchmarkConfig, data: &WorkloadData) -> Result<Workload, WorkloadError> {
     config.validate()?;
     let dataset = match (&config.dataset, &data.dataset) {
-        (Some(_), Some(d)) => Some(d),
+        (Some(_), Some(d)) => Some(Arc::clone(d)),
         (Some(r), None) => {
             return Err(WorkloadError::MissingDataset {
                 path: r.path.clone(),
@@ -226,7 +256,7 @@ pub fn generate(config: &BenchmarkConfig, data: &WorkloadData) -> Result<Workloa
         (None, Some(_)) => return Err(WorkloadError::UnexpectedDataset),
         (None, None) => None,
     };
-    if let Some(d) = dataset
+    if let Some(d) = &dataset
         && d.entries.is_empty()
     {
         return Err(WorkloadError::EmptyDataset);
@@ -269,7 +299,12 @@ pub fn generate(config: &BenchmarkConfig, data: &WorkloadData) -> Result<Workloa
         }
     };
 
-    let mut sampler = Sampler::new(config, dataset, 0);
+    let texts = Texts {
+        dataset,
+        embedding_input_length: config.embedding_input_length.clone(),
+    };
+    let mut table = ModelTable::default();
+    let mut sampler = Sampler::new(config, &texts, &mut table, 0);
     let mut requests = Vec::with_capacity(offsets.len());
     for (i, &offset_us) in offsets.iter().enumerate() {
         let over = trace.map(|t| &t.records[i]);
@@ -282,10 +317,11 @@ pub fn generate(config: &BenchmarkConfig, data: &WorkloadData) -> Result<Workloa
                 timestamp_ms: r.timestamp_ms,
             });
         }
-        requests.push(sampler.request(i as u64, offset_us, over)?);
+        requests.push(sampler.request(i as u64, offset_us, over, &mut table)?);
     }
+    drop(offsets);
 
-    let mut warmup_sampler = Sampler::new(config, dataset, TAG_WARMUP);
+    let mut warmup_sampler = Sampler::new(config, &texts, &mut table, TAG_WARMUP);
     let warmup_offsets = arrival::offsets_us(
         &ArrivalConfig::Constant,
         config.request_rate,
@@ -296,7 +332,7 @@ pub fn generate(config: &BenchmarkConfig, data: &WorkloadData) -> Result<Workloa
     let warmup = warmup_offsets
         .iter()
         .enumerate()
-        .map(|(i, &offset_us)| warmup_sampler.request(i as u64, offset_us, None))
+        .map(|(i, &offset_us)| warmup_sampler.request(i as u64, offset_us, None, &mut table))
         .collect::<Result<Vec<_>, _>>()?;
 
     debug_assert!(
@@ -306,6 +342,8 @@ pub fn generate(config: &BenchmarkConfig, data: &WorkloadData) -> Result<Workloa
     );
     Ok(Workload {
         seed: config.seed,
+        models: table.names,
+        texts,
         warmup,
         requests,
     })

@@ -11,22 +11,26 @@
 //! override what would have been sampled.
 
 mod generation;
+mod hash;
 #[cfg(test)]
 mod tests;
+mod text;
 
 pub use generation::generate;
+pub use text::{RequestText, TextSource, Texts};
 
 use crate::arrival::Trace;
 use crate::config::ConfigErrors;
 use crate::dataset::Dataset;
 use crate::request::{Priority, RequestKind};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use thiserror::Error;
 
-/// One request of a workload, fully determined by `(config, seed)`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+/// One request of a workload, fully determined by `(config, seed)`: its place in the schedule
+/// and what it asks for, without its text (which [`Workload::text`] makes from
+/// [`text`](Self::text) when it is needed). Small and `Copy`: a schedule of a million requests
+/// takes tens of megabytes, whatever the prompts' lengths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestSpec {
     /// Position in the workload (0-based, in send order).
     pub id: u64,
@@ -34,8 +38,8 @@ pub struct RequestSpec {
     pub offset_us: u64,
     /// Request kind.
     pub kind: RequestKind,
-    /// Model name to send.
-    pub model: String,
+    /// Model to send: an index into [`Workload::models`] (see [`Workload::model`]).
+    pub model: u32,
     /// Priority class.
     pub priority: Priority,
     /// End-to-end deadline (sent as `X-SLO-Deadline-Ms`).
@@ -43,25 +47,30 @@ pub struct RequestSpec {
     /// Time-to-first-token target of an LLM request under the per-token SLO (sent as
     /// `X-SLO-TTFT-Ms`, so an SLO-aware control plane can order its queue by the deadline
     /// that queueing decides); `None` otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo_ttft_ms: Option<u64>,
-    /// Prompt text (LLM requests); empty for embeddings.
-    pub prompt: String,
-    /// Estimated prompt tokens (LLM: of `prompt`; embeddings: of all `inputs`). An estimate,
+    /// Estimated prompt tokens (LLM: of the prompt; embeddings: of all inputs). An estimate,
     /// not a tokenizer count.
     pub prompt_tokens_est: u32,
     /// Output tokens requested (`max_tokens`); 0 for embeddings.
     pub max_tokens: u32,
-    /// Embedding inputs; empty for LLM requests.
-    pub inputs: Vec<String>,
+    /// What its prompt or embedding inputs are made from.
+    pub text: TextSource,
+}
+
+impl RequestSpec {
+    /// Number of embedding inputs (0 for LLM requests).
+    pub fn num_inputs(&self) -> u32 {
+        self.text.inputs()
+    }
 }
 
 /// Inputs a workload is generated from besides the config: the parsed dataset and trace
 /// files the config names (core never opens files; the runner reads and parses them).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WorkloadData {
-    /// The parsed `dataset` file; required exactly when the config names one.
-    pub dataset: Option<Dataset>,
+    /// The parsed `dataset` file; required exactly when the config names one. Shared with
+    /// the generated workload, which makes its prompts from it.
+    pub dataset: Option<Arc<Dataset>>,
     /// The parsed `trace` file; required exactly when the config names one.
     pub trace: Option<Trace>,
 }
@@ -132,12 +141,16 @@ pub enum WorkloadError {
     },
 }
 
-/// The exact list of requests a run sends: warmup first, then the measured requests.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+/// The exact list of requests a run sends: warmup first, then the measured requests, with
+/// what their text is made from.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
     /// The seed it was generated from.
     pub seed: u64,
+    /// The model names the requests' [`RequestSpec::model`] index.
+    pub models: Vec<String>,
+    /// What the requests' text is made from besides their own [`TextSource`].
+    pub texts: Texts,
     /// Warmup requests (ids `0..w`, evenly spaced at the configured rate from offset 0),
     /// sent before measuring.
     pub warmup: Vec<RequestSpec>,
@@ -145,26 +158,40 @@ pub struct Workload {
     pub requests: Vec<RequestSpec>,
 }
 
-#[derive(Serialize)]
-struct HashView<'a> {
-    warmup: &'a [RequestSpec],
-    requests: &'a [RequestSpec],
-}
-
 impl Workload {
-    /// Hex SHA-256 of the canonical JSON encoding (`{"warmup":[...],"requests":[...]}`,
-    /// fields in declaration order, no whitespace) of the warmup and measured requests. The
-    /// same requests give the same hash on every platform.
+    /// A workload of hand-built requests (tests, benchmarks): models by index, text from
+    /// [`Texts::default`] (no dataset).
+    pub fn from_requests(seed: u64, models: Vec<String>, requests: Vec<RequestSpec>) -> Self {
+        Self {
+            seed,
+            models,
+            texts: Texts::default(),
+            warmup: Vec::new(),
+            requests,
+        }
+    }
+
+    /// The model name of `spec`.
+    ///
+    /// # Panics
+    /// If `spec.model` is not an index of [`models`](Self::models).
+    pub fn model(&self, spec: &RequestSpec) -> &str {
+        &self.models[spec.model as usize]
+    }
+
+    /// The prompt or embedding inputs of `spec`, made now, exactly as generation chose them.
+    pub fn text(&self, spec: &RequestSpec) -> RequestText {
+        self.texts.text(&spec.text)
+    }
+
+    /// Hex SHA-256 of the canonical JSON encoding (`{"warmup":[...],"requests":[...]}`, each
+    /// request `{"id", "offset_us", "kind", "model", "priority", "slo_deadline_ms",
+    /// "slo_ttft_ms" (when set), "prompt", "prompt_tokens_est", "max_tokens", "inputs"}` with
+    /// its model name and text, no whitespace) of the warmup and measured requests. The same
+    /// requests give the same hash on every platform. Computed in one pass, one request's
+    /// text at a time.
     pub fn hash(&self) -> String {
-        let bytes = serde_json::to_vec(&HashView {
-            warmup: &self.warmup,
-            requests: &self.requests,
-        })
-        .expect("request specs always serialize");
-        Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hash::hash(self)
     }
 
     /// Shard `index` of `count`: the requests (and warmup requests) whose `id % count ==
@@ -182,11 +209,13 @@ impl Workload {
         let pick = |v: &[RequestSpec]| -> Vec<RequestSpec> {
             v.iter()
                 .filter(|r| r.id % count == index)
-                .cloned()
+                .copied()
                 .collect()
         };
         Workload {
             seed: self.seed,
+            models: self.models.clone(),
+            texts: self.texts.clone(),
             warmup: pick(&self.warmup),
             requests: pick(&self.requests),
         }

@@ -7,6 +7,7 @@ use crate::config::{BenchmarkConfig, DatasetRef, Mode, TraceRef};
 use crate::dataset::{DatasetEntry, DatasetFormat};
 use crate::lengths::LengthDist;
 use crate::text::estimate_tokens;
+use std::sync::Arc;
 
 fn small(mut c: BenchmarkConfig) -> BenchmarkConfig {
     c.prompt_length = LengthDist::Uniform { min: 4, max: 12 };
@@ -46,14 +47,15 @@ fn default_llm_workload_is_well_formed() {
     for (i, r) in w.requests.iter().enumerate() {
         assert_eq!(r.id, i as u64);
         assert!(r.kind.is_llm());
-        assert!(c.model_distribution.contains_key(&r.model));
+        assert!(c.model_distribution.contains_key(w.model(r)));
         assert_eq!(
             r.slo_deadline_ms,
             c.slo.deadline_ms(r.kind, r.priority, r.max_tokens)
         );
         assert!((8..=1024).contains(&r.max_tokens), "{}", r.max_tokens);
-        assert!(!r.prompt.is_empty() && r.inputs.is_empty());
-        assert_eq!(r.prompt_tokens_est, estimate_tokens(&r.prompt));
+        let t = w.text(r);
+        assert!(!t.prompt.is_empty() && t.inputs.is_empty() && r.num_inputs() == 0);
+        assert_eq!(r.prompt_tokens_est, estimate_tokens(&t.prompt));
         assert!(r.prompt_tokens_est >= 16);
     }
     assert!(
@@ -65,7 +67,7 @@ fn default_llm_workload_is_well_formed() {
     let offsets: Vec<u64> = w.warmup.iter().map(|r| r.offset_us).collect();
     assert_eq!(offsets, (0..10).map(|i| i * 100_000).collect::<Vec<_>>());
     assert_eq!(w.warmup[9].id, 9);
-    assert_ne!(w.warmup[0].prompt, w.requests[0].prompt);
+    assert_ne!(w.text(&w.warmup[0]), w.text(&w.requests[0]));
 }
 
 #[test]
@@ -77,16 +79,18 @@ fn hybrid_embeddings_carry_batches_of_inputs() {
     let mut kinds = std::collections::BTreeSet::new();
     for r in &w.requests {
         kinds.insert(r.kind);
+        let t = w.text(r);
         if r.kind == RequestKind::Embedding {
-            assert_eq!(r.model, "BAAI/bge-m3");
-            assert!(c.embedding_batch_sizes.contains(&(r.inputs.len() as u32)));
-            assert!(r.prompt.is_empty());
+            assert_eq!(w.model(r), "BAAI/bge-m3");
+            assert!(c.embedding_batch_sizes.contains(&(t.inputs.len() as u32)));
+            assert_eq!(r.num_inputs() as usize, t.inputs.len());
+            assert!(t.prompt.is_empty());
             assert_eq!(r.max_tokens, 0);
-            let sum: u32 = r.inputs.iter().map(|s| estimate_tokens(s)).sum();
+            let sum: u32 = t.inputs.iter().map(|s| estimate_tokens(s)).sum();
             assert_eq!(r.prompt_tokens_est, sum);
-            assert!(r.inputs.iter().all(|s| estimate_tokens(s) >= 3));
+            assert!(t.inputs.iter().all(|s| estimate_tokens(s) >= 3));
         } else {
-            assert!(r.inputs.is_empty() && r.max_tokens >= 2);
+            assert!(t.inputs.is_empty() && r.max_tokens >= 2);
         }
     }
     assert_eq!(kinds.len(), 3, "{kinds:?}");
@@ -109,13 +113,14 @@ fn dataset_prompts_and_empirical_outputs() {
     let mut c = with_dataset(small(BenchmarkConfig::default()));
     c.output_length = LengthDist::Empirical;
     let data = WorkloadData {
-        dataset: Some(dataset()),
+        dataset: Some(Arc::new(dataset())),
         trace: None,
     };
     let w = generate(&c, &data).unwrap();
     let ds = dataset();
     for r in w.requests.iter().chain(&w.warmup) {
-        let e = ds.entries.iter().find(|e| e.prompt == r.prompt).unwrap();
+        let prompt = w.text(r).prompt;
+        let e = ds.entries.iter().find(|e| e.prompt == prompt).unwrap();
         assert_eq!(Some(r.max_tokens), e.output_tokens_est);
         assert_eq!(r.prompt_tokens_est, e.prompt_tokens_est);
     }
@@ -124,7 +129,7 @@ fn dataset_prompts_and_empirical_outputs() {
     let e = generate(
         &c,
         &WorkloadData {
-            dataset: Some(missing),
+            dataset: Some(Arc::new(missing)),
             trace: None,
         },
     )
@@ -139,7 +144,7 @@ fn embedding_inputs_from_the_dataset() {
     let w = generate(
         &c,
         &WorkloadData {
-            dataset: Some(dataset()),
+            dataset: Some(Arc::new(dataset())),
             trace: None,
         },
     )
@@ -153,7 +158,8 @@ fn embedding_inputs_from_the_dataset() {
     assert!(!emb.is_empty());
     for r in emb {
         assert!(
-            r.inputs
+            w.text(r)
+                .inputs
                 .iter()
                 .all(|s| ds.entries.iter().any(|e| &e.prompt == s))
         );
@@ -166,7 +172,7 @@ fn data_must_match_the_config() {
     let e = generate(
         &c,
         &WorkloadData {
-            dataset: Some(dataset()),
+            dataset: Some(Arc::new(dataset())),
             trace: None,
         },
     )
@@ -177,7 +183,7 @@ fn data_must_match_the_config() {
     let e = generate(
         &with_dataset(c.clone()),
         &WorkloadData {
-            dataset: Some(Dataset::default()),
+            dataset: Some(Arc::new(Dataset::default())),
             trace: None,
         },
     )
@@ -251,13 +257,14 @@ fn trace_replay_uses_times_and_overrides() {
     // LOW, per token: 1200 ms + 150 ms × 11 tokens.
     assert_eq!(r.slo_deadline_ms, 1200 + 150 * 11);
     assert_eq!(
-        (w.requests[1].kind, w.requests[1].model.as_str()),
+        (w.requests[1].kind, w.model(&w.requests[1])),
         (RequestKind::LlmGenerate, "m")
     );
     let e = &w.requests[2];
-    assert_eq!((e.kind, e.model.as_str()), (RequestKind::Embedding, "e5"));
+    assert_eq!((e.kind, w.model(e)), (RequestKind::Embedding, "e5"));
     assert!(
-        e.inputs
+        w.text(e)
+            .inputs
             .iter()
             .all(|s| estimate_tokens(s) >= 2 && estimate_tokens(s) <= 6)
     );
@@ -322,11 +329,7 @@ fn hash_and_shards() {
 #[test]
 #[should_panic(expected = "shard index 3 of 3")]
 fn shard_out_of_range_panics() {
-    let w = Workload {
-        seed: 0,
-        warmup: vec![],
-        requests: vec![],
-    };
+    let w = Workload::from_requests(0, vec![], vec![]);
     let _ = w.shard(3, 3);
 }
 
@@ -339,4 +342,93 @@ fn pick_follows_weights_and_skips_zero() {
     assert_eq!(pick(&items, 4.0, 0.999_999_999), "d");
     // rounding above the total falls back to the last weighted item
     assert_eq!(pick(&items, 4.0, 1.0), "d");
+}
+
+/// The hash is the SHA-256 of the JSON the requests had when each held its model name and
+/// text (`{"warmup":[...],"requests":[...]}`), computed without holding that JSON.
+#[test]
+fn hash_is_of_the_requests_with_their_names_and_text() {
+    use sha2::{Digest, Sha256};
+
+    #[derive(serde::Serialize)]
+    struct Whole {
+        id: u64,
+        offset_us: u64,
+        kind: RequestKind,
+        model: String,
+        priority: Priority,
+        slo_deadline_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        slo_ttft_ms: Option<u64>,
+        prompt: String,
+        prompt_tokens_est: u32,
+        max_tokens: u32,
+        inputs: Vec<String>,
+    }
+    #[derive(serde::Serialize)]
+    struct View {
+        warmup: Vec<Whole>,
+        requests: Vec<Whole>,
+    }
+    let whole = |w: &Workload, specs: &[RequestSpec]| -> Vec<Whole> {
+        specs
+            .iter()
+            .map(|r| {
+                let t = w.text(r);
+                Whole {
+                    id: r.id,
+                    offset_us: r.offset_us,
+                    kind: r.kind,
+                    model: w.model(r).to_owned(),
+                    priority: r.priority,
+                    slo_deadline_ms: r.slo_deadline_ms,
+                    slo_ttft_ms: r.slo_ttft_ms,
+                    prompt: t.prompt,
+                    prompt_tokens_est: r.prompt_tokens_est,
+                    max_tokens: r.max_tokens,
+                    inputs: t.inputs,
+                }
+            })
+            .collect()
+    };
+    let mut hybrid = with_dataset(small(BenchmarkConfig::for_mode(Mode::Hybrid)));
+    hybrid.embedding_input_length = LengthDist::Empirical;
+    let mut synthetic = small(BenchmarkConfig::for_mode(Mode::Hybrid));
+    synthetic.slo.llm_definition = crate::slo::LlmSloDefinition::EndToEnd;
+    for (c, dataset) in [(hybrid, Some(Arc::new(dataset()))), (synthetic, None)] {
+        let w = generate(
+            &c,
+            &WorkloadData {
+                dataset,
+                trace: None,
+            },
+        )
+        .unwrap();
+        let json = serde_json::to_vec(&View {
+            warmup: whole(&w, &w.warmup),
+            requests: whole(&w, &w.requests),
+        })
+        .unwrap();
+        let expected: String = Sha256::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(w.hash(), expected);
+    }
+}
+
+/// A request of the schedule holds no text: its size does not grow with the prompts.
+#[test]
+fn a_request_spec_is_small() {
+    assert!(
+        std::mem::size_of::<RequestSpec>() <= 80,
+        "RequestSpec is {} bytes",
+        std::mem::size_of::<RequestSpec>()
+    );
+    let mut c = small(BenchmarkConfig::for_mode(Mode::Hybrid));
+    c.prompt_length = LengthDist::Fixed { value: 4000 };
+    let w = generate(&c, &WorkloadData::none()).unwrap();
+    let r = w.requests.iter().find(|r| r.kind.is_llm()).unwrap();
+    assert!(r.prompt_tokens_est >= 4000);
+    assert_eq!(estimate_tokens(&w.text(r).prompt), r.prompt_tokens_est);
 }

@@ -258,11 +258,11 @@ impl Measure {
             }
         } else {
             let n = w.data.map(|d| d.len()).unwrap_or(0);
-            if n != req.spec.inputs.len() {
+            if n != req.inputs {
                 return Outcome::Malformed {
                     message: format!(
                         "embeddings response has {n} vectors for {} inputs",
-                        req.spec.inputs.len()
+                        req.inputs
                     ),
                 };
             }

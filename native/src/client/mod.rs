@@ -1,8 +1,9 @@
-//! The HTTP client: turns a [`RequestSpec`] into bytes before the run, sends it at its time,
-//! and measures it into a [`RequestRecord`].
+//! The HTTP client: turns a [`RequestSpec`] and its text into bytes ahead of its send time,
+//! sends it at its time, and measures it into a [`RequestRecord`].
 //!
-//! Requests are serialized before the run starts ([`Client::prepare`]), so sending does no JSON
-//! work. Two transports carry them:
+//! Requests are serialized ahead of sending ([`Client::prepare`], on other threads than the
+//! sending ones: see [`crate::feed`]), so sending does no JSON work. Two transports carry
+//! them:
 //! - **builtin** (the default for `http://` URLs): a small HTTP/1.1 client written for this
 //!   job: a bounded pool of keep-alive connections, each request written with one system call
 //!   from its prepared bytes, the response head parsed with `httparse`, chunked bodies and
@@ -28,7 +29,7 @@ mod via_reqwest;
 use bytes::Bytes;
 use cpbench_core::record::{Outcome, RequestRecord};
 use cpbench_core::request::RequestKind;
-use cpbench_core::workload::RequestSpec;
+use cpbench_core::workload::{RequestSpec, RequestText, Workload};
 use measure::Measure;
 use serde_json::{Value, json};
 use shard::Shard;
@@ -83,11 +84,15 @@ pub struct ClientOptions {
     pub threads: usize,
 }
 
-/// A request ready to send, built before the run.
+/// A request ready to send, built ahead of its send time.
 #[derive(Debug, Clone)]
 pub struct PreparedRequest {
     /// The spec it was built from.
     pub spec: RequestSpec,
+    /// Its model's name.
+    pub model: String,
+    /// Embedding inputs sent (0 for LLM requests).
+    inputs: usize,
     /// The endpoint's path (after the base URL's own path), e.g. `/v1/chat/completions`.
     path: &'static str,
     /// The whole HTTP/1.1 request (builtin transport) or only its body (reqwest).
@@ -103,6 +108,11 @@ impl PreparedRequest {
     /// The body that will be sent (for tests and dry runs).
     pub fn body(&self) -> &[u8] {
         &self.wire[self.body_at..]
+    }
+
+    /// Bytes it holds: the whole request (builtin transport) or its body (reqwest).
+    pub fn size(&self) -> usize {
+        self.wire.len()
     }
 
     fn body_bytes(&self) -> Bytes {
@@ -307,9 +317,27 @@ impl Client {
             .count()
     }
 
-    /// Builds the endpoint, body and headers of a request. `run_tag` makes request ids unique
-    /// across the policies and repetitions of one invocation.
-    pub fn prepare(&self, spec: &RequestSpec, run_tag: &str) -> PreparedRequest {
+    /// Builds the endpoint, body and headers of request `spec` of `workload`, making its
+    /// text now. `run_tag` makes request ids unique across the policies and repetitions of
+    /// one invocation.
+    pub fn prepare(
+        &self,
+        workload: &Workload,
+        spec: &RequestSpec,
+        run_tag: &str,
+    ) -> PreparedRequest {
+        self.prepare_with(spec, workload.model(spec), &workload.text(spec), run_tag)
+    }
+
+    /// [`Client::prepare`] of a request whose model name and text are given (hand-built
+    /// requests).
+    pub fn prepare_with(
+        &self,
+        spec: &RequestSpec,
+        model: &str,
+        text: &RequestText,
+        run_tag: &str,
+    ) -> PreparedRequest {
         let opts = &self.inner.opts;
         let stream = opts.stream && spec.kind.is_llm();
         let (path, body) = match spec.kind {
@@ -317,25 +345,23 @@ impl Client {
                 "/v1/chat/completions",
                 generation_body(
                     spec,
+                    model,
                     "messages",
-                    json!([{"role": "user", "content": spec.prompt}]),
+                    json!([{"role": "user", "content": text.prompt}]),
                     stream,
                 ),
             ),
             RequestKind::LlmGenerate => (
                 "/v1/completions",
-                generation_body(spec, "prompt", json!(spec.prompt), stream),
+                generation_body(spec, model, "prompt", json!(text.prompt), stream),
             ),
             RequestKind::Embedding => {
-                let input = if spec.inputs.len() == 1 {
-                    json!(spec.inputs[0])
+                let input = if text.inputs.len() == 1 {
+                    json!(text.inputs[0])
                 } else {
-                    json!(spec.inputs)
+                    json!(text.inputs)
                 };
-                (
-                    "/v1/embeddings",
-                    json!({"model": spec.model, "input": input}),
-                )
+                ("/v1/embeddings", json!({"model": model, "input": input}))
             }
         };
         let body = serde_json::to_vec(&body).expect("JSON values serialize");
@@ -363,7 +389,13 @@ impl Client {
             (body, 0)
         };
         PreparedRequest {
-            spec: spec.clone(),
+            spec: *spec,
+            model: model.to_owned(),
+            inputs: if spec.kind.is_llm() {
+                0
+            } else {
+                text.inputs.len()
+            },
             path,
             wire: Bytes::from(wire),
             body_at,
@@ -466,15 +498,21 @@ impl Client {
             queue_time_ms: m.queue_time_ms,
             backend_instance: m.backend_instance,
             concurrency_wait_us,
-            ..RequestRecord::for_spec(spec)
+            ..RequestRecord::for_spec(spec, &req.model)
         }
     }
 }
 
 /// The JSON body of a chat or completion request: the prompt (`prompt`, or the chat
 /// `messages`) under `prompt_field`, and exactly `max_tokens` tokens asked for.
-fn generation_body(spec: &RequestSpec, prompt_field: &str, prompt: Value, stream: bool) -> Value {
-    let mut b = json!({ "model": spec.model });
+fn generation_body(
+    spec: &RequestSpec,
+    model: &str,
+    prompt_field: &str,
+    prompt: Value,
+    stream: bool,
+) -> Value {
+    let mut b = json!({ "model": model });
     b[prompt_field] = prompt;
     b["max_tokens"] = json!(spec.max_tokens);
     b["min_tokens"] = json!(spec.max_tokens);

@@ -84,7 +84,7 @@ pub fn embedding_inputs(report: &Report, base_dir: &Path) -> Vec<BTreeMap<u64, u
                         if s.kind == RequestKind::Embedding
                             && s.prompt_tokens_est == r.prompt_tokens_est =>
                     {
-                        out.insert(r.id, s.inputs.len() as u32);
+                        out.insert(r.id, s.num_inputs());
                     }
                     _ => return BTreeMap::new(),
                 }

@@ -24,7 +24,12 @@ async fn run(b: Behavior, kind: RequestKind) -> (cpbench_core::record::RequestRe
         threads: 1,
     })
     .unwrap();
-    let req = client.prepare(&spec(kind), "t");
+    let req = client.prepare_with(
+        &spec(kind),
+        cpbench_tests::SAMPLE_MODEL,
+        &cpbench_tests::sample_text(kind),
+        "t",
+    );
     let rec = client.execute(&req, Instant::now(), 0).await;
     (rec, server)
 }

@@ -45,7 +45,12 @@ fn client(server: &Server, transport: Transport) -> Client {
 }
 
 async fn send(client: &Client, kind: RequestKind) -> RequestRecord {
-    let req = client.prepare(&spec(kind), "t");
+    let req = client.prepare_with(
+        &spec(kind),
+        cpbench_tests::SAMPLE_MODEL,
+        &cpbench_tests::sample_text(kind),
+        "t",
+    );
     client.execute(&req, Instant::now(), 0).await
 }
 

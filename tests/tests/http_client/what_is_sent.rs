@@ -15,7 +15,13 @@ async fn the_builtin_client_writes_exactly_this_request() {
         ..options(server.url(), Transport::Builtin)
     })
     .unwrap();
-    let req = client.prepare(&spec(RequestKind::LlmChat), "t");
+    let kind = RequestKind::LlmChat;
+    let req = client.prepare_with(
+        &spec(kind),
+        cpbench_tests::SAMPLE_MODEL,
+        &cpbench_tests::sample_text(kind),
+        "t",
+    );
     let rec = client.execute(&req, Instant::now(), 0).await;
     assert_eq!(rec.outcome, Outcome::Success);
     let raw = &server.seen()[0].raw;

@@ -158,7 +158,7 @@ pub fn evaluate(input: &PreviewInput<'_>) -> Preview {
             .resolved_format()
             .expect("validated: the dataset has a format");
         match Dataset::parse(bytes, format) {
-            Ok(ds) => data.dataset = Some(ds),
+            Ok(ds) => data.dataset = Some(ds.into()),
             Err(e) => {
                 return Preview::BadFile {
                     file: NamedFile::Dataset,
