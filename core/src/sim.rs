@@ -8,6 +8,7 @@
 //! `Dispatched` gives the queue time and the backend instance. Embeddings arrive whole: their
 //! first token is their end. Same inputs, same bytes.
 
+use crate::cluster::prefix::block_hashes;
 use crate::cluster::{
     Cluster, ClusterError, ClusterEvent, ClusterMetrics, ClusterRequest, ClusterSpec,
 };
@@ -80,6 +81,13 @@ pub fn simulate(
                     prompt_tokens: r.prompt_tokens_est,
                     max_tokens: r.max_tokens,
                     num_inputs: u32::try_from(r.inputs.len()).unwrap_or(u32::MAX),
+                    // The blocks of the text the runner sends (one chat message or the
+                    // completion prompt), as the reference server hashes them.
+                    prefix_blocks: if r.kind.is_llm() {
+                        block_hashes(&r.prompt)
+                    } else {
+                        Vec::new()
+                    },
                 },
             );
         } else if let Some(t) = timer {
@@ -224,7 +232,7 @@ mod tests {
                 (0u16..2000, 0u8..200, any::<u8>(), any::<u8>(), any::<bool>()),
                 1..120,
             ),
-            policy in 0usize..8,
+            policy in 0usize..POLICY_NAMES.len(),
         ) {
             let reqs = workload(&raw);
             let spec = presets::tiny();

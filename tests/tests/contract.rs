@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::time::Instant;
 
+#[path = "contract/prefix_cache.rs"]
+mod prefix_cache;
+
 async fn server_with(policy: &str, cluster: ClusterSpec) -> RunningServer {
     start(ServerOptions {
         host: "127.0.0.1".into(),

@@ -1,5 +1,6 @@
 //! OpenAI-shaped request parsing and response bodies (chat, completions, embeddings, errors).
 
+use cpbench_core::cluster::prefix::{CHAT_SEPARATOR, block_hashes, token_ids_text};
 use cpbench_core::text::{estimate_tokens, mix64, word_at};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -82,6 +83,8 @@ pub(crate) struct Generation {
     pub(crate) max_tokens: u32,
     pub(crate) stream: bool,
     pub(crate) include_usage: bool,
+    /// Hashes of the prompt's full blocks, for the instances' prefix caches.
+    pub(crate) prefix_blocks: Vec<u64>,
 }
 
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
@@ -128,8 +131,13 @@ pub(crate) fn parse_generation(body: &[u8], chat: bool) -> Result<Generation, Ap
         if messages.is_empty() {
             return Err(ApiError::bad_request("`messages` must not be empty"));
         }
+        // The contents in order, joined by a separator (as a chat template puts the messages
+        // one after the other): the text counted and hashed into prefix blocks.
         let mut text = String::new();
-        for m in messages {
+        for (i, m) in messages.iter().enumerate() {
+            if i > 0 {
+                text.push_str(CHAT_SEPARATOR);
+            }
             text.push_str(&content_text(&m.content)?);
         }
         text
@@ -142,8 +150,9 @@ pub(crate) fn parse_generation(body: &[u8], chat: bool) -> Result<Generation, Ap
                 .collect::<Vec<_>>()
                 .join(""),
             Some(Value::Array(items)) if items.iter().all(Value::is_u64) => {
-                // Token ids: one token each.
-                " ".repeat(items.len() * 4)
+                // Token ids: one token each, and blocks of 16 ids.
+                let ids: Vec<u64> = items.iter().filter_map(Value::as_u64).collect();
+                token_ids_text(&ids)
             }
             Some(other) => {
                 return Err(ApiError::bad_request(format!(
@@ -177,6 +186,7 @@ pub(crate) fn parse_generation(body: &[u8], chat: bool) -> Result<Generation, Ap
         max_tokens,
         stream: b.stream,
         include_usage: b.stream_options.is_some_and(|o| o.include_usage),
+        prefix_blocks: block_hashes(&text),
     })
 }
 
@@ -433,9 +443,32 @@ mod tests {
                 prompt_tokens: 2,
                 max_tokens: 5,
                 stream: true,
-                include_usage: true
+                include_usage: true,
+                prefix_blocks: Vec::new(),
             }
         );
+        // Messages are joined with the separator; blocks are hashed from that text, as the
+        // simulator hashes a workload's prompt (sent as one message).
+        let long = "x".repeat(100);
+        let body = json!({"model": "m", "messages": [
+            {"role": "system", "content": long},
+            {"role": "user", "content": [{"type": "text", "text": "y".repeat(60)}]}
+        ]});
+        let g = parse_generation(body.to_string().as_bytes(), true).unwrap();
+        let text = format!("{long}{CHAT_SEPARATOR}{}", "y".repeat(60));
+        assert_eq!(g.prefix_blocks, block_hashes(&text));
+        assert_eq!(g.prefix_blocks.len(), 2);
+        assert_eq!(g.prompt_tokens, estimate_tokens(&text));
+        let one = json!({"model": "m", "messages": [{"role": "user", "content": text}]});
+        let g1 = parse_generation(one.to_string().as_bytes(), true).unwrap();
+        assert_eq!(g1.prefix_blocks[0], g.prefix_blocks[0]);
+        let prompt = json!({"model": "m", "prompt": text});
+        let g2 = parse_generation(prompt.to_string().as_bytes(), false).unwrap();
+        assert_eq!(g2.prefix_blocks, block_hashes(&text));
+        // Token ids: one token each, a block per 16 ids.
+        let ids = json!({"model": "m", "prompt": (0..40).collect::<Vec<u32>>()});
+        let g3 = parse_generation(ids.to_string().as_bytes(), false).unwrap();
+        assert_eq!((g3.prompt_tokens, g3.prefix_blocks.len()), (40, 2));
         let g = parse_generation(br#"{"model":"m","prompt":["ab","cd"]}"#, false).unwrap();
         assert_eq!(g.max_tokens, DEFAULT_MAX_TOKENS);
         assert_eq!(g.prompt_tokens, 1);

@@ -1,0 +1,83 @@
+//! Prefix caching over HTTP: the server names a chat's blocks from the text it receives as
+//! the simulator names them from the workload's prompt, so both count the same hits; and
+//! `/admin/reset` empties the caches.
+
+use super::*;
+use cpbench_core::cluster::PrefixCacheMetrics;
+
+fn spec_of(id: u64, prompt: &str) -> RequestSpec {
+    RequestSpec {
+        id,
+        offset_us: id * 1_000_000,
+        kind: RequestKind::LlmChat,
+        model: "tiny-llm".into(),
+        priority: Priority::Normal,
+        slo_deadline_ms: 10_000,
+        slo_ttft_ms: None,
+        prompt: prompt.into(),
+        prompt_tokens_est: estimate_tokens(prompt),
+        max_tokens: 2,
+        inputs: Vec::new(),
+    }
+}
+
+async fn send(c: &reqwest::Client, url: &str, prompt: &str) {
+    let body = json!({
+        "model": "tiny-llm",
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": 2,
+    });
+    let r = c.post(url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+fn prefix_cache_of(m: &Value) -> PrefixCacheMetrics {
+    serde_json::from_value(m["prefix_cache"].clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_hits_what_the_simulation_hits_and_reset_clears_it() {
+    let system = synthetic_text(7, 200);
+    let prompts: Vec<String> = (0..3)
+        .map(|i| format!("{system} {}", synthetic_text(100 + i, 24)))
+        .collect();
+    let spec = presets::tiny();
+    let s = server_with("cache_aware", spec.clone()).await;
+    let c = client();
+    let url = format!("{}/v1/chat/completions", s.url());
+    for p in &prompts {
+        send(&c, &url, p).await;
+    }
+    let served = prefix_cache_of(&get_json(&c, format!("{}/admin/metrics", s.url())).await);
+    let reqs: Vec<RequestSpec> = (0..3).map(|i| spec_of(i, &prompts[i as usize])).collect();
+    let simulated = simulate(&reqs, &spec, "cache_aware", 42).unwrap();
+    assert_eq!(served, simulated.metrics.prefix_cache);
+    // The system prompt's 12 full blocks, hit by the second and third request.
+    assert_eq!(served.hit_blocks, 2 * 12);
+    assert!(served.miss_blocks >= 12);
+
+    let text = c
+        .get(format!("{}/metrics", s.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let hits = format!("cpbench_prefix_cache_hits_total {}", served.hit_tokens);
+    assert!(text.lines().any(|l| l == hits), "{hits} not in:\n{text}");
+
+    let r = c
+        .post(format!("{}/admin/reset", s.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m = get_json(&c, format!("{}/admin/metrics", s.url())).await;
+    assert_eq!(prefix_cache_of(&m), PrefixCacheMetrics::default());
+    // Nothing cached any more: the first prompt misses again.
+    send(&c, &url, &prompts[0]).await;
+    let m = get_json(&c, format!("{}/admin/metrics", s.url())).await;
+    assert_eq!(prefix_cache_of(&m).hit_blocks, 0);
+    s.shutdown().await;
+}
