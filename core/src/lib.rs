@@ -17,6 +17,8 @@
 //! - [`record`]: what the runner measured for one request.
 //! - [`histogram`], [`slo`], [`metrics`]: records to summaries, percentiles, SLO compliance.
 //! - [`report`]: the versioned result file shared by the runner and the viewer.
+//! - [`import`]: the result files of vLLM's `bench serve`, GuideLLM and AIPerf as imported
+//!   reports.
 //! - [`sse`]: a pure Server-Sent Events decoder for streamed responses.
 //! - [`chart`]: chart specs of reports and workloads, drawn with plotters on any backend.
 //! - [`cluster`], [`sim`]: the reference control plane as a sans-IO state machine, and its
@@ -32,6 +34,7 @@ pub mod config;
 pub mod dataset;
 pub mod experiment;
 pub mod histogram;
+pub mod import;
 mod jsonl;
 pub mod lengths;
 pub mod metrics;

@@ -358,6 +358,16 @@ pub struct TargetArgs {
         value_name = "KEY"
     )]
     pub api_key: Option<String>,
+    /// Token of the control plane's admin API, sent with every /admin/* call (set_policy,
+    /// policy, reset, metrics) as `Authorization: Bearer TOKEN`, never with the measured
+    /// requests. Never written to any output.
+    #[arg(
+        long,
+        env = crate::admin_token::ENV,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
 }
 
 /// Where results go and what the terminal shows.
@@ -527,6 +537,15 @@ pub struct ServeArgs {
     /// Seed of the generated text and embeddings.
     #[arg(long, default_value_t = crate::plan::defaults::SERVE_SEED)]
     pub seed: u64,
+    /// Require this token on every /admin/* request (`Authorization: Bearer TOKEN` or
+    /// `X-Admin-Token: TOKEN`; 401 otherwise). Never written to any output.
+    #[arg(
+        long,
+        env = crate::admin_token::ENV,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
 }
 
 /// Which visualizations `visualize` writes.
@@ -546,7 +565,10 @@ pub enum VisualFormatArg {
 /// `visualize` options.
 #[derive(Debug, Clone, Args)]
 pub struct VisualizeArgs {
-    /// The result file (report_<timestamp>.json).
+    /// The result file (report_<timestamp>.json), or another tool's: `vllm bench serve
+    /// --save-result` JSON, a GuideLLM report (JSON or YAML), AIPerf's
+    /// profile_export_aiperf.json (with the profile_export.jsonl beside it) or
+    /// profile_export.jsonl.
     #[arg(short = 'i', long, value_name = "FILE")]
     pub input: PathBuf,
     /// Output folder.

@@ -6,6 +6,7 @@
 //! keeps what was measured: the report is returned with `partial: true` together with the
 //! error.
 
+use crate::admin_token::AdminToken;
 use crate::client::{Client, ClientOptions, PreparedRequest, Transport};
 use crate::control::launch::redact;
 use crate::control::{ControlPlane, HealthCheck, Launched, SwitchMode};
@@ -49,6 +50,8 @@ pub struct BenchOptions {
     pub switch: SwitchMode,
     /// Bearer token for the control plane.
     pub api_key: Option<String>,
+    /// Token of the control plane's admin API, sent with every admin call.
+    pub admin_token: Option<AdminToken>,
     /// Where launch logs go.
     pub output_dir: PathBuf,
     /// No progress output.
@@ -92,6 +95,7 @@ impl BenchOptions {
             drain: Duration::from_secs_f64(defaults::DRAIN_S),
             launch_timeout: Duration::from_secs_f64(defaults::LAUNCH_TIMEOUT_S),
             health: HealthCheck::Auto,
+            admin_token: None,
             max_connections: defaults::CONNECTIONS,
             max_response_bytes: defaults::MAX_RESPONSE_MIB << 20,
             tokenizer: None,
@@ -217,6 +221,8 @@ async fn run_into(
                 policy: first.policy.clone(),
                 cluster: spec.clone(),
                 seed: first.config.seed,
+                // Loopback only, and no admin token: only this process talks to it.
+                ..server::ServerOptions::default()
             })
             .await
             .context("starting the embedded reference control plane")?;
@@ -385,7 +391,8 @@ async fn run_step(
     first_run: bool,
 ) -> Result<PolicyRun> {
     let client = client_for(opts, url, &step.config)?;
-    let cp = ControlPlane::new(client.http().clone(), client.base_url());
+    let cp = ControlPlane::new(client.http().clone(), client.base_url())
+        .with_admin_token(opts.admin_token.clone());
     cp.wait_ready(&opts.health, READY_TIMEOUT).await?;
     let mut notes = Vec::new();
     if switch == PolicySwitch::Verified {

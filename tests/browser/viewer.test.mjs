@@ -520,3 +520,112 @@ test('the page fits a phone screen', async () => {
   assert.ok(overflow2 <= 1, `preview is ${overflow2}px wider than the screen`);
   await phone.close();
 });
+
+test('results of vLLM, GuideLLM and AIPerf load next to ours, named after their tool, with the numbers their files carry', async () => {
+  const ours = await readFixture('compare.json');
+  const vllm = await readFixture('import/vllm-detailed.json');
+  const guidellm = await readFixture('import/guidellm-benchmarks.json');
+  const aiperf = await readFixture('import/profile_export_aiperf.json');
+  const { page, log } = await loadFiles([
+    'compare.json',
+    'import/vllm-detailed.json',
+    'import/guidellm-benchmarks.json',
+    'import/profile_export_aiperf.json',
+    'import/profile_export.jsonl',
+  ]);
+  const n = ours.runs.length + 1 + guidellm.benchmarks.length + 1;
+  await page.waitForFunction((n) => document.querySelectorAll('#summary-table tbody tr').length === n, n);
+  // The JSONL file joined its aggregate file: four files, no error.
+  assert.equal(await page.locator('#file-list .file').count(), 4);
+  assert.equal(await page.locator('#load-errors .error').count(), 0);
+  const rows = await tableCells(page);
+  const byName = Object.fromEntries(rows.map((r) => [r.cells.policy.text, r.cells]));
+  const g = (b) => b.metrics;
+  const expect = {
+    'vllm-detailed.json: vLLM bench serve: poisson @4 req/s': {
+      throughput: vllm.request_throughput,
+      output_tokens: vllm.output_throughput,
+      ttft_p50: vllm.p50_ttft_ms,
+      ttft_p99: vllm.p99_ttft_ms,
+      tpot_p50: vllm.p50_tpot_ms,
+      e2e_avg: vllm.mean_e2el_ms,
+      e2e_p99: vllm.p99_e2el_ms,
+      errors: 0,
+    },
+    ...Object.fromEntries(guidellm.benchmarks.map((b) => [
+      `guidellm-benchmarks.json: GuideLLM ${guidellm.metadata.guidellm_version}: constant @${b.config.strategy.rate} req/s`,
+      {
+        throughput: g(b).requests_per_second.successful.mean,
+        output_tokens: g(b).output_tokens_per_second.successful.mean,
+        ttft_p50: g(b).time_to_first_token_ms.successful.percentiles.p50,
+        ttft_p99: g(b).time_to_first_token_ms.successful.percentiles.p99,
+        // GuideLLM's ITL is our TPOT.
+        tpot_p50: g(b).inter_token_latency_ms.successful.percentiles.p50,
+        e2e_avg: g(b).request_latency.successful.mean * 1000,
+        e2e_p99: g(b).request_latency.successful.percentiles.p99 * 1000,
+        errors: 0,
+      },
+    ])),
+    'profile_export_aiperf.json: AIPerf 0.13.0: poisson @4 req/s': {
+      throughput: aiperf.request_throughput.avg,
+      output_tokens: aiperf.output_token_throughput.avg,
+      ttft_p50: aiperf.time_to_first_token.p50,
+      ttft_p99: aiperf.time_to_first_token.p99,
+      tpot_p50: aiperf.inter_token_latency.p50,
+      e2e_avg: aiperf.request_latency.avg,
+      e2e_p99: aiperf.request_latency.p99,
+      errors: 0,
+    },
+  };
+  for (const [name, cols] of Object.entries(expect)) {
+    const cells = byName[name];
+    assert.ok(cells, `row ${name} in ${Object.keys(byName).join(' | ')}`);
+    for (const [col, v] of Object.entries(cols)) {
+      assert.ok(Math.abs(Number(cells[col].value) - v) <= 1e-9 * Math.max(1, Math.abs(v)), `${name} ${col}: ${cells[col].value} vs ${v}`);
+    }
+    // What no other tool carries is shown as missing, never as 0.
+    for (const col of ['slo', 'high_ttft_p99']) {
+      assert.equal(cells[col].text, '-', `${name} ${col}`);
+      assert.equal(cells[col].value, undefined, `${name} ${col} has no value`);
+    }
+  }
+  // Our runs keep their numbers.
+  for (const r of ours.runs) {
+    const cells = byName[`compare.json: ${r.policy}`];
+    assert.equal(Number(cells.ttft_p99.value), r.summary.ttft.p99_ms);
+    assert.equal(Number(cells.slo.value), r.summary.slo_compliance);
+  }
+  // Each imported file says where it came from, what it lacks and how its tool differs.
+  const cards = await page.$$eval('#file-list .file', (fs) => fs.map((f) => f.textContent));
+  assert.ok(cards.some((c) => c.includes('imported: GuideLLM 0.8.1') && c.includes('Not in this file:') && c.includes('ITL (gaps between chunks)')), cards.join('\n'));
+  assert.ok(cards.some((c) => c.includes('imported: AIPerf 0.13.0') && c.includes('profile_export_aiperf.json with profile_export.jsonl')));
+  assert.ok(cards.some((c) => c.includes('imported: vLLM bench serve') && c.includes('difference(s) of definition')));
+  // The distributions of the per-request values are drawn for the imported runs too.
+  await waitForCharts(page);
+  const legend = await page.$$eval('#chart-cdf .legend-name', (es) => es.map((e) => e.textContent));
+  assert.ok(legend.includes('vllm-detailed.json: vLLM bench serve: poisson @4 req/s'), legend.join(' | '));
+  assert.ok(legend.includes('profile_export_aiperf.json: AIPerf 0.13.0: poisson @4 req/s'));
+  assertClean(log);
+  await page.close();
+});
+
+test('another tool\'s file of an unsupported version or malformed is refused, naming the tool and what is wrong', async () => {
+  const { page, log } = await openPage(browser.context, server.origin + '/?url=fixtures/import/vllm-detailed.json');
+  await page.waitForSelector('#summary-table tbody tr');
+  const guidellm = await readFixture('import/guidellm-benchmarks.json');
+  guidellm.metadata.version = 3;
+  const aiperf = await readFixture('import/profile_export_aiperf.json');
+  aiperf.request_throughput.avg = 'fast';
+  await page.click('.paste summary');
+  for (const doc of [guidellm, aiperf]) {
+    await page.fill('#paste-input', JSON.stringify(doc));
+    await page.click('#paste-load');
+  }
+  await page.waitForFunction(() => document.querySelectorAll('#load-errors .error').length === 2);
+  const messages = await page.$$eval('#load-errors .error-message', (es) => es.map((e) => e.textContent));
+  assert.match(messages[0], /^GuideLLM 0\.8\.1 file is not supported: its report has metadata\.version 3; supported: .*metadata\.version 2/);
+  assert.equal(messages[1], 'AIPerf 0.13.0 file is malformed: `request_throughput/avg` is "fast", expected a number');
+  assert.equal(await page.locator('#summary-table tbody tr').count(), 1, 'the good file stays');
+  assertClean(log);
+  await page.close();
+});

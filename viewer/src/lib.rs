@@ -1,7 +1,8 @@
 //! The browser viewer of sage-cp-bench result files.
 //!
 //! A leptos app (client-side rendering, compiled to WebAssembly) that loads one or several
-//! result files (file picker, drag and drop, paste, `?url=`), compares their runs in a
+//! result files (file picker, drag and drop, paste, `?url=`), its own or those of `vllm bench
+//! serve`, GuideLLM and AIPerf (read by [`cpbench_core::import`]), compares their runs in a
 //! sortable summary table and interactive charts drawn with plotters on `<canvas>` from the
 //! chart specs of [`cpbench_core::chart`], and previews the workload of a config, generated in
 //! the browser by the same core as the runner (so its hash equals the native one).

@@ -1,5 +1,6 @@
 //! Reading result files: text in, a [`Report`] or an error that says where the text is wrong.
 
+use cpbench_core::import::{self, ImportError};
 use cpbench_core::report::{Report, ReportError};
 use std::fmt;
 
@@ -70,23 +71,28 @@ pub fn excerpt(text: &str, line: usize, column: usize) -> Option<String> {
     Some(format!("{shown}\n{}^", " ".repeat(caret_at)))
 }
 
-/// Reads a result file's text. A refused `schema_version` keeps `Report::from_json`'s message
-/// (which versions it found and reads); malformed JSON gets its line, column and excerpt.
+/// Reads a result file's text: a sage-cp-bench report, or another tool's result file imported
+/// ([`import::read`]). A refused `schema_version` keeps `Report::from_json`'s message (which
+/// versions it found and reads); malformed JSON gets its line, column and excerpt; another
+/// tool's file that cannot be read names the tool and what is wrong.
 pub fn parse_report(source: &str, text: &str) -> Result<Report, LoadError> {
-    Report::from_json(text).map_err(|e| {
-        let mut err = LoadError::new(source, e.to_string());
-        if let ReportError::Json(j) = &e
-            && j.line() > 0
-        {
-            err.line = Some(j.line());
-            err.column = Some(j.column());
-            err.excerpt = excerpt(text, j.line(), j.column());
-        }
-        if text.trim().is_empty() {
-            err.message = "the file is empty: expected a sage-cp-bench result file (JSON)".into();
-        }
-        err
-    })
+    import::read(text).map_err(|e| load_error(source, text, e))
+}
+
+/// The [`LoadError`] of a file that could not be read (see [`parse_report`]).
+pub fn load_error(source: &str, text: &str, e: ImportError) -> LoadError {
+    let mut err = LoadError::new(source, e.to_string());
+    if let ImportError::Own(ReportError::Json(j)) = &e
+        && j.line() > 0
+    {
+        err.line = Some(j.line());
+        err.column = Some(j.column());
+        err.excerpt = excerpt(text, j.line(), j.column());
+    }
+    if text.trim().is_empty() {
+        err.message = "the file is empty: expected a result file (JSON)".into();
+    }
+    err
 }
 
 /// `name`, or `name (2)`, `name (3)`, ... when `taken` already has it.

@@ -1,14 +1,15 @@
 //! The results tab: loading result files, the summary table, the comparison charts.
 
 use crate::charts::{ChartView, Select};
-use crate::load::{LoadError, parse_report, unique_name, url_file_name};
+use crate::load::{LoadError, load_error, unique_name, url_file_name};
 use crate::web;
 use cpbench_core::chart::metric::{Breakdown, GpuMetric, LatencyMetric, Percentile, SeriesField};
 use cpbench_core::chart::runs::{NamedRun, name_runs};
 use cpbench_core::chart::table::{Column, SummaryRow, best_row, sort_rows, summary_rows};
 use cpbench_core::chart::{ChartSpec, color};
 use cpbench_core::chart::{compare, control_plane, distribution, intervals};
-use cpbench_core::report::{GpuStatus, Report, ReportKind};
+use cpbench_core::import;
+use cpbench_core::report::{GpuStatus, ImportInfo, Report, ReportKind};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
@@ -46,17 +47,34 @@ impl Files {
 
     /// Parses `text` and adds it as a file named `name`, or records why it could not be read.
     fn add_text(&self, name: &str, text: &str) {
-        let id = self.id();
-        match parse_report(name, text) {
-            Ok(report) => self.files.update(|fs| {
-                let name = unique_name(name, fs.iter().map(|f| f.name.as_str()));
-                fs.push(LoadedFile {
-                    id,
-                    name,
-                    report: Arc::new(report),
-                });
-            }),
-            Err(e) => self.errors.update(|es| es.push((id, e))),
+        self.add_batch(vec![(name.to_owned(), text.to_owned())]);
+    }
+
+    /// Parses files loaded together and adds each, or records why it could not be read; an
+    /// AIPerf `profile_export.jsonl` joins the AIPerf aggregate file of the same batch
+    /// ([`import::read_batch`]).
+    fn add_batch(&self, batch: Vec<(String, String)>) {
+        let pairs: Vec<(&str, &str)> = batch
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        for ((name, text), result) in batch.iter().zip(import::read_batch(&pairs)) {
+            let id = self.id();
+            match result {
+                None => {}
+                Some(Ok(report)) => self.files.update(|fs| {
+                    let name = unique_name(name, fs.iter().map(|f| f.name.as_str()));
+                    fs.push(LoadedFile {
+                        id,
+                        name,
+                        report: Arc::new(report),
+                    });
+                }),
+                Some(Err(e)) => {
+                    let e = load_error(name, text, e);
+                    self.errors.update(|es| es.push((id, e)));
+                }
+            }
         }
     }
 
@@ -65,34 +83,36 @@ impl Files {
         self.errors.update(|es| es.push((id, e)));
     }
 
-    fn add_file(self, file: web_sys::File) {
+    /// Reads the chosen or dropped files, then adds them as one batch.
+    fn add_file_list(self, list: Option<web_sys::FileList>) {
+        let Some(list) = list else { return };
+        let chosen: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
         spawn_local(async move {
-            let name = file.name();
-            match web::file_text(&file).await {
-                Ok(text) => self.add_text(&name, &text),
-                Err(e) => self.add_error(LoadError::new(
-                    name,
-                    format!("could not read the file: {e}"),
-                )),
+            let mut batch = Vec::new();
+            for file in chosen {
+                let name = file.name();
+                match web::file_text(&file).await {
+                    Ok(text) => batch.push((name, text)),
+                    Err(e) => self.add_error(LoadError::new(
+                        name,
+                        format!("could not read the file: {e}"),
+                    )),
+                }
             }
+            self.add_batch(batch);
         });
     }
 
-    fn add_file_list(self, list: Option<web_sys::FileList>) {
-        let Some(list) = list else { return };
-        for i in 0..list.length() {
-            if let Some(f) = list.get(i) {
-                self.add_file(f);
+    /// Fetches the `?url=` files, then adds them as one batch.
+    async fn load_urls(self, urls: Vec<String>) {
+        let mut batch = Vec::new();
+        for url in urls {
+            match web::fetch_text(&url).await {
+                Ok(text) => batch.push((url_file_name(&url), text)),
+                Err(e) => self.add_error(LoadError::new(url, e)),
             }
         }
-    }
-
-    async fn load_url(self, url: String) {
-        let name = url_file_name(&url);
-        match web::fetch_text(&url).await {
-            Ok(text) => self.add_text(&name, &text),
-            Err(e) => self.add_error(LoadError::new(url, e)),
-        }
+        self.add_batch(batch);
     }
 
     /// Runs `f` on the named runs of every loaded file.
@@ -134,11 +154,7 @@ pub(crate) fn Results(
     // `?url=...` (repeatable): fetch each once, at start, adding them in the order given.
     let urls = web::url_params();
     if !urls.is_empty() {
-        spawn_local(async move {
-            for url in urls {
-                files.load_url(url).await;
-            }
-        });
+        spawn_local(files.load_urls(urls));
     }
 
     let dragging = RwSignal::new(false);
@@ -192,7 +208,7 @@ pub(crate) fn Results(
                         }}
                     </p>
                     <p class="drop-sub">
-                        "JSON result files written by sage-cp-bench (run, compare, sweep, experiment, simulate). Several files are compared side by side."
+                        "JSON result files written by sage-cp-bench (run, compare, sweep, experiment, simulate), or by vLLM bench serve, GuideLLM (JSON or YAML) and AIPerf (profile_export_aiperf.json with profile_export.jsonl). Several files are compared side by side."
                     </p>
                     <label class="button primary">
                         "Choose files…"
@@ -200,7 +216,7 @@ pub(crate) fn Results(
                             id="file-input"
                             type="file"
                             multiple
-                            accept=".json,application/json"
+                            accept=".json,.jsonl,.yaml,.yml,application/json"
                             on:change=move |ev| {
                                 let input: web_sys::HtmlInputElement = event_target(&ev);
                                 files.add_file_list(input.files());
@@ -305,6 +321,7 @@ fn FileList(files: Files) -> impl IntoView {
                             <div class="file-head">
                                 <strong class="file-name">{f.name.clone()}</strong>
                                 <span class="badge">{kind_name(r.kind)}</span>
+                                {r.imported.as_ref().map(|i| view! { <span class="badge imported">{format!("imported: {}", i.label())}</span> })}
                                 {(r.simulated && r.kind != ReportKind::Simulation)
                                     .then(|| view! { <span class="badge sim">"simulated"</span> })}
                                 {r.partial.then(|| view! { <span class="badge warn">"partial"</span> })}
@@ -318,7 +335,8 @@ fn FileList(files: Files) -> impl IntoView {
                                 </button>
                             </div>
                             <p class="file-meta">
-                                {format!(
+                                {meta_line(&r)}
+                                {r.imported.is_none().then(|| format!(
                                     "{} run(s) · {} requests each · seed {} · workload {} · {} {} · {} · ",
                                     r.runs.len(),
                                     r.workload_requests,
@@ -327,7 +345,7 @@ fn FileList(files: Files) -> impl IntoView {
                                     r.tool.name,
                                     r.tool.version,
                                     r.created_at,
-                                )}
+                                ))}
                                 <span
                                     class="gpu-status"
                                     title=(!gpu_detail.is_empty()).then_some(gpu_detail)
@@ -335,6 +353,7 @@ fn FileList(files: Files) -> impl IntoView {
                                     {gpu}
                                 </span>
                             </p>
+                            {r.imported.clone().map(imported_details)}
                             {(!warnings.is_empty())
                                 .then(|| {
                                     view! {
@@ -360,6 +379,38 @@ fn FileList(files: Files) -> impl IntoView {
                 }
             />
         </div>
+    }
+}
+
+/// The first words of a file's description: for an imported file, where it came from (the
+/// seed, workload and GPU lines of our files mean nothing there).
+fn meta_line(r: &Report) -> Option<String> {
+    let i = r.imported.as_ref()?;
+    Some(format!(
+        "{} run(s) · {} {} · {}{} · ",
+        r.runs.len(),
+        i.label(),
+        i.source,
+        r.created_at,
+        r.environment
+            .control_plane_url
+            .as_deref()
+            .map(|u| format!(" · against {u}"))
+            .unwrap_or_default(),
+    ))
+}
+
+/// What an imported file lacks of our metrics and how its tool's definitions differ.
+fn imported_details(i: ImportInfo) -> impl IntoView {
+    let lacks = i.lacks.join(", ");
+    let definitions = i.definitions;
+    let n = definitions.len();
+    view! {
+        <p class="imported-lacks">{format!("Not in this file: {lacks}.")}</p>
+        <details class="imported-definitions">
+            <summary>{format!("{n} difference(s) of definition")}</summary>
+            <ul>{definitions.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul>
+        </details>
     }
 }
 

@@ -6,6 +6,7 @@ use super::control_plane;
 use super::distribution::cdf;
 use super::metric::{Breakdown, GpuMetric, LatencyMetric, Percentile, SeriesField};
 use super::runs::NamedRun;
+use super::values;
 use super::{Axis, ChartKind, ChartSpec, Point, Series, color};
 use crate::report::PolicyRun;
 use std::collections::BTreeSet;
@@ -47,8 +48,7 @@ pub fn throughput(runs: &[NamedRun<'_>]) -> ChartSpec {
         Axis::new("Requests", "req/s"),
         runs.iter()
             .map(|r| {
-                let s = &r.run.summary;
-                r.series(bar_points([Some(s.request_throughput_rps), Some(s.goodput_rps)]))
+                r.series(bar_points([values::throughput(r.run), values::goodput(r.run)]))
             })
             .collect(),
     )
@@ -64,8 +64,10 @@ pub fn token_throughput(runs: &[NamedRun<'_>]) -> ChartSpec {
         Axis::new("Tokens", "tok/s"),
         runs.iter()
             .map(|r| {
-                let s = &r.run.summary;
-                r.series(bar_points([Some(s.output_tokens_per_s), Some(s.total_tokens_per_s)]))
+                r.series(bar_points([
+                    values::output_tokens_per_s(r.run),
+                    values::total_tokens_per_s(r.run),
+                ]))
             })
             .collect(),
     )
@@ -90,8 +92,10 @@ pub fn latency_percentiles(runs: &[NamedRun<'_>], metric: LatencyMetric) -> Char
         Axis::new(metric.short(), "ms"),
         runs.iter()
             .map(|r| {
-                let stats = metric.stats(&r.run.summary);
-                r.series(bar_points(ps.iter().map(|p| stats.map(|s| p.of(s)))))
+                r.series(bar_points(
+                    ps.iter()
+                        .map(|p| values::latency_percentile(r.run, metric, *p)),
+                ))
             })
             .collect(),
     )
@@ -233,7 +237,7 @@ pub fn sweep_throughput(runs: &[NamedRun<'_>]) -> ChartSpec {
         kind: ChartKind::Lines { markers: true },
         x: Axis::new("Offered rate", "req/s"),
         y: Axis::new("Throughput", "req/s"),
-        series: sweep_series(runs, |r| Some(r.summary.request_throughput_rps)),
+        series: sweep_series(runs, values::throughput),
     }
 }
 
@@ -250,7 +254,7 @@ pub fn sweep_latency(runs: &[NamedRun<'_>], metric: LatencyMetric, p: Percentile
         kind: ChartKind::Lines { markers: true },
         x: Axis::new("Offered rate", "req/s"),
         y: Axis::new(format!("{} {}", metric.short(), p.as_str()), "ms"),
-        series: sweep_series(runs, |r| metric.stats(&r.summary).map(|s| p.of(s))),
+        series: sweep_series(runs, |r| values::latency_percentile(r, metric, p)),
     }
 }
 
@@ -335,7 +339,7 @@ pub fn slo_overall(runs: &[NamedRun<'_>]) -> ChartSpec {
         y: Axis::new("SLO compliance", "%"),
         series: runs
             .iter()
-            .map(|r| r.series(vec![Point::new(0.0, r.run.summary.slo_compliance * 100.0)]))
+            .map(|r| r.series(bar_points([values::slo_compliance(r.run).map(|v| v * 100.0)])))
             .collect(),
     }
 }

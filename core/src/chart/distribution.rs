@@ -7,6 +7,7 @@ use super::runs::NamedRun;
 use super::table::ms;
 use super::workload::nice_width;
 use super::{Axis, ChartKind, ChartSpec, Point, format_number};
+use crate::metrics::LatencyStats;
 
 /// Most points of a CDF line.
 pub const CDF_POINTS: usize = 200;
@@ -44,10 +45,14 @@ pub const HISTOGRAM_BINS: usize = 40;
 /// and p99 marked; `None` when the run has no values of that metric.
 pub fn latency_histogram(r: &NamedRun<'_>, metric: LatencyMetric) -> Option<GuidedChart> {
     let h = metric.histogram(&r.run.histograms);
-    let stats = metric.stats(&r.run.summary)?;
     if h.is_empty() {
         return None;
     }
+    // An imported run has no summary statistics: its guides come from the histogram.
+    let stats = metric
+        .stats(&r.run.summary)
+        .copied()
+        .or_else(|| LatencyStats::from_histogram(h))?;
     let buckets: Vec<(f64, u64)> = h.buckets().map(|(us, n)| (us as f64 / 1000.0, n)).collect();
     let lo = buckets.first().map_or(0.0, |b| b.0);
     let hi = buckets.last().map_or(0.0, |b| b.0);

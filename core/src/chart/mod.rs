@@ -32,6 +32,7 @@ pub mod metric;
 pub mod request_mix;
 pub mod runs;
 pub mod table;
+pub mod values;
 pub mod verdicts;
 pub mod workload;
 

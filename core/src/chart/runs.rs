@@ -2,7 +2,7 @@
 //! its series get in every chart ([`name_runs`]).
 
 use super::{Point, Series, color};
-use crate::report::{PolicyRun, PolicyStatistics, Report};
+use crate::report::{ImportInfo, PolicyRun, PolicyStatistics, Report};
 use std::fmt::Write;
 
 /// One run to chart, with the names its series get.
@@ -17,14 +17,28 @@ pub struct NamedRun<'a> {
     /// With repeated trials: the statistics of this policy and variant over the trials (`run`
     /// is then the first trial's run, which the per-run charts show).
     pub stats: Option<&'a PolicyStatistics>,
+    /// For a run imported from another tool's file: where it came from (its label names the
+    /// tool in every series name).
+    pub tool: Option<&'a ImportInfo>,
 }
 
 impl NamedRun<'_> {
-    /// The series name: [`run_label`], after the file's name when several files are shown.
+    /// The series name: [`run_label`], after the tool's name and version for an imported
+    /// run (`GuideLLM 0.8.1: constant @2 req/s`), and after the file's name when several files
+    /// are shown.
     pub fn name(&self) -> String {
+        self.prefixed(run_label(self.run))
+    }
+
+    /// `s` after the tool's label (imported runs) and the file's name (several files).
+    fn prefixed(&self, s: String) -> String {
+        let s = match self.tool {
+            Some(t) => format!("{}: {s}", t.label()),
+            None => s,
+        };
         match self.file {
-            Some(f) => format!("{f}: {}", run_label(self.run)),
-            None => run_label(self.run),
+            Some(f) => format!("{f}: {s}"),
+            None => s,
         }
     }
 
@@ -37,12 +51,9 @@ impl NamedRun<'_> {
         }
     }
 
-    /// The policy, after the file's name when several files are shown.
+    /// The policy, after the tool and the file as in [`name`](Self::name).
     fn policy_name(&self) -> String {
-        match self.file {
-            Some(f) => format!("{f}: {}", self.run.policy),
-            None => self.run.policy.clone(),
-        }
+        self.prefixed(self.run.policy.clone())
     }
 
     /// The name without the request rate: the series a sweep's runs share.
@@ -92,14 +103,15 @@ pub fn name_runs<'a>(files: &[(&'a str, &'a Report)]) -> Vec<NamedRun<'a>> {
     files
         .iter()
         .flat_map(|&(name, report)| {
-            representatives(report).map(move |(run, stats)| (name, run, stats))
+            representatives(report).map(move |(run, stats)| (name, report, run, stats))
         })
         .enumerate()
-        .map(|(index, (name, run, stats))| NamedRun {
+        .map(|(index, (name, report, run, stats))| NamedRun {
             run,
             index,
             file: several.then_some(name),
             stats,
+            tool: report.imported.as_ref(),
         })
         .collect()
 }

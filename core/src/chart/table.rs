@@ -2,7 +2,9 @@
 //! same way, and sortable by any column. The columns ([`Column`]) are defined here once: the
 //! viewer, the HTML and Markdown reports and the terminal table each pick which to show.
 
+use super::metric::{LatencyMetric, Percentile};
 use super::runs::NamedRun;
+use super::values;
 use crate::metrics::Summary;
 use crate::report::PolicyRun;
 use std::cmp::Ordering;
@@ -79,8 +81,8 @@ impl Column {
     pub fn set(self, r: &mut SummaryRow, v: f64) {
         match self {
             Self::Policy => {}
-            Self::Throughput => r.throughput_rps = v,
-            Self::OutputTokens => r.output_tokens_per_s = v,
+            Self::Throughput => r.throughput_rps = Some(v),
+            Self::OutputTokens => r.output_tokens_per_s = Some(v),
             Self::TtftP50 => r.ttft_p50_ms = Some(v),
             Self::TtftP99 => r.ttft_p99_ms = Some(v),
             Self::HighTtftP99 => r.high_ttft_p99_ms = Some(v),
@@ -89,10 +91,10 @@ impl Column {
             Self::E2eP99 => r.e2e_p99_ms = Some(v),
             Self::LlmE2eAvg => r.llm_e2e_avg_ms = Some(v),
             Self::EmbeddingE2eAvg => r.embedding_e2e_avg_ms = Some(v),
-            Self::Slo => r.slo_compliance = v,
+            Self::Slo => r.slo_compliance = Some(v),
             Self::LlmSlo => r.llm_slo = Some(v),
             Self::EmbeddingSlo => r.embedding_slo = Some(v),
-            Self::Errors => r.error_rate = v,
+            Self::Errors => r.error_rate = Some(v),
         }
     }
 
@@ -178,8 +180,8 @@ impl Column {
     pub fn value(self, r: &SummaryRow) -> Option<f64> {
         match self {
             Self::Policy => None,
-            Self::Throughput => Some(r.throughput_rps),
-            Self::OutputTokens => Some(r.output_tokens_per_s),
+            Self::Throughput => r.throughput_rps,
+            Self::OutputTokens => r.output_tokens_per_s,
             Self::TtftP50 => r.ttft_p50_ms,
             Self::TtftP99 => r.ttft_p99_ms,
             Self::HighTtftP99 => r.high_ttft_p99_ms,
@@ -188,10 +190,10 @@ impl Column {
             Self::E2eP99 => r.e2e_p99_ms,
             Self::LlmE2eAvg => r.llm_e2e_avg_ms,
             Self::EmbeddingE2eAvg => r.embedding_e2e_avg_ms,
-            Self::Slo => Some(r.slo_compliance),
+            Self::Slo => r.slo_compliance,
             Self::LlmSlo => r.llm_slo,
             Self::EmbeddingSlo => r.embedding_slo,
-            Self::Errors => Some(r.error_rate),
+            Self::Errors => r.error_rate,
         }
     }
 
@@ -215,8 +217,12 @@ impl Column {
                     r.name.clone()
                 }
             }
-            Self::Throughput => format!("{:.1}", r.throughput_rps),
-            Self::OutputTokens => format!("{:.0}", r.output_tokens_per_s),
+            Self::Throughput => r
+                .throughput_rps
+                .map_or_else(|| "-".into(), |v| format!("{v:.1}")),
+            Self::OutputTokens => r
+                .output_tokens_per_s
+                .map_or_else(|| "-".into(), |v| format!("{v:.0}")),
             c if c.is_percent() => pct(self.value(r)),
             _ => ms(self.value(r)),
         }
@@ -287,10 +293,10 @@ pub struct SummaryRow {
     pub name: String,
     /// Index of the run (its colour).
     pub index: usize,
-    /// Successful requests per second.
-    pub throughput_rps: f64,
-    /// Output tokens per second.
-    pub output_tokens_per_s: f64,
+    /// Successful requests per second; `None` when an imported file lacks it.
+    pub throughput_rps: Option<f64>,
+    /// Output tokens per second; `None` when an imported file lacks it.
+    pub output_tokens_per_s: Option<f64>,
     /// Median TTFT, ms.
     pub ttft_p50_ms: Option<f64>,
     /// 99th percentile TTFT, ms.
@@ -307,14 +313,17 @@ pub struct SummaryRow {
     pub llm_e2e_avg_ms: Option<f64>,
     /// Mean E2E latency of embedding requests, ms; `None` without successful ones.
     pub embedding_e2e_avg_ms: Option<f64>,
-    /// SLO compliance, 0 to 1.
-    pub slo_compliance: f64,
+    /// SLO compliance, 0 to 1; `None` for an imported run (no SLO was judged).
+    pub slo_compliance: Option<f64>,
     /// SLO compliance of the LLM kinds together, 0 to 1; `None` without LLM requests.
     pub llm_slo: Option<f64>,
     /// SLO compliance of embedding requests, 0 to 1; `None` without them.
     pub embedding_slo: Option<f64>,
-    /// Failed requests / all requests, 0 to 1.
-    pub error_rate: f64,
+    /// Failed requests / all requests, 0 to 1; `None` when an imported file lacks a count.
+    pub error_rate: Option<f64>,
+    /// The tool and version an imported run came from (`GuideLLM 0.8.1`); `None` for this
+    /// tool's runs.
+    pub imported_from: Option<String>,
     /// Whether the run was interrupted.
     pub partial: bool,
     /// Trials behind the values: 1 for a single run; more when the values are means over
@@ -354,6 +363,7 @@ impl SummaryRow {
     /// intervals' half-widths.
     pub fn of(r: &NamedRun<'_>) -> Self {
         let mut row = Self::of_run(r.run, r.name(), r.index);
+        row.imported_from = r.tool.map(|t| t.label());
         if let Some(stats) = r.stats {
             for (id, est) in &stats.metrics {
                 let Some(c) = Column::from_id(id) else {
@@ -371,33 +381,34 @@ impl SummaryRow {
 
     /// The row of a run, with the name and index it gets.
     pub fn of_run(run: &PolicyRun, name: String, index: usize) -> Self {
-        let s = &run.summary;
         let (llm_slo, llm_e2e_avg_ms) = llm_kinds(run);
         let embedding = run.by_kind.get("embedding");
+        let p = |m: LatencyMetric, q: Percentile| values::latency_percentile(run, m, q);
         Self {
             name,
             index,
-            throughput_rps: s.request_throughput_rps,
-            output_tokens_per_s: s.output_tokens_per_s,
-            ttft_p50_ms: s.ttft.as_ref().map(|l| l.p50_ms),
-            ttft_p99_ms: s.ttft.as_ref().map(|l| l.p99_ms),
+            throughput_rps: values::throughput(run),
+            output_tokens_per_s: values::output_tokens_per_s(run),
+            ttft_p50_ms: p(LatencyMetric::Ttft, Percentile::P50),
+            ttft_p99_ms: p(LatencyMetric::Ttft, Percentile::P99),
             high_ttft_p99_ms: run
                 .by_priority
                 .get("HIGH")
                 .and_then(|h| h.ttft.as_ref())
                 .map(|l| l.p99_ms),
-            tpot_p50_ms: s.tpot.as_ref().map(|l| l.p50_ms),
-            e2e_avg_ms: s.e2e.as_ref().map(|l| l.mean_ms),
-            e2e_p99_ms: s.e2e.as_ref().map(|l| l.p99_ms),
+            tpot_p50_ms: p(LatencyMetric::Tpot, Percentile::P50),
+            e2e_avg_ms: values::latency_mean(run, LatencyMetric::E2e),
+            e2e_p99_ms: p(LatencyMetric::E2e, Percentile::P99),
             llm_e2e_avg_ms,
             embedding_e2e_avg_ms: embedding.and_then(|e| e.e2e.as_ref()).map(|l| l.mean_ms),
-            slo_compliance: s.slo_compliance,
+            slo_compliance: values::slo_compliance(run),
             llm_slo,
             embedding_slo: embedding.map(|e| e.slo_compliance),
-            error_rate: s.error_rate,
+            error_rate: values::error_rate(run),
             partial: run.partial,
             trials: 1,
             half_widths: BTreeMap::new(),
+            imported_from: None,
         }
     }
 }
@@ -536,10 +547,10 @@ mod tests {
         assert_eq!(Column::Throughput.header(), "Throughput (req/s)");
         assert_eq!(Column::OutputTokens.header(), "Out tok/s");
         assert_eq!(Column::Slo.header(), "SLO");
-        row.throughput_rps = 8.25;
+        row.throughput_rps = Some(8.25);
         row.ttft_p99_ms = Some(123.4);
         row.high_ttft_p99_ms = None;
-        row.slo_compliance = 0.5;
+        row.slo_compliance = Some(0.5);
         assert_eq!(Column::Throughput.text_with_unit(&row), "8.2 req/s");
         assert_eq!(Column::TtftP99.text_with_unit(&row), "123 ms");
         assert_eq!(Column::HighTtftP99.text_with_unit(&row), "-");

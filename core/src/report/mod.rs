@@ -13,6 +13,7 @@
 //! `*_rps` requests per second, `*_pct` percent (0 to 100), `*_mib` mebibytes, `*_w` watts.
 
 mod gpu;
+mod imported;
 mod json;
 mod run;
 mod statistics;
@@ -21,6 +22,9 @@ mod telemetry;
 mod tests;
 
 pub use gpu::{GpuDevice, GpuSample, GpuSection, GpuStatus, GpuSummary, MinAvgMax};
+pub use imported::{
+    ImportInfo, ReportedLatency, ReportedMetrics, parse_percentile, percentile_key,
+};
 pub use json::{OLDEST_READABLE_VERSION, ReportError, upgrade};
 pub use run::{LaunchRecord, PolicyRun, PolicySwitch, RunParams};
 pub use statistics::{
@@ -75,6 +79,11 @@ pub struct Report {
     /// single trial, where no interval can be given.
     #[serde(default)]
     pub statistics: Option<Statistics>,
+    /// Set when the report was read from another tool's result file ([`crate::import`]):
+    /// which tool and file, and how its definitions differ; absent from the files this tool
+    /// writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportInfo>,
 }
 
 /// The tool that wrote a report.
@@ -170,6 +179,7 @@ impl Report {
             warnings: Vec::new(),
             gpu: GpuSection::not_requested(),
             statistics: None,
+            imported: None,
         }
     }
 }

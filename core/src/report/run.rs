@@ -2,6 +2,7 @@
 //! computed from its records.
 
 use super::gpu::{GpuSample, GpuSummary};
+use super::imported::ReportedMetrics;
 use super::telemetry::{ControlPlaneSection, SeriesPoint, TelemetrySource};
 use crate::metrics::{Breakdowns, LatencyHistograms, MeasureWindow, Summary, TimeSeries};
 use crate::record::RequestRecord;
@@ -127,6 +128,11 @@ pub struct PolicyRun {
     /// With `--launch`: the control plane started for this run.
     #[serde(default)]
     pub launch: Option<LaunchRecord>,
+    /// For a run imported from another tool's file: the numbers that file carries, `None`
+    /// where it does not; readers take the run's numbers from here (its `summary` then holds
+    /// zeros for what the file lacks). Absent from the files this tool writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported: Option<ReportedMetrics>,
 }
 
 impl PolicyRun {
@@ -192,6 +198,7 @@ impl PolicyRun {
             warnings: Vec::new(),
             notes: Vec::new(),
             launch: None,
+            reported: None,
         }
     }
 }

@@ -18,6 +18,8 @@
 
 mod builtin;
 pub mod chunked;
+#[doc(hidden)]
+pub mod fuzzing;
 mod measure;
 pub(crate) use measure::error_chain;
 mod shard;

@@ -1,9 +1,11 @@
-//! `visualize`: the reports and charts of a result file.
+//! `visualize`: the reports and charts of a result file (this tool's, or another tool's
+//! imported: `vllm bench serve`, GuideLLM, AIPerf).
 
 use crate::cli::{VisualFormatArg, VisualizeArgs};
 use crate::export;
 use crate::plan::usage;
 use anyhow::Result;
+use cpbench_core::import::{self, FileKind, ImportError, Tool};
 use cpbench_core::report::Report;
 use std::path::Path;
 
@@ -13,7 +15,7 @@ pub(super) fn visualize(a: &VisualizeArgs) -> Result<i32> {
     let text = std::fs::read_to_string(input)
         .map_err(|e| usage(format!("--input {}: cannot read it: {e}", input.display())))?;
     let report =
-        Report::from_json(&text).map_err(|e| usage(format!("--input {}: {e}", input.display())))?;
+        read_input(input, &text).map_err(|e| usage(format!("--input {}: {e}", input.display())))?;
     let (charts, html, markdown) = match a.format {
         VisualFormatArg::Charts => (true, false, false),
         VisualFormatArg::Html => (false, true, false),
@@ -32,4 +34,17 @@ pub(super) fn visualize(a: &VisualizeArgs) -> Result<i32> {
         println!("Wrote {}", p.display());
     }
     Ok(0)
+}
+
+/// The report of `--input`: a sage-cp-bench result file, or another tool's file imported
+/// ([`import::read`]); an AIPerf `profile_export_aiperf.json` takes the per-request
+/// `profile_export.jsonl` beside it when there is one.
+fn read_input(input: &Path, text: &str) -> Result<Report, ImportError> {
+    if import::detect(text) == Some(FileKind::Foreign(Tool::AiPerf)) {
+        let jsonl = input.with_file_name("profile_export.jsonl");
+        if let Ok(records) = std::fs::read_to_string(&jsonl) {
+            return import::aiperf::import(text, Some(&records));
+        }
+    }
+    import::read(text)
 }

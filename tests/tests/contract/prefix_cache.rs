@@ -69,6 +69,7 @@ async fn the_server_hits_what_the_simulation_hits_and_reset_clears_it() {
 
     let r = c
         .post(format!("{}/admin/reset", s.url()))
+        .json(&json!({}))
         .send()
         .await
         .unwrap();

@@ -15,10 +15,11 @@
 //! way [`crate::text::estimate_tokens`] does, four characters per token. So a block here is
 //! [`BLOCK_CHARS`] = 64 **characters** (Unicode scalar values, cut on char boundaries; 64 bytes
 //! for ASCII text), hashed over its UTF-8 bytes. [`block_hashes`] is the one function that
-//! turns a prompt's text into its block hashes; the reference server (from the request body:
-//! a completion's prompt, or a chat's message contents joined in order with
-//! [`CHAT_SEPARATOR`]) and the simulator (from the workload's prompt text) both call it, so a
-//! real run and `simulate` see the same hits. Embedding requests carry no blocks.
+//! turns a prompt's text into its block hashes ([`BlockHasher`] the same for a text read in
+//! pieces); the reference server (from the request body: a completion's prompt, or a chat's
+//! message contents one after the other, as it counts their tokens) and the simulator (from
+//! the workload's prompt text) both use it, so a real run and `simulate` see the same hits.
+//! Embedding requests carry no blocks.
 //!
 //! # The cache of an LLM instance
 //!
@@ -76,10 +77,6 @@ pub const CHARS_PER_TOKEN: usize = 4;
 /// Characters per block: [`BLOCK_TOKENS`] estimated tokens.
 pub const BLOCK_CHARS: usize = BLOCK_TOKENS as usize * CHARS_PER_TOKEN;
 
-/// What the reference server puts between the contents of a chat's messages before hashing
-/// and counting them.
-pub const CHAT_SEPARATOR: &str = "\n";
-
 /// The hash the first block is chained to.
 const ROOT: u64 = 0x7072_6566_6978_0001;
 
@@ -88,24 +85,88 @@ const ROOT: u64 = 0x7072_6566_6978_0001;
 /// collision) `a` and `b` share their first `k * BLOCK_CHARS` characters. The same text gives
 /// the same hashes on every platform.
 pub fn block_hashes(text: &str) -> Vec<u64> {
-    let mut out = Vec::with_capacity(text.len() / BLOCK_CHARS);
-    let bytes = text.as_bytes();
-    let mut parent = ROOT;
-    let mut start = 0;
-    let mut chars = 0;
-    for (i, _) in text.char_indices() {
-        if chars == BLOCK_CHARS {
-            parent = hash_block(parent, &bytes[start..i]);
-            out.push(parent);
-            start = i;
-            chars = 0;
+    let mut h = BlockHasher::new();
+    h.push_str(text);
+    h.finish()
+}
+
+/// [`block_hashes`] of a text given in pieces (of the pieces one after the other), holding
+/// only the block being filled: for a request body read as a stream of strings.
+#[derive(Debug, Clone)]
+pub struct BlockHasher {
+    /// The last full block's hash (the root before the first).
+    parent: u64,
+    /// The bytes of the block being filled, when it began in an earlier piece.
+    open: Vec<u8>,
+    /// Characters in the block being filled (always less than [`BLOCK_CHARS`] between calls).
+    chars: usize,
+    out: Vec<u64>,
+}
+
+impl Default for BlockHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BlockHasher {
+    /// A hasher of the empty text.
+    pub fn new() -> Self {
+        Self {
+            parent: ROOT,
+            open: Vec::new(),
+            chars: 0,
+            out: Vec::new(),
         }
-        chars += 1;
     }
-    if chars == BLOCK_CHARS {
-        out.push(hash_block(parent, &bytes[start..]));
+
+    /// Appends `text`.
+    pub fn push_str(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        for (i, _) in text.char_indices() {
+            if self.chars == BLOCK_CHARS {
+                self.close(&bytes[start..i]);
+                start = i;
+            }
+            self.chars += 1;
+        }
+        if self.chars == BLOCK_CHARS {
+            self.close(&bytes[start..]);
+        } else {
+            self.open.extend_from_slice(&bytes[start..]);
+        }
     }
-    out
+
+    /// Appends a token id, as [`token_ids_text`] writes it (four characters).
+    pub fn push_token_id(&mut self, id: u64) {
+        let mut buf = [0u8; 8];
+        let mut n = 0;
+        for c in id_chars(id) {
+            n += c.encode_utf8(&mut buf[n..]).len();
+        }
+        self.push_str(std::str::from_utf8(&buf[..n]).expect("UTF-8 encoded chars"));
+    }
+
+    /// The hashes of the full blocks of everything appended.
+    pub fn finish(self) -> Vec<u64> {
+        self.out
+    }
+
+    /// Ends the block being filled with `tail`.
+    fn close(&mut self, tail: &[u8]) {
+        let h = if self.open.is_empty() {
+            hash_block(self.parent, tail)
+        } else {
+            self.open.extend_from_slice(tail);
+            let h = hash_block(self.parent, &self.open);
+            self.open.clear();
+            h
+        };
+        self.parent = h;
+        self.out.push(h);
+        self.chars = 0;
+    }
 }
 
 /// A block's hash from its parent's and its own bytes: 8-byte little-endian words (the last
@@ -127,17 +188,16 @@ pub(crate) fn block_key(model: ModelIdx, hash: u64) -> u64 {
 }
 
 /// The text of a prompt given as token ids: four characters per id (its four low-order bytes
-/// as characters U+0100..U+01FF), so it counts as one token per id and its blocks are the ids'
-/// blocks of 16.
+/// as characters U+0100..U+01FF; ids past `u32::MAX` as `u32::MAX`), so it counts as one
+/// token per id and its blocks are the ids' blocks of 16.
 pub fn token_ids_text(ids: &[u64]) -> String {
-    let mut s = String::with_capacity(ids.len() * 8);
-    for &id in ids {
-        let id = u32::try_from(id).unwrap_or(u32::MAX);
-        for b in id.to_le_bytes() {
-            s.push(char::from_u32(0x100 + u32::from(b)).unwrap_or(' '));
-        }
-    }
-    s
+    ids.iter().flat_map(|&id| id_chars(id)).collect()
+}
+
+fn id_chars(id: u64) -> [char; 4] {
+    let id = u32::try_from(id).unwrap_or(u32::MAX);
+    id.to_le_bytes()
+        .map(|b| char::from_u32(0x100 + u32::from(b)).expect("U+0100..U+01FF are chars"))
 }
 
 #[cfg(test)]
@@ -194,6 +254,35 @@ mod tests {
         // recorded workloads hit.
         let h = block_hashes(&"The quick brown fox jumps over the lazy dog. ".repeat(3));
         assert_eq!(h, vec![0x16c5_f845_0ad9_5807, 0x846c_dddb_f824_143e]);
+    }
+
+    #[test]
+    fn pieces_hash_as_their_concatenation() {
+        let text = format!("{}é{}", synthetic_text(5, 200), "ü".repeat(70));
+        let whole = block_hashes(&text);
+        let chars: Vec<char> = text.chars().collect();
+        for cuts in [
+            vec![1],
+            vec![63, 64, 65],
+            vec![10, 200, 201, 640],
+            vec![0, 0, 5],
+        ] {
+            let mut h = BlockHasher::new();
+            let mut from = 0;
+            for &c in &cuts {
+                let to = c.max(from).min(chars.len());
+                h.push_str(&chars[from..to].iter().collect::<String>());
+                from = to;
+            }
+            h.push_str(&chars[from..].iter().collect::<String>());
+            assert_eq!(h.finish(), whole, "{cuts:?}");
+        }
+        let ids: Vec<u64> = (0..50).map(|i| i * 7919).chain([u64::MAX]).collect();
+        let mut h = BlockHasher::new();
+        for &id in &ids {
+            h.push_token_id(id);
+        }
+        assert_eq!(h.finish(), block_hashes(&token_ids_text(&ids)));
     }
 
     #[test]

@@ -205,6 +205,19 @@ pub fn build(report: &Report, charts: &ReportCharts) -> Document {
         report.workload_requests,
         report.seed
     )));
+    if let Some(info) = &report.imported {
+        b.push(Block::Alert {
+            kind: AlertKind::Note,
+            text: format!(
+                "Imported from {} ({}): the numbers are the ones the file carries, as {} defines them. Differences of definition: {}. Not in this file: {}.",
+                info.label(),
+                info.source,
+                info.tool,
+                info.definitions.join("; "),
+                info.lacks.join(", ")
+            ),
+        });
+    }
     if report.partial {
         b.push(Block::Alert {
             kind: AlertKind::Warning,

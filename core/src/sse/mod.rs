@@ -28,9 +28,16 @@ pub struct SseDecoder {
     has_data: bool,
     /// The previous byte was `\r` (so a following `\n` belongs to the same line ending).
     after_cr: bool,
-    /// Bytes have been fed (a byte-order mark is only skipped at the very start).
+    /// The stream's start is behind: a byte-order mark was skipped there, or ruled out (it
+    /// is only skipped at the very start).
     started: bool,
+    /// Bytes of a byte-order mark read at the start so far, while not `started` (a mark may
+    /// come split over reads).
+    bom: u8,
 }
+
+/// The UTF-8 byte-order mark, which the SSE spec strips once at the start of a stream.
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 
 impl SseDecoder {
     /// A decoder with nothing buffered.
@@ -40,10 +47,20 @@ impl SseDecoder {
 
     /// Feeds bytes; calls `on_event(data)` for each event completed by them.
     pub fn feed(&mut self, mut bytes: &[u8], mut on_event: impl FnMut(&[u8])) {
-        if !self.started && !bytes.is_empty() {
-            self.started = true;
-            // The SSE spec strips one UTF-8 byte-order mark at the start of the stream.
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        // The SSE spec strips one UTF-8 byte-order mark at the start of the stream; its
+        // bytes may come in several reads.
+        while !self.started
+            && let Some((&b, rest)) = bytes.split_first()
+        {
+            if b == BOM[usize::from(self.bom)] {
+                self.bom += 1;
+                bytes = rest;
+                self.started = usize::from(self.bom) == BOM.len();
+            } else {
+                // Not a mark: the bytes read as one start the first line.
+                self.line.extend_from_slice(&BOM[..usize::from(self.bom)]);
+                self.started = true;
+            }
         }
         while !bytes.is_empty() {
             // The common case, handed out without copying: a whole one-line `data:` event
@@ -99,7 +116,7 @@ impl SseDecoder {
 
     /// Whether bytes of an unfinished event are buffered (a stream that ends now was cut).
     pub fn has_partial(&self) -> bool {
-        !self.line.is_empty() || self.has_data
+        !self.line.is_empty() || self.has_data || (!self.started && self.bom > 0)
     }
 
     fn end_line(&mut self, line: &[u8], on_event: &mut impl FnMut(&[u8])) {
@@ -259,14 +276,33 @@ impl ChunkClassifier {
         let (Some(value), None) = (values.next(), values.next()) else {
             return;
         };
+        if value.first() != Some(&b'"') {
+            return;
+        }
         let start = chunk.len() - value.len() + 1;
         let Some(len) = json_string_len(&value[1..]) else {
             return;
         };
+        let (prefix, suffix) = (&chunk[..start], &chunk[start + len..]);
+        if prefix == self.prefix && suffix == self.suffix {
+            return;
+        }
+        // The string must be the one that makes the chunk a content chunk: emptied, the chunk
+        // has no content. (A `content` or `text` key the parse ignores, with the real one
+        // spelled with an escape, would otherwise be taken for it.)
+        let emptied = [prefix, suffix].concat();
+        if classify(&emptied)
+            != (ChunkKind::Json {
+                has_content: false,
+                usage: None,
+            })
+        {
+            return;
+        }
         self.prefix.clear();
-        self.prefix.extend_from_slice(&chunk[..start]);
+        self.prefix.extend_from_slice(prefix);
         self.suffix.clear();
-        self.suffix.extend_from_slice(&chunk[start + len..]);
+        self.suffix.extend_from_slice(suffix);
     }
 }
 
@@ -419,291 +455,4 @@ fn parse_chunk(data: &[u8]) -> (ChunkKind, String) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn decode_all(parts: &[&[u8]]) -> Vec<String> {
-        let mut d = SseDecoder::new();
-        let mut out = Vec::new();
-        for p in parts {
-            d.feed(p, |e| out.push(String::from_utf8(e.to_vec()).unwrap()));
-        }
-        out
-    }
-
-    #[test]
-    fn events_split_at_every_byte_decode_the_same() {
-        let stream = b": keep-alive\n\ndata: {\"a\":1}\n\nevent: x\nid: 3\ndata: line1\ndata: line2\n\ndata:[DONE]\n\n";
-        let whole = decode_all(&[stream]);
-        assert_eq!(whole, vec!["{\"a\":1}", "line1\nline2", "[DONE]"]);
-        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-        assert_eq!(decode_all(&bytes), whole);
-        for cut in 0..stream.len() {
-            assert_eq!(
-                decode_all(&[&stream[..cut], &stream[cut..]]),
-                whole,
-                "cut at {cut}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_byte_order_mark_at_the_start_is_skipped() {
-        assert_eq!(
-            decode_all(&[b"\xEF\xBB\xBFdata: x\n\ndata: y\n\n"]),
-            ["x", "y"]
-        );
-    }
-
-    #[test]
-    fn crlf_and_cr_line_endings() {
-        assert_eq!(
-            decode_all(&[b"data: x\r\n\r\ndata: y\r\rdata: z\n\n"]),
-            ["x", "y", "z"]
-        );
-        assert_eq!(decode_all(&[b"data: x\r", b"\n", b"\r\n"]), ["x"]);
-    }
-
-    #[test]
-    fn partial_event_is_reported() {
-        let mut d = SseDecoder::new();
-        d.feed(b"data: {\"a\"", |_| panic!("no event yet"));
-        assert!(d.has_partial());
-        let mut n = 0;
-        d.feed(b":1}\n\n", |_| n += 1);
-        assert_eq!(n, 1);
-        assert!(!d.has_partial());
-    }
-
-    #[test]
-    fn classify_role_content_usage_done_error() {
-        let role = br#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}"#;
-        assert_eq!(
-            classify_chunk(role),
-            ChunkKind::Json {
-                has_content: false,
-                usage: None
-            }
-        );
-        let content = br#"{"choices":[{"index":0,"delta":{"content":"Hi"}}],"usage":null}"#;
-        assert_eq!(
-            classify_chunk(content),
-            ChunkKind::Json {
-                has_content: true,
-                usage: None
-            }
-        );
-        let spaced = br#"{"choices": [{"delta": {"content": "\"q"}}]}"#;
-        assert!(matches!(
-            classify_chunk(spaced),
-            ChunkKind::Json {
-                has_content: true,
-                ..
-            }
-        ));
-        let empty = br#"{"choices":[{"delta":{"content":""},"finish_reason":"stop"}]}"#;
-        assert!(matches!(
-            classify_chunk(empty),
-            ChunkKind::Json {
-                has_content: false,
-                ..
-            }
-        ));
-        let text = br#"{"object":"text_completion","choices":[{"text":" world"}]}"#;
-        assert!(matches!(
-            classify_chunk(text),
-            ChunkKind::Json {
-                has_content: true,
-                ..
-            }
-        ));
-        let usage = br#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#;
-        assert_eq!(
-            classify_chunk(usage),
-            ChunkKind::Json {
-                has_content: false,
-                usage: Some(Usage {
-                    prompt_tokens: 5,
-                    completion_tokens: 7
-                })
-            }
-        );
-        assert_eq!(classify_chunk(b" [DONE] "), ChunkKind::Done);
-        let err = br#"{"error":{"message":"boom","type":"server_error"}}"#;
-        assert_eq!(classify_chunk(err), ChunkKind::Error("boom".into()));
-        assert!(matches!(
-            classify_chunk(b"nonsense"),
-            ChunkKind::Malformed(_)
-        ));
-        assert!(matches!(
-            classify_chunk(b"{\"usage\":{"),
-            ChunkKind::Malformed(_)
-        ));
-    }
-
-    #[test]
-    fn control_characters_never_take_the_learned_path() {
-        // A second chunk of the learned shape with a raw control character in its content is
-        // invalid JSON, which only a full parse notices.
-        let first = br#"{"x":{"usage":{}},"choices":[{"delta":{"content":"a"}}]}"#;
-        let second = b"{\"x\":{\"usage\":{}},\"choices\":[{\"delta\":{\"content\":\"\x01\"}}]}";
-        let mut c = ChunkClassifier::new();
-        assert_eq!(c.classify(first), classify_chunk(first));
-        assert!(matches!(classify_chunk(second), ChunkKind::Malformed(_)));
-        assert_eq!(c.classify(second), classify_chunk(second));
-    }
-
-    #[test]
-    fn malformed_chunks_are_not_tokens() {
-        for bad in [
-            &b"{not json}"[..],
-            br#"{"choices":5}"#,
-            br#"{"choices":[{"delta":{"content":5}}]}"#,
-            br#"{"choices":[{"text":["a"]}]}"#,
-            br#"{"choices":[{"delta":{"content":"a"},"finish_reason":7}]}"#,
-            br#"{"choices":[],"usage":{"prompt_tokens":"x"}}"#,
-        ] {
-            let k = classify_chunk(bad);
-            assert!(
-                matches!(k, ChunkKind::Malformed(_)),
-                "{}: {k:?}",
-                String::from_utf8_lossy(bad)
-            );
-            let mut c = ChunkClassifier::new();
-            assert_eq!(c.classify(bad), k);
-        }
-        for failed in [
-            &br#"{"choices":[{"delta":{"content":""},"finish_reason":"error"}]}"#[..],
-            br#"{"choices":[{"delta":{},"finish_reason":"abort"}]}"#,
-        ] {
-            assert!(
-                matches!(classify_chunk(failed), ChunkKind::Error(m) if m.contains("finish_reason"))
-            );
-        }
-        // The learned shape does not let a failed finish through.
-        let mut c = ChunkClassifier::new();
-        let ok = br#"{"choices":[{"delta":{"content":"a"},"finish_reason":null}]}"#;
-        assert!(matches!(
-            c.classify(ok),
-            ChunkKind::Json {
-                has_content: true,
-                ..
-            }
-        ));
-        let bad = br#"{"choices":[{"delta":{"content":"a"},"finish_reason":"error"}]}"#;
-        assert!(matches!(c.classify(bad), ChunkKind::Error(_)));
-        let invalid_utf8 =
-            b"{\"choices\":[{\"delta\":{\"content\":\"\xff\"},\"finish_reason\":null}]}";
-        assert_eq!(c.classify(invalid_utf8), classify_chunk(invalid_utf8));
-    }
-
-    #[test]
-    fn logprobs_content_list_is_not_generated_text() {
-        let c = br#"{"choices":[{"delta":{"content":""},"logprobs":{"content":[{"token":"a"}]}}]}"#;
-        assert!(matches!(
-            classify_chunk(c),
-            ChunkKind::Json {
-                has_content: false,
-                ..
-            }
-        ));
-    }
-
-    /// Realistic OpenAI and vLLM chunk shapes, with arbitrary generated text (quotes,
-    /// backslashes, key names, non-ASCII) and optional usage, null fields and errors.
-    #[cfg(not(target_arch = "wasm32"))]
-    fn arb_chunk() -> impl proptest::strategy::Strategy<Value = String> {
-        use proptest::prelude::*;
-        let text = prop_oneof![
-            Just(String::new()),
-            "[a-z ]{1,12}",
-            Just("\"usage\": {\"prompt_tokens\": 3}".to_string()),
-            Just("say \"content\":\"x\" and \"error\": 1".to_string()),
-            Just("back\\slash \u{e9}\u{1f600}".to_string()),
-            ".{0,16}",
-        ];
-        let usage = prop_oneof![
-            Just(String::new()),
-            Just(r#","usage":null"#.to_string()),
-            (0u32..5000, 0u32..5000).prop_map(|(p, c)| format!(
-                r#","usage":{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{}}}"#,
-                p + c
-            )),
-        ];
-        (text, usage, 0u8..6, any::<bool>()).prop_map(|(text, usage, shape, spaced)| {
-            let t = serde_json::to_string(&text).expect("a string serializes");
-            let sep = if spaced { ": " } else { ":" };
-            match shape {
-                0 => format!(
-                    r#"{{"id":"c","object":"chat.completion.chunk","choices":[{{"index":0,"delta"{sep}{{"content"{sep}{t}}},"finish_reason":null}}]{usage}}}"#
-                ),
-                1 => format!(
-                    r#"{{"id":"c","choices":[{{"index":0,"delta":{{"role":"assistant","content":""}},"logprobs":null}}]{usage}}}"#
-                ),
-                2 => format!(
-                    r#"{{"id":"c","object":"text_completion","choices":[{{"index":0,"text"{sep}{t},"logprobs":null,"finish_reason":null}}]{usage}}}"#
-                ),
-                3 => format!(r#"{{"id":"c","choices":[]{usage}}}"#),
-                4 => format!(r#"{{"error"{sep}{{"message":{t},"type":"x","code":500}}}}"#),
-                _ => format!(
-                    r#"{{"id":"c","choices":[{{"delta":{{"content"{sep}{t}}},"logprobs":{{"content":[{{"token":{t},"logprob":-0.5}}]}}}}],"error":null{usage}}}"#
-                ),
-            }
-        })
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    proptest::proptest! {
-        /// The fast classifier agrees with a full JSON parse of the chunk.
-        #[test]
-        fn fast_classification_agrees_with_a_full_parse(chunk in arb_chunk()) {
-            proptest::prop_assert_eq!(
-                classify_chunk(chunk.as_bytes()),
-                classify_slow(chunk.as_bytes()),
-                "chunk {}", chunk
-            );
-        }
-
-        /// On any bytes, valid JSON or not (nested keys, raw control characters), the
-        /// learning classifier gives what `classify_chunk` gives.
-        #[test]
-        fn learning_classifier_agrees_with_classify_chunk_on_anything(
-            chunks in proptest::collection::vec(
-                proptest::strategy::Strategy::prop_map((arb_chunk(), 0u8..4, "[\\x00-\\x1f a-z\"\\\\]{0,6}"), |(c, twist, s)| match twist {
-                    0 => c,
-                    1 => c.replacen('{', "{\"x\":{\"usage\":{}},", 1),
-                    2 => c.replacen("\"content\":\"", &format!("\"content\":\"{s}"), 1),
-                    _ => c.replacen("\"text\":\"", &format!("\"text\":\"{s}"), 1),
-                }),
-                1..24,
-            ),
-        ) {
-            use proptest::prelude::*;
-            let mut c = ChunkClassifier::new();
-            for chunk in &chunks {
-                prop_assert_eq!(c.classify(chunk.as_bytes()), classify_chunk(chunk.as_bytes()), "chunk {:?}", chunk);
-            }
-        }
-
-        /// A classifier that learns a stream's shape gives, chunk after chunk, what a full
-        /// parse gives.
-        #[test]
-        fn learning_classifier_agrees_with_a_full_parse(
-            chunks in proptest::collection::vec(arb_chunk(), 1..24),
-        ) {
-            let mut c = ChunkClassifier::new();
-            c.capture_text(true);
-            for chunk in &chunks {
-                proptest::prop_assert_eq!(
-                    c.classify(chunk.as_bytes()),
-                    classify_slow(chunk.as_bytes()),
-                    "chunk {}", chunk
-                );
-                // The text (and its length) too, learned shape or not.
-                let (_, text) = parse_chunk(chunk.as_bytes());
-                proptest::prop_assert_eq!(c.last_text(), text.as_str());
-                proptest::prop_assert_eq!(c.last_content_chars() as usize, text.chars().count());
-            }
-        }
-    }
-}
+mod tests;
