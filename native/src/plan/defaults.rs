@@ -90,7 +90,22 @@ pub fn shown_in_help() -> Vec<(&'static str, Vec<(&'static str, String)>)> {
             ("timeout", c.timeout_s.to_string()),
             ("seed", c.seed.to_string()),
             ("arrival", c.arrival.name().to_string()),
-            ("llm_slo_ms", slo(&c.slo.llm_deadline_ms)),
+            (
+                "llm_slo_ms",
+                "none, LLM requests are judged per token".into(),
+            ),
+            (
+                "ttft_slo_ms",
+                c.slo.ttft_ms.as_ref().map(slo).unwrap_or_default(),
+            ),
+            (
+                "tpot_slo_ms",
+                c.slo
+                    .tpot_ms
+                    .as_ref()
+                    .map(|p| format!("{},{},{}", p.high, p.normal, p.low))
+                    .unwrap_or_default(),
+            ),
             ("embedding_slo_ms", slo(&c.slo.embedding_deadline_ms)),
             ("cluster", CLUSTER.to_string()),
             ("trials", TRIALS.to_string()),

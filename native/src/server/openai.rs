@@ -6,6 +6,7 @@ use super::limits::{
     MAX_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_FLOATS, MAX_EMBEDDING_INPUTS, MAX_RESPONSE_BYTES,
     embedding_response_bound, generation_response_bound,
 };
+use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
 use cpbench_core::text::{mix64, word_at};
 use serde::Deserialize;
@@ -148,20 +149,25 @@ pub(crate) struct Embedding {
     pub(crate) inputs: Vec<String>,
     pub(crate) tokens: u32,
     pub(crate) dimensions: usize,
+    /// `encoding_format: "base64"`: each vector is sent as the base64 of its little-endian
+    /// 32-bit floats (as OpenAI's clients ask by default) instead of a JSON array.
+    pub(crate) base64: bool,
 }
 
 /// Parses a `/v1/embeddings` body: `input` is a string, an array of strings, or token ids
 /// (an array of integers, or an array of such arrays).
 pub(crate) fn parse_embedding(body: &[u8]) -> Result<Embedding, ApiError> {
     let b: EmbeddingBody = parse_json(body)?;
-    if let Some(f) = &b.encoding_format
-        && f != "float"
-    {
-        return Err(ApiError::bad_request(format!(
-            "`encoding_format` `{f}` is not supported; use `float`"
-        ))
-        .with_param("encoding_format"));
-    }
+    let base64 = match b.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(f) => {
+            return Err(ApiError::bad_request(format!(
+                "`encoding_format` `{f}` is not supported; use `float` or `base64`"
+            ))
+            .with_param("encoding_format"));
+        }
+    };
     let dimensions = b.dimensions.unwrap_or(DEFAULT_EMBEDDING_DIM);
     if dimensions == 0 {
         return Err(
@@ -210,6 +216,7 @@ pub(crate) fn parse_embedding(body: &[u8]) -> Result<Embedding, ApiError> {
         inputs: b.input.inputs,
         tokens: u32::try_from(b.input.tokens).unwrap_or(u32::MAX),
         dimensions,
+        base64,
     })
 }
 
@@ -407,7 +414,15 @@ impl Iterator for EmbeddingAnswer {
                 format!(r#"{head}{{"object":"embedding","index":{i},"embedding":"#).as_bytes(),
             );
             let v = embedding_vector(&self.e.inputs[i], self.e.dimensions);
-            serde_json::to_writer(&mut out, &v).expect("numbers serialize");
+            if self.e.base64 {
+                let le: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                let text = base64::engine::general_purpose::STANDARD.encode(le);
+                out.get_mut().put_u8(b'"');
+                out.get_mut().put_slice(text.as_bytes());
+                out.get_mut().put_u8(b'"');
+            } else {
+                serde_json::to_writer(&mut out, &v).expect("numbers serialize");
+            }
             out.get_mut().put_u8(b'}');
             self.next += 1;
         }
@@ -521,6 +536,26 @@ mod tests {
         let got: Vec<f32> = serde_json::from_value(v["data"][0]["embedding"].clone()).unwrap();
         assert_eq!(got, embedding_vector("abcd", 4));
         assert!(EmbeddingAnswer::new(e, 2).size_bound() >= v.to_string().len());
+    }
+
+    #[test]
+    fn base64_embeddings_are_little_endian_floats() {
+        let e = parse_embedding(
+            br#"{"model":"m","input":["abcd"],"dimensions":4,"encoding_format":"base64"}"#,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&EmbeddingAnswer::new(e, 1).whole()).unwrap();
+        let text = v["data"][0]["embedding"].as_str().expect("a base64 string");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap();
+        let got: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        assert_eq!(got, embedding_vector("abcd", 4));
+        let bad = parse_embedding(br#"{"model":"m","input":"x","encoding_format":"int8"}"#);
+        assert!(bad.unwrap_err().message.contains("`float` or `base64`"));
     }
 
     #[test]
