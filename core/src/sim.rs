@@ -8,11 +8,12 @@
 //! `Dispatched` gives the queue time and the backend instance. Embeddings arrive whole: their
 //! first token is their end. Same inputs, same bytes.
 
+use crate::cluster::prefix::block_hashes;
 use crate::cluster::{
     Cluster, ClusterError, ClusterEvent, ClusterMetrics, ClusterRequest, ClusterSpec,
 };
 use crate::record::{Outcome, RequestRecord, TokenSource};
-use crate::workload::RequestSpec;
+use crate::workload::{RequestSpec, Workload};
 
 /// What a simulation produces.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,17 +38,19 @@ struct Track {
     backend_instance: Option<String>,
 }
 
-/// Runs `requests` (any order; fed in `offset_us` order, ties by position; their model
-/// names in `models`, indexed by [`RequestSpec::model`]) through a cluster built from `spec`
-/// with `policy`, in virtual time, until every request has ended. Only the requests' sizes
-/// count (estimated prompt tokens, `max_tokens`, number of inputs): no text is made.
+/// Runs the measured requests of `workload` (any order; fed in `offset_us` order, ties by
+/// position) through a cluster built from `spec` with `policy`, in virtual time, until every
+/// request has ended. The requests' sizes (estimated prompt tokens, `max_tokens`, number of
+/// inputs) drive the cluster; an LLM request's prompt text is made only to name its prefix
+/// blocks, then dropped.
 pub fn simulate(
-    requests: &[RequestSpec],
-    models: &[String],
+    workload: &Workload,
     spec: &ClusterSpec,
     policy: &str,
     seed: u64,
 ) -> Result<SimOutput, ClusterError> {
+    let requests = &workload.requests;
+    let models = &workload.models;
     let mut cluster = Cluster::new(spec, policy, seed)?;
     let mut order: Vec<usize> = (0..requests.len()).collect();
     if !requests
@@ -83,6 +86,14 @@ pub fn simulate(
                     prompt_tokens: r.prompt_tokens_est,
                     max_tokens: r.max_tokens,
                     num_inputs: r.num_inputs(),
+                    // The blocks of the text the runner sends (one chat message or the
+                    // completion prompt), as the reference server hashes them; the text is
+                    // made for this and dropped.
+                    prefix_blocks: if r.kind.is_llm() {
+                        block_hashes(&workload.text(r).prompt)
+                    } else {
+                        Vec::new()
+                    },
                 },
             );
         } else if let Some(t) = timer {
@@ -235,13 +246,14 @@ mod tests {
                 (0u16..2000, 0u8..200, any::<u8>(), any::<u8>(), any::<bool>()),
                 1..120,
             ),
-            policy in 0usize..8,
+            policy in 0usize..POLICY_NAMES.len(),
         ) {
             let reqs = workload(&raw);
+            let w = Workload::from_requests(1, models(), reqs.clone());
             let spec = presets::tiny();
             let name = POLICY_NAMES[policy];
-            let a = simulate(&reqs, &models(), &spec, name, 1).unwrap();
-            let b = simulate(&reqs, &models(), &spec, name, 1).unwrap();
+            let a = simulate(&w, &spec, name, 1).unwrap();
+            let b = simulate(&w, &spec, name, 1).unwrap();
             prop_assert_eq!(&a, &b);
             prop_assert_eq!(a.metrics.requests.completed, reqs.len() as u64);
             for (r, s) in a.records.iter().zip(&reqs) {

@@ -5,24 +5,28 @@
 //! computed from the records.
 
 use cpbench_core::cluster::{ClusterSpec, PoolModelSpec, StepCost, presets};
+use cpbench_core::dataset::{Dataset, DatasetEntry};
 use cpbench_core::record::RequestRecord;
 use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::sim::{SimOutput, simulate};
-use cpbench_core::workload::{RequestSpec, TextSource};
+use cpbench_core::text::{estimate_tokens, synthetic_text};
+use cpbench_core::workload::{RequestSpec, TextSource, Workload};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
+use std::sync::Arc;
 
 // ---- workload building ------------------------------------------------------------------
 
 /// Every model name the tests send, indexed by `RequestSpec::model` ("nope" is served by no
 /// instance).
-const MODELS: [&str; 6] = [
+const MODELS: [&str; 7] = [
     "tiny-llm",
     "tiny-embed",
     "tiny-llm-2",
     "tiny-llm-3",
     "tiny-llm-4",
     "nope",
+    LLAMA,
 ];
 
 fn model(name: &str) -> u32 {
@@ -36,6 +40,8 @@ struct Gen {
     rng: ChaCha8Rng,
     t_us: f64,
     out: Vec<RequestSpec>,
+    /// Prompts given as text ([`Gen::llm_text`]), the workload's dataset.
+    prompts: Vec<DatasetEntry>,
 }
 
 impl Gen {
@@ -44,7 +50,18 @@ impl Gen {
             rng: ChaCha8Rng::seed_from_u64(seed),
             t_us: 0.0,
             out: Vec::new(),
+            prompts: Vec::new(),
         }
+    }
+
+    /// The workload of the requests made so far, with the prompts given as text.
+    fn workload(self) -> Workload {
+        let mut w = Workload::from_requests(7, models(), self.out);
+        w.texts.dataset = Some(Arc::new(Dataset {
+            entries: self.prompts,
+            skipped: 0,
+        }));
+        w
     }
 
     fn uniform(&mut self) -> f64 {
@@ -88,6 +105,18 @@ impl Gen {
                 tokens: prompt,
             },
         });
+    }
+
+    /// An LLM request with this prompt text (its token count estimated from it, as the
+    /// workload generator does).
+    fn llm_text(&mut self, rate: f64, model: &str, prompt: String, out: u32) {
+        self.llm(rate, model, Priority::Normal, 10_000, 0, out);
+        let last = self.out.last_mut().unwrap();
+        last.prompt_tokens_est = estimate_tokens(&prompt);
+        last.text = TextSource::Dataset {
+            entry: self.prompts.len() as u32,
+        };
+        self.prompts.push(DatasetEntry::new(prompt, None));
     }
 
     fn emb(&mut self, rate: f64, model: &str, deadline_ms: u64, inputs: u32, tokens: u32) {
@@ -155,9 +184,20 @@ fn success_share(out: &SimOutput) -> f64 {
         / out.records.len() as f64
 }
 
+fn models() -> Vec<String> {
+    MODELS.iter().map(|m| m.to_string()).collect()
+}
+
 fn run(reqs: &[RequestSpec], spec: &ClusterSpec, policy: &str) -> SimOutput {
-    let models: Vec<String> = MODELS.iter().map(|m| m.to_string()).collect();
-    simulate(reqs, &models, spec, policy, 7).unwrap()
+    run_workload(
+        &Workload::from_requests(7, models(), reqs.to_vec()),
+        spec,
+        policy,
+    )
+}
+
+fn run_workload(w: &Workload, spec: &ClusterSpec, policy: &str) -> SimOutput {
+    simulate(w, spec, policy, 7).unwrap()
 }
 
 fn one_instance() -> ClusterSpec {
@@ -457,4 +497,144 @@ fn records_measure_what_the_runner_would() {
         Some("http_404")
     );
     assert_eq!(out.records[0].first_token_us, None);
+}
+
+// ---- cache_aware ------------------------------------------------------------------------
+
+/// Four Llama-2-13B instances on A100-80GB (the `default` preset's, 57,900 tokens of KV cache
+/// each).
+fn four_llama_instances() -> ClusterSpec {
+    let mut spec = presets::default_cluster();
+    let llama = spec.llm_instances[1].clone();
+    spec.llm_instances = (0..4)
+        .map(|n| {
+            let mut i = llama.clone();
+            i.id = format!("llm-{n}");
+            i
+        })
+        .collect();
+    spec
+}
+
+const LLAMA: &str = "meta-llama/Llama-2-13b-chat-hf";
+
+/// `n` chat requests at `rate`: with `groups > 0`, each starts with one of `groups` system
+/// prompts of `system_tokens` tokens, picked with Zipf (s = 1) popularity, then a unique
+/// question of 32 to 288 tokens; with `groups == 0`, unique prompts of the same total length.
+fn prefix_workload(seed: u64, n: usize, rate: f64, groups: u64, system_tokens: u32) -> Workload {
+    let mut g = Gen::new(seed);
+    let systems: Vec<String> = (0..groups)
+        .map(|k| synthetic_text(1000 + k, system_tokens))
+        .collect();
+    let weights: Vec<f64> = (1..=groups).map(|k| 1.0 / k as f64).collect();
+    let total: f64 = weights.iter().sum();
+    for i in 0..n {
+        let question = 32 + (g.rng.next_u64() % 257) as u32;
+        let unique = synthetic_text(seed * 1_000_000 + i as u64, question);
+        let prompt = if groups == 0 {
+            format!(
+                "{}{unique}",
+                synthetic_text(seed * 1_000_000 + 500_000 + i as u64, system_tokens)
+            )
+        } else {
+            let mut u = g.uniform() * total;
+            let mut k = 0;
+            while k + 1 < weights.len() && u >= weights[k] {
+                u -= weights[k];
+                k += 1;
+            }
+            format!("{}{unique}", systems[k])
+        };
+        g.llm_text(rate, LLAMA, prompt, 64);
+    }
+    g.workload()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn throughput(o: &SimOutput) -> f64 {
+    let end = o.records.iter().map(|r| r.end_us).max().unwrap();
+    let start = o.records.iter().map(|r| r.intended_us).min().unwrap();
+    o.records.len() as f64 / ((end - start) as f64 / 1e6)
+}
+
+fn ttft_summary(o: &SimOutput) -> (f64, f64, f64) {
+    let t = ttfts(o.records.iter());
+    (mean(&t), percentile(t.clone(), 50.0), percentile(t, 99.0))
+}
+
+fn hit_rate(o: &SimOutput) -> f64 {
+    o.metrics.prefix_cache.hit_rate.unwrap()
+}
+
+/// 32 tenants' 2,048-token system prompts (65k tokens of shared prefixes, more than one
+/// instance's 57,900-token KV cache holds) at 16 req/s, more than the four instances could
+/// serve if every prompt were prefilled in full (about 10 req/s): `fifo` spreads every prefix
+/// over every instance, where they evict each other; `cache_aware` keeps each on the
+/// instances that have it.
+#[test]
+fn cache_aware_hits_more_and_answers_sooner_with_shared_prefixes() {
+    let spec = four_llama_instances();
+    let w = prefix_workload(11, 800, 16.0, 32, 2048);
+    let fifo = run_workload(&w, &spec, "fifo");
+    let ca = run_workload(&w, &spec, "cache_aware");
+    let (f, c) = (ttft_summary(&fifo), ttft_summary(&ca));
+    eprintln!(
+        "hit rate fifo {:.3} cache_aware {:.3}; TTFT mean/p50/p99 fifo {:.0}/{:.0}/{:.0} ms, cache_aware {:.0}/{:.0}/{:.0} ms; evicted blocks fifo {} cache_aware {}; throughput fifo {:.2} cache_aware {:.2} req/s",
+        hit_rate(&fifo),
+        hit_rate(&ca),
+        f.0,
+        f.1,
+        f.2,
+        c.0,
+        c.1,
+        c.2,
+        fifo.metrics.prefix_cache.evicted_blocks,
+        ca.metrics.prefix_cache.evicted_blocks,
+        throughput(&fifo),
+        throughput(&ca)
+    );
+    assert_eq!(success_share(&fifo), 1.0);
+    assert_eq!(success_share(&ca), 1.0);
+    assert!(hit_rate(&ca) > hit_rate(&fifo) + 0.08);
+    assert!(c.0 < f.0 * 0.7, "mean TTFT");
+    assert!(c.1 < f.1, "median TTFT");
+    assert!(c.2 < f.2, "p99 TTFT");
+    assert!(ca.metrics.prefix_cache.evicted_blocks * 10 < fifo.metrics.prefix_cache.evicted_blocks);
+    assert!(throughput(&ca) > throughput(&fifo) * 0.98);
+    // Every instance got work: the balance threshold spreads the popular prefixes.
+    for i in &ca.metrics.instances[..4] {
+        assert!(i.completed > 80, "{} completed {}", i.id, i.completed);
+    }
+}
+
+/// Unique prompts of about 1,200 tokens at 8 req/s (about 60% of the instances' capacity):
+/// nothing to hit, so `cache_aware` routes as `fifo` (least-loaded) and loses nothing.
+#[test]
+fn cache_aware_costs_nothing_without_shared_prefixes() {
+    let spec = four_llama_instances();
+    let w = prefix_workload(12, 600, 8.0, 0, 1024);
+    let fifo = run_workload(&w, &spec, "fifo");
+    let ca = run_workload(&w, &spec, "cache_aware");
+    let (f, c) = (ttft_summary(&fifo), ttft_summary(&ca));
+    eprintln!(
+        "hit rate fifo {:.3} cache_aware {:.3}; TTFT mean/p99 fifo {:.0}/{:.0} ms, cache_aware {:.0}/{:.0} ms; throughput fifo {:.2} cache_aware {:.2} req/s",
+        hit_rate(&fifo),
+        hit_rate(&ca),
+        f.0,
+        f.2,
+        c.0,
+        c.2,
+        throughput(&fifo),
+        throughput(&ca)
+    );
+    assert_eq!(success_share(&ca), 1.0);
+    assert!(hit_rate(&ca) < 0.01 && hit_rate(&fifo) < 0.01);
+    assert!(c.0 <= f.0 * 1.03 && c.2 <= f.2 * 1.03, "TTFT within 3%");
+    assert!(
+        throughput(&ca) >= throughput(&fifo) * 0.98,
+        "throughput within 2%"
+    );
 }

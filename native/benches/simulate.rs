@@ -11,7 +11,7 @@ use cpbench_core::cluster::{ClusterSpec, POLICY_NAMES};
 use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::sim::simulate;
 use cpbench_core::text::mix64;
-use cpbench_core::workload::{RequestSpec, TextSource};
+use cpbench_core::workload::{RequestSpec, TextSource, Workload};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
@@ -72,8 +72,8 @@ fn workload() -> Vec<RequestSpec> {
 }
 
 fn bench(c: &mut Criterion) {
-    let reqs = workload();
     let models: Vec<String> = MODELS.iter().map(|m| m.to_string()).collect();
+    let w = Workload::from_requests(1, models, workload());
     let spec = ClusterSpec::preset("default").expect("preset");
     let mut group = c.benchmark_group("simulate_100k");
     group.sample_size(10);
@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
         assert!(POLICY_NAMES.contains(&policy));
         group.bench_function(policy, |b| {
             b.iter(|| {
-                let out = simulate(black_box(&reqs), &models, &spec, policy, 1).expect("simulate");
+                let out = simulate(black_box(&w), &spec, policy, 1).expect("simulate");
                 black_box(out.records.len())
             })
         });

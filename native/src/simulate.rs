@@ -67,14 +67,8 @@ pub fn simulate_steps(
         "virtual-time simulation of the reference control plane, cluster {cluster_name}; no HTTP, no warmup (the cluster starts idle)"
     ));
     for step in steps {
-        let out = sim::simulate(
-            &step.workload.requests,
-            &step.workload.models,
-            cluster,
-            &step.policy,
-            step.config.seed,
-        )
-        .with_context(|| format!("simulating policy {:?}", step.policy))?;
+        let out = sim::simulate(&step.workload, cluster, &step.policy, step.config.seed)
+            .with_context(|| format!("simulating policy {:?}", step.policy))?;
         let mut run = PolicyRun::from_records(
             step.policy.clone(),
             PolicySwitch::Simulated,

@@ -84,7 +84,8 @@ fn visualize_writes_reports_of_other_tools_files() {
     )
     .2;
     assert!(
-        md.contains("profile_export_aiperf.json with profile_export.jsonl"),
+        // Markdown escapes the underscores of file names.
+        md.contains(r"profile\_export\_aiperf.json with profile\_export.jsonl"),
         "the JSONL beside it is read too"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -6,12 +6,15 @@ use cpbench_core::cluster::{ClusterSpec, POLICY_NAMES, presets};
 use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::sim::simulate;
 use cpbench_core::text::{estimate_tokens, synthetic_text};
-use cpbench_core::workload::{RequestSpec, TextSource, Texts};
+use cpbench_core::workload::{RequestSpec, TextSource, Texts, Workload};
 use futures_util::StreamExt;
 use sage_cp_bench::server::{RunningServer, ServerOptions, cluster_from_arg, start};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::time::Instant;
+
+#[path = "contract/prefix_cache.rs"]
+mod prefix_cache;
 
 async fn server_with(policy: &str, cluster: ClusterSpec) -> RunningServer {
     start(ServerOptions {
@@ -635,7 +638,13 @@ async fn the_server_follows_the_simulation_of_the_same_requests() {
 
     // Against the schedule: includes the test sender's own lateness, which moves arrivals
     // across step boundaries.
-    let planned = simulate(&reqs, &fidelity_models(), &spec, "fifo", 42).unwrap();
+    let planned = simulate(
+        &Workload::from_requests(42, fidelity_models(), reqs.clone()),
+        &spec,
+        "fifo",
+        42,
+    )
+    .unwrap();
     let [t50, t99, e50, e99] = errors(&measured, &planned.records, |i| reqs[i].offset_us);
     // Against the arrivals that happened: the server's own error (HTTP, timer wake-up,
     // delivery).
@@ -647,7 +656,13 @@ async fn the_server_follows_the_simulation_of_the_same_requests() {
             ..*r
         })
         .collect();
-    let replayed = simulate(&actual, &fidelity_models(), &spec, "fifo", 42).unwrap();
+    let replayed = simulate(
+        &Workload::from_requests(42, fidelity_models(), actual),
+        &spec,
+        "fifo",
+        42,
+    )
+    .unwrap();
     let [a50, a99, b50, b99] = errors(&measured, &replayed.records, |i| measured[i].sent_us);
     let late: Vec<f64> = reqs
         .iter()

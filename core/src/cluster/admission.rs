@@ -2,6 +2,7 @@
 //! becomes hopeless there.
 
 use super::index::ModelIdx;
+use super::prefix::BLOCK_TOKENS;
 use super::queue::Pending;
 use super::timing::ms_to_us;
 use super::{Cluster, ClusterRequest};
@@ -104,6 +105,12 @@ impl Cluster {
             })
         };
         let deadline_us = t.saturating_add(ttft.unwrap_or(req.deadline_ms).saturating_mul(1000));
+        let mut prefix_blocks = req.prefix_blocks;
+        prefix_blocks.truncate(if req.kind.is_llm() {
+            (prompt / BLOCK_TOKENS) as usize
+        } else {
+            0
+        });
         let seq = self.seq;
         self.seq += 1;
         Some(Pending {
@@ -118,6 +125,7 @@ impl Cluster {
             prompt_tokens: prompt,
             max_tokens,
             num_inputs,
+            prefix_blocks,
             seq,
         })
     }

@@ -98,7 +98,9 @@ impl Cluster {
                 break;
             };
             let i = self.route_llm(m, &p, t, backlog);
-            self.llm[i].push(Seq::new(p.key, m, p.prompt_tokens, p.max_tokens));
+            self.llm[i].push(
+                Seq::new(p.key, m, p.prompt_tokens, p.max_tokens).with_prefix(&p.prefix_blocks),
+            );
             self.locations.insert(p.key, Location::Llm(i));
             let instance = self.llm[i].id.clone();
             self.push_dispatched(&p, instance, t);

@@ -26,6 +26,9 @@ pub struct ClusterRequest {
     pub max_tokens: u32,
     /// Embedding inputs in the request (at least 1 is charged).
     pub num_inputs: u32,
+    /// Chained hashes of the prompt's full blocks ([`super::prefix::block_hashes`] of its
+    /// text), for the instances' prefix caches; empty for embeddings (and ignored there).
+    pub prefix_blocks: Vec<u64>,
 }
 
 /// Something the driver must deliver. Times are when it happened in the cluster's timeline.

@@ -2,6 +2,7 @@
 
 use super::Cluster;
 use super::policy::Policy;
+use super::prefix::cache::PrefixStats;
 use serde::{Deserialize, Serialize};
 
 /// Request counters of `/admin/metrics`.
@@ -26,6 +27,69 @@ pub struct QueueDepths {
     pub llm: u64,
     /// Embedding requests waiting for dispatch.
     pub embedding: u64,
+}
+
+/// The prefix cache of an LLM instance, or of all of them, in `/admin/metrics` (see
+/// [`super::prefix`]). Tokens are estimated tokens; a block is 16 of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct PrefixCacheMetrics {
+    /// Prompt tokens looked up: every LLM request's, once, when it is first admitted into a
+    /// running batch (vLLM's `prefix_cache_queries`).
+    pub queried_tokens: u64,
+    /// Of those, tokens found cached, whose prefill was skipped (vLLM's
+    /// `prefix_cache_hits`).
+    pub hit_tokens: u64,
+    /// Of those, tokens not found (`queried_tokens - hit_tokens`), prefilled.
+    pub miss_tokens: u64,
+    /// Full prompt blocks found cached.
+    pub hit_blocks: u64,
+    /// Full prompt blocks not found (partial last blocks are never cached nor counted).
+    pub miss_blocks: u64,
+    /// Free cached blocks evicted to make room for running sequences.
+    pub evicted_blocks: u64,
+    /// Blocks cached now, used by running sequences or free (a current value).
+    pub cached_blocks: u64,
+    /// `hit_tokens / queried_tokens`; `None` before the first lookup.
+    pub hit_rate: Option<f64>,
+}
+
+impl PrefixCacheMetrics {
+    fn of(s: &PrefixStats, cached_blocks: u64) -> Self {
+        Self {
+            queried_tokens: s.queried_tokens,
+            hit_tokens: s.hit_tokens,
+            miss_tokens: s.queried_tokens - s.hit_tokens,
+            hit_blocks: s.hit_blocks,
+            miss_blocks: s.miss_blocks,
+            evicted_blocks: s.evicted_blocks,
+            cached_blocks,
+            hit_rate: None,
+        }
+        .with_rate()
+    }
+
+    fn with_rate(mut self) -> Self {
+        self.hit_rate =
+            (self.queried_tokens > 0).then(|| self.hit_tokens as f64 / self.queried_tokens as f64);
+        self
+    }
+
+    /// The sum of `parts` (the cluster's total over its LLM instances).
+    fn total<'a>(parts: impl Iterator<Item = &'a PrefixCacheMetrics>) -> Self {
+        parts
+            .fold(Self::default(), |a, b| Self {
+                queried_tokens: a.queried_tokens + b.queried_tokens,
+                hit_tokens: a.hit_tokens + b.hit_tokens,
+                miss_tokens: a.miss_tokens + b.miss_tokens,
+                hit_blocks: a.hit_blocks + b.hit_blocks,
+                miss_blocks: a.miss_blocks + b.miss_blocks,
+                evicted_blocks: a.evicted_blocks + b.evicted_blocks,
+                cached_blocks: a.cached_blocks + b.cached_blocks,
+                hit_rate: None,
+            })
+            .with_rate()
+    }
 }
 
 /// One instance in `/admin/metrics`.
@@ -60,6 +124,9 @@ pub struct InstanceMetrics {
     pub preemptions: u64,
     /// Embedding batches run (co-located ones included on LLM instances).
     pub batches: u64,
+    /// The instance's prefix cache (LLM instances only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_cache: Option<PrefixCacheMetrics>,
 }
 
 /// The snapshot served at `/admin/metrics`: the contract's fields plus per-policy extras.
@@ -94,6 +161,9 @@ pub struct ClusterMetrics {
     pub colocated_embedding_batches: u64,
     /// The cluster spec's name.
     pub cluster: String,
+    /// The prefix caches of all LLM instances together.
+    #[serde(default)]
+    pub prefix_cache: PrefixCacheMetrics,
 }
 
 /// The cluster-wide counters (zeroed by [`Cluster::reset_counters`]).
@@ -118,6 +188,10 @@ impl Cluster {
             model_switches: i.stats.model_switches,
             preemptions: i.stats.preemptions,
             batches: i.stats.embedding_batches,
+            prefix_cache: Some(PrefixCacheMetrics::of(
+                i.prefix_stats(),
+                i.cached_blocks() as u64,
+            )),
             ..busy_instance(
                 &i.id,
                 &self.models[i.loaded].name,
@@ -146,6 +220,8 @@ impl Cluster {
         let model_switches = instances.iter().map(|i| i.model_switches).sum();
         let preemptions = instances.iter().map(|i| i.preemptions).sum();
         let batches = instances.iter().map(|i| i.batches).sum();
+        let prefix_cache =
+            PrefixCacheMetrics::total(instances.iter().filter_map(|i| i.prefix_cache.as_ref()));
         let completed = self.counters.requests.completed;
         ClusterMetrics {
             policy: self.policy.as_str().to_string(),
@@ -165,6 +241,7 @@ impl Cluster {
             embedding_batches: batches,
             colocated_embedding_batches: self.counters.colocated_batches,
             cluster: self.spec.name.clone(),
+            prefix_cache,
         }
     }
 }
@@ -194,5 +271,6 @@ fn busy_instance(
         model_switches: 0,
         preemptions: 0,
         batches: 0,
+        prefix_cache: None,
     }
 }

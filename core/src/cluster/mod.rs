@@ -38,7 +38,8 @@
 //! - `dispatch`: which queued request leaves next; `routing`: which instance gets it;
 //!   `colocation`: embedding batches of the hybrid policies; `adaptive`: `adaptive`'s mode;
 //! - `instance`, `embedding`: the simulated LLM instances and embedding servers; `timing`:
-//!   their time arithmetic;
+//!   their time arithmetic; [`prefix`]: the LLM instances' prefix caches and the block hashes
+//!   requests name their prompts by;
 //! - [`policy`], [`presets`], `spec`: the policies, ready-made clusters, and the spec format.
 
 mod adaptive;
@@ -53,6 +54,7 @@ mod instance;
 mod metrics;
 mod models;
 pub mod policy;
+pub mod prefix;
 pub mod presets;
 mod queue;
 mod routing;
@@ -61,7 +63,9 @@ mod timing;
 
 pub use error::ClusterError;
 pub use event::{ClusterEvent, ClusterRequest};
-pub use metrics::{ClusterMetrics, InstanceMetrics, QueueDepths, RequestCounts};
+pub use metrics::{
+    ClusterMetrics, InstanceMetrics, PrefixCacheMetrics, QueueDepths, RequestCounts,
+};
 pub use models::ModelInfo;
 pub use policy::{POLICY_NAMES, Policy};
 pub use spec::{
@@ -239,15 +243,25 @@ impl Cluster {
         Ok(previous)
     }
 
-    /// Zeroes the counters (requests, costs, switches, per-instance totals). Queues and
-    /// requests in flight are untouched.
+    /// Zeroes the counters (requests, costs, switches, per-instance totals, prefix-cache
+    /// statistics). Queues, requests in flight and cached blocks are untouched.
     pub fn reset_counters(&mut self) {
         self.counters = Counters::default();
         for i in &mut self.llm {
             i.stats = Default::default();
+            i.cache.stats = Default::default();
         }
         for e in &mut self.emb {
             e.stats = Default::default();
+        }
+    }
+
+    /// Empties the LLM instances' prefix caches of every block no running sequence uses: all
+    /// of them when the cluster [is idle](Self::is_idle), so the next requests find nothing
+    /// cached (what `/admin/reset` does between runs).
+    pub fn clear_prefix_caches(&mut self) {
+        for i in &mut self.llm {
+            i.clear_prefix_cache();
         }
     }
 

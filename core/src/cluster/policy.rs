@@ -1,4 +1,4 @@
-//! The eight scheduling policies of the reference control plane.
+//! The nine scheduling policies of the reference control plane.
 //!
 //! A policy decides, whenever an instance has room, **which** waiting request leaves the
 //! control plane's queue and **where** it goes. Instances themselves always batch like vLLM
@@ -15,6 +15,7 @@
 //! | `aegaeon` | grouped by model, oldest group first | shared pool: any instance can load any model | more models than GPUs |
 //! | `hybrid` | arrival; embeddings batched by size or wait | LLM least-loaded; embedding batches co-located on LLM instances when the embedding server is saturated | mixed LLM + embedding load |
 //! | `hybrid_slo` | earliest deadline for both kinds | as `hybrid`, co-locating a batch whenever waiting for the embedding server would miss its deadline | embedding SLOs under mixed load |
+//! | `cache_aware` | arrival | the instance with the longest cached prefix of the prompt, unless it holds more than `max_num_seqs / 8` sequences beyond the least-loaded one | prompts sharing prefixes (system prompts, multi-turn chats) |
 //!
 //! **`fifo`** serves requests in arrival order and sends each to the least-loaded instance
 //! (fewest running + waiting sequences) that serves its model. It is the baseline every
@@ -61,6 +62,21 @@
 //! **`hybrid_slo`** is `hybrid` with deadlines: both queues are earliest-deadline-first, a
 //! batch is sent early when its earliest deadline is near, and a batch is co-located whenever
 //! waiting for the embedding server would make it miss its deadline.
+//!
+//! **`cache_aware`** serves in arrival order and routes each request to the instance that
+//! already holds the longest run of its prompt's leading blocks ([`super::prefix`]): cached
+//! there, or in a prompt routed there and not yet prefilled (SGLang's router likewise inserts
+//! a request's prefix into its tree of that worker when it routes it). Such a hit skips the
+//! prefill of the cached tokens. To keep one instance from taking every request of a popular
+//! prefix, the best-matching instance is passed over for the least-loaded one (fewest
+//! sequences running or waiting) when it holds more than `max_num_seqs / 8` sequences beyond
+//! it: 32 for vLLM's default `max_num_seqs` of 256, the `balance_abs_threshold` of SGLang's
+//! router (`cache_aware`, with `balance_rel_threshold`
+//! 1.0001, so any imbalance beyond the absolute one counts); vllm-router's `cache_aware`
+//! follows the same rule. Ties (no instance holds any of the prompt: every request of a
+//! workload without shared prefixes) go to the least-loaded instance, so there it routes as
+//! `fifo` does. Every other policy routes as before; the instance it picks still reuses what
+//! it has cached.
 
 /// The names of all policies, in the canonical order ([`Policy::ALL`]'s names).
 pub const POLICY_NAMES: [&str; Policy::ALL.len()] = {
@@ -97,11 +113,13 @@ pub enum Policy {
     Hybrid,
     /// `hybrid` with earliest-deadline-first across both kinds.
     HybridSlo,
+    /// Arrival order, the instance with the longest cached prefix unless it is too loaded.
+    CacheAware,
 }
 
 impl Policy {
     /// All policies, in the canonical order.
-    pub const ALL: [Policy; 8] = [
+    pub const ALL: [Policy; 9] = [
         Self::Fifo,
         Self::Priority,
         Self::SloAware,
@@ -110,6 +128,7 @@ impl Policy {
         Self::Aegaeon,
         Self::Hybrid,
         Self::HybridSlo,
+        Self::CacheAware,
     ];
 
     /// The policy's name as used by `/admin/set_policy`: the one place policy names are
@@ -124,6 +143,7 @@ impl Policy {
             Self::Aegaeon => "aegaeon",
             Self::Hybrid => "hybrid",
             Self::HybridSlo => "hybrid_slo",
+            Self::CacheAware => "cache_aware",
         }
     }
 
@@ -174,6 +194,8 @@ pub(crate) enum Routing {
     EarliestCompletion,
     MarginalCost,
     Pool,
+    /// Longest cached prefix within a load threshold of the least-loaded instance.
+    CacheAware,
 }
 
 /// The mode `adaptive` is in (and what the static policies map to).
@@ -212,6 +234,7 @@ impl Behaviour {
             }
             Policy::CostOptimized => (QueueOrder::Arrival, Routing::MarginalCost),
             Policy::Aegaeon => (QueueOrder::Arrival, Routing::Pool),
+            Policy::CacheAware => (QueueOrder::Arrival, Routing::CacheAware),
             Policy::Adaptive => match mode {
                 Mode::Fifo => (QueueOrder::Arrival, Routing::LeastLoaded),
                 Mode::Priority => (QueueOrder::Priority, Routing::LeastLoaded),
@@ -228,6 +251,14 @@ impl Behaviour {
             routing,
         }
     }
+}
+
+/// How many more sequences (running + waiting) than the least-loaded instance an instance
+/// with `max_num_seqs` may hold and still get a request for its cached prefix under
+/// `cache_aware`: an eighth of its batch, at least 1 (32 at vLLM's default of 256, SGLang
+/// router's `balance_abs_threshold`).
+pub(crate) fn cache_aware_balance_threshold(max_num_seqs: usize) -> usize {
+    (max_num_seqs / 8).max(1)
 }
 
 /// Decode slice length (in steps) for an instance holding several models, after Aegaeon's
@@ -266,7 +297,10 @@ mod tests {
             assert_eq!(Policy::parse(p.as_str()), Some(p));
         }
         assert_eq!(Policy::parse("FIFO"), None);
-        assert_eq!(POLICY_NAMES.len(), 8);
+        assert_eq!(POLICY_NAMES.len(), 9);
+        assert_eq!(cache_aware_balance_threshold(256), 32);
+        assert_eq!(cache_aware_balance_threshold(8), 1);
+        assert_eq!(cache_aware_balance_threshold(1), 1);
     }
 
     #[test]

@@ -117,6 +117,9 @@ pub(crate) struct Pending {
     pub(crate) prompt_tokens: u32,
     pub(crate) max_tokens: u32,
     pub(crate) num_inputs: u32,
+    /// Block hashes of the prompt's full blocks (at most `prompt_tokens / 16`; none for
+    /// embeddings).
+    pub(crate) prefix_blocks: Vec<u64>,
     /// Arrival counter: unique, breaks ties by arrival.
     pub(crate) seq: u64,
 }

@@ -3,7 +3,7 @@
 
 use super::Cluster;
 use super::index::{EmbIdx, LlmIdx, ModelIdx};
-use super::policy::Routing;
+use super::policy::{Routing, cache_aware_balance_threshold};
 use super::queue::Pending;
 
 impl Cluster {
@@ -60,8 +60,40 @@ impl Cluster {
                 let models_after = inst.active_models() + usize::from(inst.work_of(m) == 0);
                 (models_after, predict(i), i)
             }),
+            Routing::CacheAware => self.route_cache_aware(m, p, cands),
         };
         chosen.unwrap_or(self.eligible(m)[0])
+    }
+
+    /// `cache_aware`: the candidate holding the longest prefix of the prompt (ties to the less
+    /// loaded, then the lower index), unless it holds more than the balance threshold beyond
+    /// the least-loaded candidate, which then gets it (as it does when nothing is held).
+    fn route_cache_aware(
+        &self,
+        m: ModelIdx,
+        p: &Pending,
+        cands: impl Iterator<Item = LlmIdx>,
+    ) -> Option<LlmIdx> {
+        let scored: Vec<(LlmIdx, usize, usize)> = cands
+            .map(|i| {
+                let inst = &self.llm[i];
+                (
+                    i,
+                    inst.cached_prefix_blocks(m, &p.prefix_blocks),
+                    inst.load(),
+                )
+            })
+            .collect();
+        let (least, _, least_load) = *scored.iter().min_by_key(|&&(i, _, load)| (load, i))?;
+        let (best, hits, best_load) = *scored
+            .iter()
+            .min_by_key(|&&(i, hits, load)| (std::cmp::Reverse(hits), load, i))?;
+        let slack = cache_aware_balance_threshold(self.llm[best].max_num_seqs());
+        if hits == 0 || best_load > least_load + slack {
+            Some(least)
+        } else {
+            Some(best)
+        }
     }
 
     /// Whether some embedding server of `model` can take another request.

@@ -1,5 +1,7 @@
 use super::*;
 
+mod prefix_cache;
+
 fn tiny() -> ClusterSpec {
     presets::tiny()
 }
@@ -15,6 +17,7 @@ fn llm(key: u64, prompt: u32, max_tokens: u32) -> ClusterRequest {
         prompt_tokens: prompt,
         max_tokens,
         num_inputs: 0,
+        prefix_blocks: Vec::new(),
     }
 }
 
@@ -29,6 +32,7 @@ fn emb(key: u64, inputs: u32, tokens: u32) -> ClusterRequest {
         prompt_tokens: tokens,
         max_tokens: 0,
         num_inputs: inputs,
+        prefix_blocks: Vec::new(),
     }
 }
 
@@ -272,6 +276,20 @@ fn metrics_have_the_contract_shape() {
     }
     assert_eq!(v["instances"][2]["kind"], "embedding");
     assert_eq!(v["adaptive_mode"], "fifo");
+    for k in [
+        "queried_tokens",
+        "hit_tokens",
+        "miss_tokens",
+        "hit_blocks",
+        "miss_blocks",
+        "evicted_blocks",
+        "cached_blocks",
+    ] {
+        assert_eq!(inst["prefix_cache"][k], 0, "{k}");
+        assert_eq!(v["prefix_cache"][k], 0, "{k}");
+    }
+    assert!(inst["prefix_cache"]["hit_rate"].is_null());
+    assert!(v["instances"][2].get("prefix_cache").is_none());
 }
 
 #[test]
@@ -469,7 +487,7 @@ mod chaos {
                         }
                     }
                     Op::Switch { policy } => {
-                        c.set_policy(POLICY_NAMES[usize::from(policy) % 8]).unwrap();
+                        c.set_policy(POLICY_NAMES[usize::from(policy) % POLICY_NAMES.len()]).unwrap();
                     }
                 }
                 seen.absorb(&mut c);

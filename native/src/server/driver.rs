@@ -101,6 +101,7 @@ pub(crate) async fn run(
         }
         if !resets.is_empty() && cluster.is_idle() {
             cluster.reset_counters();
+            cluster.clear_prefix_caches();
             for r in resets.drain(..) {
                 let _ = r.send(());
             }

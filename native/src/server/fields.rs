@@ -1,15 +1,21 @@
 //! Readers of the request fields that can be large: a completions `prompt`, a chat message's
 //! `content`, and an embeddings `input`. They keep only what the server uses (a prompt's
-//! size; the inputs' texts), so reading a body never takes much more memory than the body:
+//! size and the hashes of its blocks, computed as the text is read; the inputs' texts), so reading a body never takes much more memory than the body:
 //! read as JSON values, an 8 MiB array of token ids took 18 times its size.
 
+use cpbench_core::cluster::prefix::{BlockHasher, block_hashes};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::fmt::{self, Write as _};
 
-/// The size of a prompt in characters; a token id counts 4 (one estimated token).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct PromptChars(pub(crate) u64);
+/// A completion's `prompt`: its size in characters (a token id counts 4, one estimated
+/// token) and the block hashes of its text (token ids as
+/// [`cpbench_core::cluster::prefix::token_ids_text`] writes them), for the prefix caches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PromptChars {
+    pub(crate) chars: u64,
+    pub(crate) blocks: Vec<u64>,
+}
 
 fn chars(s: &str) -> u64 {
     s.chars().count() as u64
@@ -18,28 +24,33 @@ fn chars(s: &str) -> u64 {
 const PROMPT_SHAPES: &str =
     "`prompt` as a string, an array of strings, or an array of token ids (integers)";
 
-/// One element of a `prompt` array: a string or a token id.
+/// One element of a `prompt` array: a string or a token id, hashed as it is read.
 enum PromptItem {
     Text(u64),
     Id,
 }
 
-impl<'de> Deserialize<'de> for PromptItem {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
+struct PromptItemSeed<'a>(&'a mut BlockHasher);
+
+impl<'de> DeserializeSeed<'de> for PromptItemSeed<'_> {
+    type Value = PromptItem;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<PromptItem, D::Error> {
+        struct V<'a>(&'a mut BlockHasher);
+        impl Visitor<'_> for V<'_> {
             type Value = PromptItem;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(PROMPT_SHAPES)
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<PromptItem, E> {
+                self.0.push_str(s);
                 Ok(PromptItem::Text(chars(s)))
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<PromptItem, E> {
+            fn visit_u64<E: de::Error>(self, id: u64) -> Result<PromptItem, E> {
+                self.0.push_token_id(id);
                 Ok(PromptItem::Id)
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(self.0))
     }
 }
 
@@ -53,22 +64,30 @@ impl<'de> Deserialize<'de> for PromptChars {
                 f.write_str(PROMPT_SHAPES)
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<PromptChars, E> {
-                Ok(PromptChars(chars(s)))
+                Ok(PromptChars {
+                    chars: chars(s),
+                    blocks: block_hashes(s),
+                })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PromptChars, A::Error> {
                 let (mut text, mut ids) = (None::<u64>, 0u64);
-                while let Some(item) = seq.next_element::<PromptItem>()? {
+                let mut hasher = BlockHasher::new();
+                while let Some(item) = seq.next_element_seed(PromptItemSeed(&mut hasher))? {
                     match item {
                         PromptItem::Text(n) => *text.get_or_insert(0) += n,
                         PromptItem::Id => ids += 1,
                     }
                 }
+                let blocks = hasher.finish();
                 match text {
                     Some(_) if ids > 0 => Err(de::Error::custom(
                         "`prompt` mixes strings and token ids; give one or the other",
                     )),
-                    Some(n) => Ok(PromptChars(n)),
-                    None => Ok(PromptChars(ids * 4)),
+                    Some(n) => Ok(PromptChars { chars: n, blocks }),
+                    None => Ok(PromptChars {
+                        chars: ids * 4,
+                        blocks,
+                    }),
                 }
             }
         }
@@ -76,99 +95,103 @@ impl<'de> Deserialize<'de> for PromptChars {
     }
 }
 
-/// The text of a content part, counted; any other value is ignored.
-struct PartText(u64);
+/// The text of a content part, counted and hashed; any other value is ignored.
+struct PartText<'a>(&'a mut BlockHasher);
 
-impl<'de> Deserialize<'de> for PartText {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = PartText;
+impl<'de> DeserializeSeed<'de> for PartText<'_> {
+    type Value = u64;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        struct V<'a>(&'a mut BlockHasher);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = u64;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any value")
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<PartText, E> {
-                Ok(PartText(chars(s)))
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<u64, E> {
+                self.0.push_str(s);
+                Ok(chars(s))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<PartText, E> {
-                Ok(PartText(0))
+            fn visit_bool<E>(self, _: bool) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_i64<E>(self, _: i64) -> Result<PartText, E> {
-                Ok(PartText(0))
+            fn visit_i64<E>(self, _: i64) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_u64<E>(self, _: u64) -> Result<PartText, E> {
-                Ok(PartText(0))
+            fn visit_u64<E>(self, _: u64) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_f64<E>(self, _: f64) -> Result<PartText, E> {
-                Ok(PartText(0))
+            fn visit_f64<E>(self, _: f64) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_unit<E>(self) -> Result<PartText, E> {
-                Ok(PartText(0))
+            fn visit_unit<E>(self) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PartText, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(PartText(0))
+                Ok(0)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PartText, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(PartText(0))
+                Ok(0)
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(self.0))
     }
 }
 
 /// One part of a chat content array: the characters of its `text`, 0 for anything else.
-struct Part(u64);
+struct Part<'a>(&'a mut BlockHasher);
 
-impl<'de> Deserialize<'de> for Part {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Part;
+impl<'de> DeserializeSeed<'de> for Part<'_> {
+    type Value = u64;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        struct V<'a>(&'a mut BlockHasher);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = u64;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a content part")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Part, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
                 let mut n = 0;
                 while let Some(key) = map.next_key::<Key>()? {
-                    if key.0 {
-                        n += map.next_value::<PartText>()?.0;
+                    if key.0 == "text" {
+                        n += map.next_value_seed(PartText(&mut *self.0))?;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
                 }
-                Ok(Part(n))
+                Ok(n)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Part, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Part(0))
+                Ok(0)
             }
-            fn visit_str<E>(self, _: &str) -> Result<Part, E> {
-                Ok(Part(0))
+            fn visit_str<E>(self, _: &str) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Part, E> {
-                Ok(Part(0))
+            fn visit_bool<E>(self, _: bool) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_i64<E>(self, _: i64) -> Result<Part, E> {
-                Ok(Part(0))
+            fn visit_i64<E>(self, _: i64) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_u64<E>(self, _: u64) -> Result<Part, E> {
-                Ok(Part(0))
+            fn visit_u64<E>(self, _: u64) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_f64<E>(self, _: f64) -> Result<Part, E> {
-                Ok(Part(0))
+            fn visit_f64<E>(self, _: f64) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_unit<E>(self) -> Result<Part, E> {
-                Ok(Part(0))
+            fn visit_unit<E>(self) -> Result<u64, E> {
+                Ok(0)
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(self.0))
     }
 }
 
-/// Whether a map key is `text` (read without keeping the key).
-struct Key(bool);
+/// A map key, when it is one the readers look for (`text`, `content`); empty otherwise. Read
+/// without keeping other keys.
+struct Key(&'static str);
 
 impl<'de> Deserialize<'de> for Key {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -179,7 +202,11 @@ impl<'de> Deserialize<'de> for Key {
                 f.write_str("a key")
             }
             fn visit_str<E>(self, s: &str) -> Result<Key, E> {
-                Ok(Key(s == "text"))
+                Ok(Key(match s {
+                    "text" => "text",
+                    "content" => "content",
+                    _ => "",
+                }))
             }
         }
         d.deserialize_str(V)
@@ -187,33 +214,99 @@ impl<'de> Deserialize<'de> for Key {
 }
 
 /// A chat message's `content`: a string, or an array of `{"type":"text","text":...}` parts
-/// (other parts count nothing); `null` is empty.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ContentChars(pub(crate) u64);
+/// (other parts count nothing); `null` is empty. Its characters; its text goes to the hasher.
+struct Content<'a>(&'a mut BlockHasher);
 
-impl<'de> Deserialize<'de> for ContentChars {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = ContentChars;
+impl<'de> DeserializeSeed<'de> for Content<'_> {
+    type Value = u64;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        struct V<'a>(&'a mut BlockHasher);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = u64;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("`messages[].content` as a string or an array of text parts")
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<ContentChars, E> {
-                Ok(ContentChars(chars(s)))
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<u64, E> {
+                self.0.push_str(s);
+                Ok(chars(s))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<ContentChars, E> {
-                Ok(ContentChars(0))
+            fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
+                Ok(0)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ContentChars, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
                 let mut n = 0;
-                while let Some(p) = seq.next_element::<Part>()? {
-                    n += p.0;
+                while let Some(p) = seq.next_element_seed(Part(&mut *self.0))? {
+                    n += p;
                 }
-                Ok(ContentChars(n))
+                Ok(n)
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(self.0))
+    }
+}
+
+/// One chat message: the characters of its `content` (0 without one); other fields ignored.
+struct Message<'a>(&'a mut BlockHasher);
+
+impl<'de> DeserializeSeed<'de> for Message<'_> {
+    type Value = u64;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        struct V<'a>(&'a mut BlockHasher);
+        impl<'de> Visitor<'de> for V<'_> {
+            type Value = u64;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a message object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+                let mut content = None;
+                while let Some(key) = map.next_key::<Key>()? {
+                    if key.0 != "content" {
+                        map.next_value::<IgnoredAny>()?;
+                    } else if content.is_some() {
+                        return Err(de::Error::duplicate_field("content"));
+                    } else {
+                        content = Some(map.next_value_seed(Content(&mut *self.0))?);
+                    }
+                }
+                Ok(content.unwrap_or(0))
+            }
+        }
+        d.deserialize_map(V(self.0))
+    }
+}
+
+/// A chat's `messages`: how many, their contents' characters, and the block hashes of their
+/// contents one after the other (the text the prefix caches see).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Messages {
+    pub(crate) count: usize,
+    pub(crate) chars: u64,
+    pub(crate) blocks: Vec<u64>,
+}
+
+impl<'de> Deserialize<'de> for Messages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Messages;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`messages` as an array of message objects")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Messages, A::Error> {
+                let mut hasher = BlockHasher::new();
+                let (mut count, mut chars) = (0, 0);
+                while let Some(n) = seq.next_element_seed(Message(&mut hasher))? {
+                    count += 1;
+                    chars += n;
+                }
+                Ok(Messages {
+                    count,
+                    chars,
+                    blocks: hasher.finish(),
+                })
+            }
+        }
+        d.deserialize_seq(V)
     }
 }
 
@@ -392,7 +485,7 @@ mod tests {
 
     #[test]
     fn prompts_count_characters_or_token_ids() {
-        let p = |s: &str| from_str::<PromptChars>(s).map(|p| p.0);
+        let p = |s: &str| from_str::<PromptChars>(s).map(|p| p.chars);
         assert_eq!(p(r#""abcdé""#).unwrap(), 5);
         assert_eq!(p(r#"["ab", "cd"]"#).unwrap(), 4);
         assert_eq!(p("[1, 2, 3]").unwrap(), 12);
@@ -403,8 +496,30 @@ mod tests {
     }
 
     #[test]
+    fn prompts_hash_their_text() {
+        let b = |s: &str| from_str::<PromptChars>(s).unwrap().blocks;
+        let text = "0123456789".repeat(20);
+        assert_eq!(b(&format!("{text:?}")), block_hashes(&text));
+        assert_eq!(
+            b(&format!("[{:?}, {:?}]", &text[..30], &text[30..])),
+            block_hashes(&text)
+        );
+        let ids: Vec<u64> = (0..40).collect();
+        assert_eq!(
+            b(&serde_json::to_string(&ids).unwrap()),
+            block_hashes(&cpbench_core::cluster::prefix::token_ids_text(&ids))
+        );
+        assert_eq!(b(r#""short""#), Vec::<u64>::new());
+    }
+
+    fn messages(s: &str) -> Result<Messages, serde_json::Error> {
+        from_str::<Messages>(s)
+    }
+
+    #[test]
     fn contents_count_text_parts_only() {
-        let c = |s: &str| from_str::<ContentChars>(s).map(|c| c.0);
+        let c =
+            |content: &str| messages(&format!(r#"[{{"content": {content}}}]"#)).map(|m| m.chars);
         assert_eq!(c(r#""hello""#).unwrap(), 5);
         assert_eq!(c("null").unwrap(), 0);
         assert_eq!(
@@ -414,6 +529,33 @@ mod tests {
         );
         assert!(c("5").is_err());
         assert!(c("{}").is_err());
+    }
+
+    #[test]
+    fn messages_hash_their_contents_in_order() {
+        let long = "x".repeat(100);
+        let m = messages(&format!(
+            r#"[{{"role": "system", "content": "{long}"}}, {{"role": "user"}},
+                {{"content": [{{"type": "text", "text": "yy"}}, {{"type": "image_url"}}, {{"text": "{}"}}], "name": "n"}}]"#,
+            "z".repeat(60)
+        ))
+        .unwrap();
+        assert_eq!((m.count, m.chars), (3, 162));
+        assert_eq!(
+            m.blocks,
+            block_hashes(&format!("{long}yy{}", "z".repeat(60)))
+        );
+        assert_eq!(m.blocks.len(), 2);
+        assert_eq!(messages("[]").unwrap(), Messages::default());
+        for bad in [
+            r#"[{"content": "a", "content": "b"}]"#,
+            r#"["a"]"#,
+            r#"[3]"#,
+            r#"{}"#,
+            r#""a""#,
+        ] {
+            assert!(messages(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -359,6 +359,7 @@ async fn generate(state: AppState, headers: HeaderMap, body: Bytes, chat: bool) 
         prompt_tokens: g.prompt_tokens,
         max_tokens: g.max_tokens,
         num_inputs: 0,
+        prefix_blocks: g.prefix_blocks,
     };
     let mut sub = match submit(&state, req) {
         Ok(s) => s,
@@ -500,6 +501,7 @@ async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: Byt
         prompt_tokens: e.tokens,
         max_tokens: 0,
         num_inputs: u32::try_from(e.inputs.len()).unwrap_or(u32::MAX),
+        prefix_blocks: Vec::new(),
     };
     let mut sub = match submit(&state, req) {
         Ok(s) => s,

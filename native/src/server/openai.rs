@@ -1,7 +1,7 @@
 //! OpenAI-shaped request parsing and response bodies (chat, completions, embeddings, errors).
 
 use super::errors::ApiError;
-use super::fields::{ContentChars, EmbeddingInput, PromptChars};
+use super::fields::{EmbeddingInput, Messages, PromptChars};
 use super::limits::{
     MAX_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_FLOATS, MAX_EMBEDDING_INPUTS, MAX_RESPONSE_BYTES,
     embedding_response_bound, generation_response_bound,
@@ -28,7 +28,7 @@ struct StreamOptions {
 struct GenerationBody {
     model: String,
     #[serde(default)]
-    messages: Option<Vec<ChatMessage>>,
+    messages: Option<Messages>,
     #[serde(default)]
     prompt: Option<PromptChars>,
     #[serde(default)]
@@ -45,12 +45,6 @@ struct GenerationBody {
     min_tokens: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
-struct ChatMessage {
-    #[serde(default)]
-    content: ContentChars,
-}
-
 /// A parsed chat or completions request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Generation {
@@ -59,6 +53,8 @@ pub(crate) struct Generation {
     pub(crate) max_tokens: u32,
     pub(crate) stream: bool,
     pub(crate) include_usage: bool,
+    /// Hashes of the prompt's full blocks, for the instances' prefix caches.
+    pub(crate) prefix_blocks: Vec<u64>,
 }
 
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
@@ -75,22 +71,22 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
 /// Parses a `/v1/chat/completions` (`chat = true`) or `/v1/completions` body.
 pub(crate) fn parse_generation(body: &[u8], chat: bool) -> Result<Generation, ApiError> {
     let b: GenerationBody = parse_json(body)?;
-    let chars = if chat {
-        let Some(messages) = &b.messages else {
+    let (chars, prefix_blocks) = if chat {
+        let Some(messages) = b.messages else {
             return Err(
                 ApiError::bad_request("invalid request body: missing field `messages`")
                     .with_param("messages"),
             );
         };
-        if messages.is_empty() {
+        if messages.count == 0 {
             return Err(
                 ApiError::bad_request("`messages` must not be empty").with_param("messages")
             );
         }
-        messages.iter().map(|m| m.content.0).sum()
+        (messages.chars, messages.blocks)
     } else {
         match b.prompt {
-            Some(p) => p.0,
+            Some(p) => (p.chars, p.blocks),
             None => {
                 return Err(
                     ApiError::bad_request("invalid request body: missing field `prompt`")
@@ -132,6 +128,7 @@ pub(crate) fn parse_generation(body: &[u8], chat: bool) -> Result<Generation, Ap
         max_tokens,
         stream: b.stream,
         include_usage: b.stream_options.is_some_and(|o| o.include_usage),
+        prefix_blocks,
     })
 }
 
@@ -447,6 +444,8 @@ impl Iterator for EmbeddingAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cpbench_core::cluster::prefix::block_hashes;
+    use cpbench_core::text::estimate_tokens;
 
     #[test]
     fn chat_bodies_parse_and_default() {
@@ -462,9 +461,32 @@ mod tests {
                 prompt_tokens: 2,
                 max_tokens: 5,
                 stream: true,
-                include_usage: true
+                include_usage: true,
+                prefix_blocks: Vec::new(),
             }
         );
+        // The contents one after the other, hashed into blocks as the simulator hashes a
+        // workload's prompt (sent as one message).
+        let long = "x".repeat(100);
+        let body = json!({"model": "m", "messages": [
+            {"role": "system", "content": long},
+            {"role": "user", "content": [{"type": "text", "text": "y".repeat(60)}]}
+        ]});
+        let g = parse_generation(body.to_string().as_bytes(), true).unwrap();
+        let text = format!("{long}{}", "y".repeat(60));
+        assert_eq!(g.prefix_blocks, block_hashes(&text));
+        assert_eq!(g.prefix_blocks.len(), 2);
+        assert_eq!(g.prompt_tokens, estimate_tokens(&text));
+        let one = json!({"model": "m", "messages": [{"role": "user", "content": text}]});
+        let g1 = parse_generation(one.to_string().as_bytes(), true).unwrap();
+        assert_eq!(g1.prefix_blocks, g.prefix_blocks);
+        let prompt = json!({"model": "m", "prompt": text});
+        let g2 = parse_generation(prompt.to_string().as_bytes(), false).unwrap();
+        assert_eq!(g2.prefix_blocks, block_hashes(&text));
+        // Token ids: one token each, a block per 16 ids.
+        let ids = json!({"model": "m", "prompt": (0..40).collect::<Vec<u32>>()});
+        let g3 = parse_generation(ids.to_string().as_bytes(), false).unwrap();
+        assert_eq!((g3.prompt_tokens, g3.prefix_blocks.len()), (40, 2));
         let g = parse_generation(br#"{"model":"m","prompt":["ab","cd"]}"#, false).unwrap();
         assert_eq!(g.max_tokens, DEFAULT_MAX_TOKENS);
         assert_eq!(g.prompt_tokens, 1);

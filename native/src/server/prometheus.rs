@@ -10,14 +10,25 @@
 //!   `cpbench_instance_busy_seconds_total`, `cpbench_instance_cost_usd_total`,
 //!   `cpbench_instance_model_switches_total`, `cpbench_instance_preemptions_total`,
 //!   `cpbench_instance_batches_total`
+//! - per LLM instance, labelled the same, the prefix cache's counters (tokens are estimated
+//!   tokens; the first two are vLLM's `vllm:prefix_cache_queries` and
+//!   `vllm:prefix_cache_hits`, whose ratio is the hit rate):
+//!   `cpbench_instance_prefix_cache_queries_total`, `cpbench_instance_prefix_cache_hits_total`,
+//!   `cpbench_instance_prefix_cache_hit_blocks_total`,
+//!   `cpbench_instance_prefix_cache_miss_blocks_total`,
+//!   `cpbench_instance_prefix_cache_evictions_total` (blocks), and the gauge
+//!   `cpbench_instance_prefix_cache_blocks` (blocks cached now)
 //! - `cpbench_policy_info{policy, adaptive_mode}` 1, `cpbench_cluster_info{cluster}` 1
 //! - `cpbench_uptime_seconds`, `cpbench_cost_usd_total`, `cpbench_cost_per_request_usd`
 //!   (absent before the first completion), `cpbench_policy_switches_total`,
 //!   `cpbench_model_switches_total`, `cpbench_preemptions_total`,
-//!   `cpbench_embedding_batches_total`, `cpbench_colocated_embedding_batches_total`
+//!   `cpbench_embedding_batches_total`, `cpbench_colocated_embedding_batches_total`, and the
+//!   prefix caches' totals `cpbench_prefix_cache_queries_total`,
+//!   `cpbench_prefix_cache_hits_total`, `cpbench_prefix_cache_hit_blocks_total`,
+//!   `cpbench_prefix_cache_miss_blocks_total`, `cpbench_prefix_cache_evictions_total`
 
 use crate::telemetry::prometheus::{escape_help, escape_label_value};
-use cpbench_core::cluster::{ClusterMetrics, InstanceMetrics};
+use cpbench_core::cluster::{ClusterMetrics, InstanceMetrics, PrefixCacheMetrics};
 use std::fmt::Write as _;
 
 /// The `Content-Type` of the exposition.
@@ -131,6 +142,49 @@ const INSTANCE_FAMILIES: [(&str, &str, &str, InstanceField); 10] = [
     ),
 ];
 
+type PrefixField = fn(&PrefixCacheMetrics) -> f64;
+
+/// Prefix-cache families, per LLM instance (`cpbench_instance_` + name) and in total
+/// (`cpbench_` + name): name, type, help, value.
+const PREFIX_FAMILIES: [(&str, &str, &str, PrefixField); 6] = [
+    (
+        "prefix_cache_queries_total",
+        "counter",
+        "Prompt tokens looked up in the prefix cache, each request once (vLLM's vllm:prefix_cache_queries).",
+        |p| p.queried_tokens as f64,
+    ),
+    (
+        "prefix_cache_hits_total",
+        "counter",
+        "Prompt tokens found in the prefix cache, not prefilled (vLLM's vllm:prefix_cache_hits).",
+        |p| p.hit_tokens as f64,
+    ),
+    (
+        "prefix_cache_hit_blocks_total",
+        "counter",
+        "Full prompt blocks (16 tokens) found in the prefix cache.",
+        |p| p.hit_blocks as f64,
+    ),
+    (
+        "prefix_cache_miss_blocks_total",
+        "counter",
+        "Full prompt blocks (16 tokens) not found in the prefix cache.",
+        |p| p.miss_blocks as f64,
+    ),
+    (
+        "prefix_cache_evictions_total",
+        "counter",
+        "Cached blocks evicted to make room for running sequences.",
+        |p| p.evicted_blocks as f64,
+    ),
+    (
+        "prefix_cache_blocks",
+        "gauge",
+        "Blocks in the prefix cache now, in use or free.",
+        |p| p.cached_blocks as f64,
+    ),
+];
+
 /// The exposition of a metrics snapshot.
 pub(crate) fn render(m: &ClusterMetrics) -> String {
     let mut o = Out(String::with_capacity(4096));
@@ -171,6 +225,20 @@ pub(crate) fn render(m: &ClusterMetrics) -> String {
                 ("model", i.model.as_str()),
             ];
             o.sample(name, &labels, field(i));
+        }
+    }
+    for (name, kind, help, field) in PREFIX_FAMILIES {
+        let name = format!("cpbench_instance_{name}");
+        o.family(&name, kind, help);
+        for i in &m.instances {
+            if let Some(p) = &i.prefix_cache {
+                let labels = [
+                    ("instance", i.id.as_str()),
+                    ("kind", i.kind.as_str()),
+                    ("model", i.model.as_str()),
+                ];
+                o.sample(&name, &labels, field(p));
+            }
         }
     }
     o.family(
@@ -241,6 +309,17 @@ pub(crate) fn render(m: &ClusterMetrics) -> String {
     ] {
         o.single(name, "counter", help, v as f64);
     }
+    // The cluster's totals of the prefix-cache counters (the gauge is per instance only).
+    for (name, kind, help, field) in PREFIX_FAMILIES {
+        if kind == "counter" {
+            o.single(
+                &format!("cpbench_{name}"),
+                kind,
+                help,
+                field(&m.prefix_cache),
+            );
+        }
+    }
     o.0
 }
 
@@ -266,6 +345,16 @@ mod tests {
             model_switches: 0,
             preemptions: 2,
             batches: 0,
+            prefix_cache: (kind == "llm").then_some(PrefixCacheMetrics {
+                queried_tokens: 4096,
+                hit_tokens: 1024,
+                miss_tokens: 3072,
+                hit_blocks: 64,
+                miss_blocks: 190,
+                evicted_blocks: 7,
+                cached_blocks: 300,
+                hit_rate: Some(0.25),
+            }),
         }
     }
 
@@ -296,6 +385,11 @@ mod tests {
             embedding_batches: 4,
             colocated_embedding_batches: 1,
             cluster: "default".into(),
+            prefix_cache: PrefixCacheMetrics {
+                queried_tokens: 4096,
+                hit_tokens: 1024,
+                ..PrefixCacheMetrics::default()
+            },
         }
     }
 
@@ -355,8 +449,35 @@ mod tests {
         assert_eq!(e.types.len(), e.help.len());
         // Every sample belongs to a declared family.
         assert!(e.samples.iter().all(|s| e.types.contains_key(&s.name)));
-        // 4 + 2 + 10 * 2 + 1 + 1 + 1 + 1 + 5
-        assert_eq!(e.samples.len(), 35);
+        assert_eq!(
+            v(
+                "cpbench_instance_prefix_cache_hits_total",
+                &[("instance", "llm-0")]
+            ),
+            1024.0
+        );
+        assert_eq!(
+            v(
+                "cpbench_instance_prefix_cache_queries_total",
+                &[("instance", "llm-0")]
+            ),
+            4096.0
+        );
+        assert!(
+            e.find(
+                "cpbench_instance_prefix_cache_hits_total",
+                &[("instance", "emb-0")]
+            )
+            .is_none(),
+            "embedding servers have no prefix cache"
+        );
+        assert_eq!(v("cpbench_prefix_cache_hits_total", &[]), 1024.0);
+        assert_eq!(
+            e.type_of("cpbench_instance_prefix_cache_blocks"),
+            MetricType::Gauge
+        );
+        // 4 + 2 + 10 * 2 + 6 (prefix families, the LLM instance only) + 1 + 1 + 1 + 1 + 5 + 5
+        assert_eq!(e.samples.len(), 46);
     }
 
     #[test]

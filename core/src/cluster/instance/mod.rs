@@ -16,11 +16,20 @@
 //!    fully computed emits one token; the step that completes a prompt emits the first token.
 //!    A sequence finishes with its `max_tokens`-th token (fixed output lengths, as with
 //!    `ignore_eos`).
+//!
+//! The KV cache also holds a prefix cache ([`super::prefix`]): a sequence admitted in step 2
+//! first takes the longest cached run of its prompt's leading blocks as computed (only the
+//! rest is prefilled); the full prompt blocks a step computes are cached; free cached blocks
+//! fill the KV budget that running sequences leave and are evicted, least recently freed
+//! first, as soon as those need it. `kv_used` counts what running sequences hold: their own
+//! tokens plus every cached block at least one of them references, once.
 
 use super::ClusterEvent;
 use super::embedding::EmbItem;
 use super::index::{IdxVec, ModelIdx};
 use super::policy::aegaeon_slice_steps;
+use super::prefix::cache::{PrefixCache, PrefixStats};
+use super::prefix::{BLOCK_TOKENS, block_key};
 use super::spec::{LlmInstanceSpec, StepCost};
 use super::timing::{jitter_factor, ms_to_us};
 use rand_chacha::ChaCha8Rng;
@@ -40,6 +49,15 @@ pub(crate) struct Seq {
     generated: u32,
     /// Tokens scheduled in the step in flight.
     scheduled: u32,
+    /// Cache keys of the prompt's full blocks (model-salted block hashes).
+    prefix: Vec<u64>,
+    /// Cached blocks this sequence references (pins); each holds `BLOCK_TOKENS` of its
+    /// `computed` tokens.
+    refs: Vec<u64>,
+    /// Leading `prefix` blocks already found in the cache or offered to it.
+    registered: usize,
+    /// Whether its first admission has been counted in the cache's statistics.
+    looked_up: bool,
 }
 
 impl Seq {
@@ -52,7 +70,28 @@ impl Seq {
             computed: 0,
             generated: 0,
             scheduled: 0,
+            prefix: Vec::new(),
+            refs: Vec::new(),
+            registered: 0,
+            looked_up: false,
         }
+    }
+
+    /// The same sequence with the block hashes of its prompt (at most `prompt / 16` are
+    /// used: a block is cached only when it is wholly prompt).
+    pub(crate) fn with_prefix(mut self, hashes: &[u64]) -> Self {
+        let full = (self.prompt / BLOCK_TOKENS) as usize;
+        self.prefix = hashes
+            .iter()
+            .take(full)
+            .map(|&h| block_key(self.model, h))
+            .collect();
+        self
+    }
+
+    /// KV tokens held by this sequence alone (not in cached blocks it references).
+    fn private_tokens(&self) -> u64 {
+        u64::from(self.computed + self.scheduled) - u64::from(BLOCK_TOKENS) * self.refs.len() as u64
     }
 
     /// Tokens still to compute before the next output token.
@@ -158,6 +197,8 @@ pub(crate) struct LlmInstance {
     rng: ChaCha8Rng,
     jitter: f64,
     pub(crate) stats: LlmStats,
+    /// The prefix cache in the KV budget's free part.
+    pub(crate) cache: PrefixCache,
 }
 
 impl LlmInstance {
@@ -193,7 +234,31 @@ impl LlmInstance {
             rng: ChaCha8Rng::seed_from_u64(seed),
             jitter,
             stats: LlmStats::default(),
+            cache: PrefixCache::default(),
         }
+    }
+
+    /// Counters of the prefix cache.
+    pub(crate) fn prefix_stats(&self) -> &PrefixStats {
+        &self.cache.stats
+    }
+
+    /// Blocks in the prefix cache now (referenced and free).
+    pub(crate) fn cached_blocks(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// How many leading blocks of a `model` prompt with these block hashes this instance has
+    /// cached or will have (held by a sequence routed here, to be prefilled): the router's
+    /// view of a request's cached prefix.
+    pub(crate) fn cached_prefix_blocks(&self, model: ModelIdx, hashes: &[u64]) -> usize {
+        self.cache
+            .routed_match(hashes.iter().map(|&h| block_key(model, h)))
+    }
+
+    /// Empties the prefix cache of every block no running sequence uses (all of it when idle).
+    pub(crate) fn clear_prefix_cache(&mut self) {
+        self.cache.clear_free();
     }
 
     /// The step-time model this instance uses for `model`, if it can run it.
@@ -204,6 +269,11 @@ impl LlmInstance {
     /// Sequences held (running + waiting).
     pub(crate) fn load(&self) -> usize {
         self.running.len() + self.waiting.len()
+    }
+
+    /// Most sequences in the running batch.
+    pub(crate) fn max_num_seqs(&self) -> usize {
+        self.max_num_seqs
     }
 
     pub(crate) fn running_len(&self) -> usize {
@@ -263,6 +333,7 @@ impl LlmInstance {
 
     /// Hands a request to the instance.
     pub(crate) fn push(&mut self, seq: Seq) {
+        self.cache.add_routed(&seq.prefix);
         self.work[seq.model] += 1;
         self.waiting_of[seq.model] += 1;
         self.waiting.push_back(seq);
@@ -277,12 +348,14 @@ impl LlmInstance {
     pub(crate) fn cancel(&mut self, key: u64) -> bool {
         if let Some(i) = self.running.iter().position(|s| s.key == key) {
             let s = self.running.remove(i);
-            self.kv_used -= u64::from(s.computed + s.scheduled);
+            free_kv(&mut self.cache, &mut self.kv_used, &s);
+            self.cache.remove_routed(&s.prefix);
             self.work[s.model] -= 1;
             return true;
         }
         if let Some(i) = self.waiting.iter().position(|s| s.key == key) {
             if let Some(s) = self.waiting.remove(i) {
+                self.cache.remove_routed(&s.prefix);
                 self.work[s.model] -= 1;
                 self.waiting_of[s.model] -= 1;
             }
@@ -373,12 +446,24 @@ impl LlmInstance {
         let stats = &mut self.stats;
         let work = &mut self.work;
         let kv_used = &mut self.kv_used;
+        let cache = &mut self.cache;
         self.running.retain_mut(|s| {
             if s.scheduled == 0 {
                 return true;
             }
             s.computed += s.scheduled;
             s.scheduled = 0;
+            // Full prompt blocks now computed enter the cache, referenced by `s` (their
+            // tokens move from its own to the cached ones: `kv_used` is unchanged).
+            while s.registered < s.prefix.len()
+                && (s.registered as u64 + 1) * u64::from(BLOCK_TOKENS) <= u64::from(s.computed)
+            {
+                let key = s.prefix[s.registered];
+                if cache.insert_pinned(key) {
+                    s.refs.push(key);
+                }
+                s.registered += 1;
+            }
             if s.computed < s.prompt + s.generated {
                 return true;
             }
@@ -392,7 +477,8 @@ impl LlmInstance {
             if s.generated < s.max_tokens {
                 return true;
             }
-            *kv_used -= u64::from(s.computed);
+            free_kv(cache, kv_used, s);
+            cache.remove_routed(&s.prefix);
             work[s.model] -= 1;
             stats.completed += 1;
             out.finished.push(s.key);
@@ -485,12 +571,24 @@ impl LlmInstance {
 
     fn preempt(&mut self, idx: usize) {
         let mut s = self.running.remove(idx);
-        self.kv_used -= u64::from(s.computed);
+        free_kv(&mut self.cache, &mut self.kv_used, &s);
+        s.refs.clear();
+        s.registered = 0;
         s.computed = 0;
         s.scheduled = 0;
         self.stats.preemptions += 1;
         self.waiting_of[s.model] += 1;
         self.waiting.push_front(s);
+    }
+
+    /// Evicts free cached blocks until they fit in the KV budget running sequences leave.
+    fn make_room(&mut self) {
+        let block = u64::from(BLOCK_TOKENS);
+        let total = self.kv_used + block * self.cache.free_len() as u64;
+        if total > self.kv_cap {
+            self.cache
+                .evict((total - self.kv_cap).div_ceil(block) as usize);
+        }
     }
 
     /// Builds and starts one step of the loaded model. Returns false when nothing of the
@@ -528,24 +626,47 @@ impl LlmInstance {
                 continue;
             }
             step.schedule(&mut self.running[i], n, &mut self.kv_used);
+            self.make_room();
             i += 1;
         }
         let mut w = 0;
         while w < self.waiting.len() && step.budget > 0 && self.running.len() < self.max_num_seqs {
-            if self.waiting[w].model != m {
+            let s = &self.waiting[w];
+            if s.model != m {
                 w += 1;
                 continue;
             }
-            let n = self.waiting[w].remaining().min(step.budget);
-            if self.kv_used + u64::from(n) > self.kv_cap {
+            // The cached run of its leading blocks, leaving at least one token to compute.
+            let max_hit = ((s.prompt + s.generated).saturating_sub(1) / BLOCK_TOKENS) as usize;
+            let found = self.cache.lookup(&s.prefix, max_hit);
+            let cached = found.hits as u32 * BLOCK_TOKENS;
+            let pinned = u64::from(BLOCK_TOKENS) * found.free_hits as u64;
+            let n = (s.remaining() - cached).min(step.budget);
+            if self.kv_used + pinned + u64::from(n) > self.kv_cap {
                 break;
             }
             let Some(mut s) = self.waiting.remove(w) else {
                 break;
             };
             self.waiting_of[m] -= 1;
+            if found.hits > 0 {
+                s.refs = s.prefix[..found.hits].to_vec();
+                self.cache.pin(&s.refs);
+                self.kv_used += pinned;
+                s.computed = cached;
+                s.registered = found.hits;
+            }
+            if !s.looked_up {
+                s.looked_up = true;
+                let st = &mut self.cache.stats;
+                st.queried_tokens += u64::from(s.prompt);
+                st.hit_tokens += u64::from(cached);
+                st.hit_blocks += found.hits as u64;
+                st.miss_blocks += (s.prefix.len() - found.hits) as u64;
+            }
             step.schedule(&mut s, n, &mut self.kv_used);
             self.running.push(s);
+            self.make_room();
         }
         if step.prefill_tokens == 0 && step.decode_seqs == 0 {
             return false;
@@ -560,135 +681,13 @@ impl LlmInstance {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cluster::presets;
-
-    fn instance(kv: u32, seqs: u32, budget: u32) -> LlmInstance {
-        let mut spec = presets::tiny().llm_instances[0].clone();
-        spec.kv_cache_tokens = kv;
-        spec.max_num_seqs = seqs;
-        spec.max_num_batched_tokens = budget;
-        let step = spec.step;
-        LlmInstance::new(
-            &spec,
-            ModelIdx(0),
-            IdxVec::from(vec![Some(step)]),
-            100.0,
-            0.0,
-            1,
-        )
-    }
-
-    /// Runs the instance alone until it is idle; returns (key, token times) in event order.
-    fn run(inst: &mut LlmInstance) -> Vec<ClusterEvent> {
-        let mut out = Outputs::default();
-        let mut now = 0;
-        inst.kick(now);
-        while let Some(t) = inst.next_event_us() {
-            now = t;
-            inst.complete(now, &mut out);
-            inst.kick(now);
-        }
-        out.events.into_iter().collect()
-    }
-
-    #[test]
-    fn step_time_follows_the_formula() {
-        // tiny: 4 ms + 0.01 ms per prefill token + 0.1 ms per decoding sequence.
-        let mut inst = instance(16_384, 8, 256);
-        inst.push(Seq::new(1, ModelIdx(0), 100, 3));
-        let ev = run(&mut inst);
-        let times: Vec<u64> = ev
-            .iter()
-            .filter_map(|e| match e {
-                ClusterEvent::Tokens { at_us, .. } => Some(*at_us),
-                _ => None,
-            })
-            .collect();
-        // Prefill 100 tokens: 4 + 1.0 = 5 ms; then two decode steps of 4.1 ms.
-        assert_eq!(times, vec![5_000, 9_100, 13_200]);
-        assert!(matches!(
-            ev.last(),
-            Some(ClusterEvent::Finished {
-                key: 1,
-                output_tokens: 3,
-                prompt_tokens: 100,
-                at_us: 13_200
-            })
-        ));
-        assert_eq!(inst.kv_used, 0);
-        assert!(inst.is_idle());
-    }
-
-    #[test]
-    fn chunked_prefill_splits_long_prompts() {
-        let mut inst = instance(16_384, 8, 64);
-        inst.push(Seq::new(1, ModelIdx(0), 200, 1));
-        let ev = run(&mut inst);
-        // 64 + 64 + 64 + 8 tokens: 4 steps; first token at the end of the 4th.
-        let expected = 3 * (4_000 + 640) + (4_000 + 80);
-        assert!(matches!(ev[0], ClusterEvent::Tokens { at_us, .. } if at_us == expected));
-        assert_eq!(inst.stats.steps, 4);
-    }
-
-    #[test]
-    fn kv_exhaustion_preempts_the_newest_and_everyone_finishes() {
-        // 3 sequences of 40 + 40 tokens with room for only 150 tokens of KV.
-        let mut inst = instance(150, 8, 256);
-        for k in 0..3 {
-            inst.push(Seq::new(k, ModelIdx(0), 40, 40));
-        }
-        let ev = run(&mut inst);
-        let finished: Vec<u64> = ev
-            .iter()
-            .filter_map(|e| match e {
-                ClusterEvent::Finished {
-                    key, output_tokens, ..
-                } => {
-                    assert_eq!(*output_tokens, 40);
-                    Some(*key)
-                }
-                _ => None,
-            })
-            .collect();
-        assert_eq!(finished.len(), 3);
-        assert!(inst.stats.preemptions > 0);
-        for k in 0..3 {
-            let n = ev
-                .iter()
-                .filter(|e| matches!(e, ClusterEvent::Tokens { key, .. } if *key == k))
-                .count();
-            assert_eq!(n, 40, "a preempted sequence must not emit tokens twice");
-        }
-        assert_eq!(inst.kv_used, 0);
-    }
-
-    #[test]
-    fn max_num_seqs_caps_the_batch() {
-        let mut inst = instance(16_384, 2, 256);
-        for k in 0..3 {
-            inst.push(Seq::new(k, ModelIdx(0), 10, 2));
-        }
-        let ev = run(&mut inst);
-        // The third sequence's first token comes only after one of the first two finished.
-        let first_of = |key: u64| {
-            ev.iter()
-                .find_map(|e| match e {
-                    ClusterEvent::Tokens { key: k, at_us, .. } if *k == key => Some(*at_us),
-                    _ => None,
-                })
-                .unwrap()
-        };
-        let done_0 = ev
-            .iter()
-            .find_map(|e| match e {
-                ClusterEvent::Finished { key: 0, at_us, .. } => Some(*at_us),
-                _ => None,
-            })
-            .unwrap();
-        assert!(first_of(2) > done_0);
-        assert_eq!(first_of(0), first_of(1));
-    }
+/// Frees the KV of a sequence leaving the running batch (finished, cancelled or preempted):
+/// its own tokens, and its references to cached blocks (those no one else uses become free,
+/// still cached, and no longer count in `kv_used`).
+fn free_kv(cache: &mut PrefixCache, kv_used: &mut u64, s: &Seq) {
+    let freed = cache.release(&s.refs) as u64;
+    *kv_used -= s.private_tokens() + u64::from(BLOCK_TOKENS) * freed;
 }
+
+#[cfg(test)]
+mod tests;
