@@ -58,7 +58,7 @@ pub fn embedding_inputs(report: &Report, base_dir: &Path) -> Vec<BTreeMap<u64, u
         .runs
         .iter()
         .map(|run| {
-            let records = run.records.as_deref().unwrap_or_default();
+            let records = run.sampled_records();
             if !records.iter().any(|r| r.kind == RequestKind::Embedding) {
                 return BTreeMap::new();
             }
@@ -173,9 +173,7 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
     }
     let has_embedding_records = runs.iter().any(|r| {
         r.run
-            .records
-            .as_deref()
-            .unwrap_or_default()
+            .sampled_records()
             .iter()
             .any(|x| x.kind == RequestKind::Embedding)
     });
