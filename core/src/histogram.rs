@@ -279,14 +279,18 @@ impl LatencyHistogram {
     }
 
     /// Rebuilds a histogram from its serialized form; the result grows to fit any value.
+    ///
+    /// At most [`SIGNIFICANT_DIGITS`] digits are read (what this tool writes): each digit more
+    /// multiplies the memory of a histogram by up to ten, so a small file of 5-digit histograms
+    /// holding large values would take gigabytes to load.
     pub fn from_data(data: &HistogramData) -> Result<Self, HistogramDataError> {
-        if data.significant_digits > 5 {
+        if data.significant_digits > SIGNIFICANT_DIGITS {
             return Err(HistogramDataError::SignificantDigits(
                 data.significant_digits,
             ));
         }
         let mut inner: Histogram<u64> =
-            Histogram::new(data.significant_digits).expect("0 to 5 significant digits are valid");
+            Histogram::new(data.significant_digits).expect("0 to 3 significant digits are valid");
         for (index, &[value_us, count]) in data.buckets_us.iter().enumerate() {
             if value_us > MAX_TRACKABLE_US {
                 return Err(HistogramDataError::ValueTooLarge { index, value_us });
@@ -338,8 +342,8 @@ impl TryFrom<HistogramData> for LatencyHistogram {
 /// A serialized histogram that cannot be read back.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HistogramDataError {
-    /// `significant_digits` outside 0..=5.
-    #[error("histogram significant_digits is {0}; accepted: 0 to 5")]
+    /// `significant_digits` outside 0..=[`SIGNIFICANT_DIGITS`].
+    #[error("histogram significant_digits is {0}; accepted: 0 to {SIGNIFICANT_DIGITS}")]
     SignificantDigits(u8),
     /// A bucket value beyond what a histogram can track.
     #[error(
@@ -511,6 +515,28 @@ mod tests {
                 value_us: u64::MAX
             }
         );
+    }
+
+    /// Bug: histograms of 4 or 5 significant digits were read, and one of 5 holding a value
+    /// near the largest trackable one takes about 50 MB: a result file of a few kilobytes took
+    /// gigabytes to load.
+    #[test]
+    fn histograms_of_more_digits_than_written_are_refused() {
+        for digits in [4, 5] {
+            let json = format!(
+                r#"{{"significant_digits":{digits},"buckets_us":[[{MAX_TRACKABLE_US},1]]}}"#
+            );
+            let err = serde_json::from_str::<LatencyHistogram>(&json)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("significant_digits is {digits}; accepted: 0 to 3")),
+                "{err}"
+            );
+        }
+        let json = format!(r#"{{"significant_digits":3,"buckets_us":[[{MAX_TRACKABLE_US},1]]}}"#);
+        let h: LatencyHistogram = serde_json::from_str(&json).unwrap();
+        assert_eq!(h.count(), 1);
     }
 
     #[test]

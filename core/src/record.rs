@@ -19,9 +19,12 @@ pub enum TokenSource {
     Usage,
     /// The number of content chunks received (one chunk may carry several tokens).
     Chunks,
-    /// Estimated from the generated text (about four characters per token): a non-streamed
-    /// response without `usage`.
+    /// Estimated from the generated text (about four characters per token): a response
+    /// without `usage` that came in one piece, or whose chunks carried several tokens each.
     Estimated,
+    /// Counted by the model's tokenizer (`--tokenizer`) from the generated text, for a
+    /// response without `usage`.
+    Tokenizer,
     /// Nothing to count (embeddings, failed requests).
     None,
 }

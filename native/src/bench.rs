@@ -85,13 +85,14 @@ const PREFLIGHT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 
 async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
     // Before anything is sent: `--gpu-monitor required` without NVML fails here.
-    let telemetry = Telemetry::open(&http.telemetry)?;
+    let telemetry = Telemetry::open(&http.telemetry)?.with_admin_token(http.admin_token.clone());
     preflight(&mut plan, &http).await?;
     let opts = BenchOptions {
         kind: plan.kind,
         target: http.target,
         switch: http.switch,
         api_key: http.api_key,
+        admin_token: http.admin_token,
         output_dir: plan.output.dir.clone(),
         quiet: plan.output.quiet,
         keep_records: plan.output.keep_records,
@@ -100,6 +101,7 @@ async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
         health: http.health,
         max_connections: http.max_connections,
         max_response_bytes: http.max_response_bytes,
+        tokenizer: http.tokenizer,
         transport: http.transport,
         client_threads: http.client_threads,
         telemetry,

@@ -345,6 +345,11 @@ pub struct TargetArgs {
     #[arg(long, default_value_t = crate::plan::defaults::MAX_RESPONSE_MIB, value_name = "MIB",
           value_parser = clap::value_parser!(u64).range(1..=crate::plan::defaults::MAX_MAX_RESPONSE_MIB))]
     pub max_response_mib: u64,
+    /// The model's tokenizer (a Hugging Face tokenizer.json, read from this local file): counts
+    /// output tokens exactly where the server sends no usage (otherwise they are estimated
+    /// from the text, and labelled so).
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
     /// API key sent as a bearer token (never written to any output).
     #[arg(
         long,
@@ -353,6 +358,16 @@ pub struct TargetArgs {
         value_name = "KEY"
     )]
     pub api_key: Option<String>,
+    /// Token of the control plane's admin API, sent with every /admin/* call (set_policy,
+    /// policy, reset, metrics) as `Authorization: Bearer TOKEN`, never with the measured
+    /// requests. Never written to any output.
+    #[arg(
+        long,
+        env = crate::admin_token::ENV,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
 }
 
 /// Where results go and what the terminal shows.
@@ -523,6 +538,15 @@ pub struct ServeArgs {
     /// Seed of the generated text and embeddings.
     #[arg(long, default_value_t = crate::plan::defaults::SERVE_SEED)]
     pub seed: u64,
+    /// Require this token on every /admin/* request (`Authorization: Bearer TOKEN` or
+    /// `X-Admin-Token: TOKEN`; 401 otherwise). Never written to any output.
+    #[arg(
+        long,
+        env = crate::admin_token::ENV,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
 }
 
 /// Which visualizations `visualize` writes.

@@ -2,6 +2,7 @@
 //!
 //! The binary is a thin wrapper around [`commands::run`]; the library is the test surface.
 
+pub mod admin_token;
 pub mod bench;
 pub mod cli;
 pub mod client;

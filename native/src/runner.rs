@@ -6,6 +6,7 @@
 //! keeps what was measured: the report is returned with `partial: true` together with the
 //! error.
 
+use crate::admin_token::AdminToken;
 use crate::client::{Client, ClientOptions, PreparedRequest, Transport};
 use crate::control::launch::redact;
 use crate::control::{ControlPlane, HealthCheck, Launched, SwitchMode};
@@ -49,6 +50,8 @@ pub struct BenchOptions {
     pub switch: SwitchMode,
     /// Bearer token for the control plane.
     pub api_key: Option<String>,
+    /// Token of the control plane's admin API, sent with every admin call.
+    pub admin_token: Option<AdminToken>,
     /// Where launch logs go.
     pub output_dir: PathBuf,
     /// No progress output.
@@ -65,6 +68,8 @@ pub struct BenchOptions {
     pub max_connections: usize,
     /// Largest response body accepted, bytes.
     pub max_response_bytes: u64,
+    /// The model's tokenizer, for output tokens where the server sends no `usage`.
+    pub tokenizer: Option<Arc<tokenizers::Tokenizer>>,
     /// Which HTTP implementation carries the measured requests.
     pub transport: Transport,
     /// Sending threads (each with its own event loop and connections).
@@ -90,8 +95,10 @@ impl BenchOptions {
             drain: Duration::from_secs_f64(defaults::DRAIN_S),
             launch_timeout: Duration::from_secs_f64(defaults::LAUNCH_TIMEOUT_S),
             health: HealthCheck::Auto,
+            admin_token: None,
             max_connections: defaults::CONNECTIONS,
             max_response_bytes: defaults::MAX_RESPONSE_MIB << 20,
+            tokenizer: None,
             transport: Transport::Auto,
             client_threads: usize::from(defaults::CLIENT_THREADS),
             telemetry: Telemetry::off(),
@@ -214,6 +221,8 @@ async fn run_into(
                 policy: first.policy.clone(),
                 cluster: spec.clone(),
                 seed: first.config.seed,
+                // Loopback only, and no admin token: only this process talks to it.
+                ..server::ServerOptions::default()
             })
             .await
             .context("starting the embedded reference control plane")?;
@@ -364,6 +373,7 @@ fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Resul
         stream: config.stream,
         max_idle_connections: opts.max_connections,
         max_response_bytes: opts.max_response_bytes,
+        tokenizer: opts.tokenizer.clone(),
         transport: opts.transport,
         threads: opts.client_threads,
     })?)
@@ -381,7 +391,8 @@ async fn run_step(
     first_run: bool,
 ) -> Result<PolicyRun> {
     let client = client_for(opts, url, &step.config)?;
-    let cp = ControlPlane::new(client.http().clone(), client.base_url());
+    let cp = ControlPlane::new(client.http().clone(), client.base_url())
+        .with_admin_token(opts.admin_token.clone());
     cp.wait_ready(&opts.health, READY_TIMEOUT).await?;
     let mut notes = Vec::new();
     if switch == PolicySwitch::Verified {
@@ -446,6 +457,7 @@ async fn run_step(
     let after = cp.metrics().await;
     let rate_warning = send_rate_warning(&res.records, &step.workload);
     let length_warning = output_length_warning(&res.records);
+    let token_warning = token_count_warning(&res.records);
     let mut run = PolicyRun::from_records(
         step.policy.clone(),
         switch,
@@ -469,6 +481,7 @@ async fn run_step(
     run.warnings.extend(lateness_warning(&run));
     run.warnings.extend(rate_warning);
     run.warnings.extend(length_warning);
+    run.warnings.extend(token_warning);
     run.notes.extend(notes);
     Ok(run)
 }
@@ -514,6 +527,21 @@ fn output_length_warning(records: &[RequestRecord]) -> Option<String> {
         "the server generated {:.0} % of the output tokens the workload asked for (max_tokens, sent with ignore_eos and min_tokens; counted by {how}) over {n} requests: it does not honour them, so output tokens/s and TPOT describe other answers than the workload's",
         ratio * 100.0
     ))
+}
+
+/// A warning when output tokens had to be estimated from the text: the server sent no
+/// `usage` and its chunks carried several tokens each (so counting chunks would undercount),
+/// and no tokenizer was given.
+fn token_count_warning(records: &[RequestRecord]) -> Option<String> {
+    let streamed_estimates = records
+        .iter()
+        .filter(|r| r.output_tokens_source == TokenSource::Estimated && r.chunks > 1)
+        .count();
+    (streamed_estimates > 0).then(|| {
+        format!(
+            "the server sent no usage and its stream chunks carried several tokens each: the output tokens of {streamed_estimates} requests are estimated from their text (about four characters a token; token_source \"estimated\"), and output tokens/s and TPOT with them; give --tokenizer FILE (the model's tokenizer.json) to count them exactly"
+        )
+    })
 }
 
 /// A warning when requests left the client at a lower rate than the schedule asked for.

@@ -193,6 +193,7 @@ fn scenario(name: &str, rate: f64, stream: bool, o: &Opts) {
             stream,
             max_idle_connections: o.connections,
             max_response_bytes: 64 << 20,
+            tokenizer: None,
             transport: o.transport,
             threads: o.client_threads,
         })

@@ -20,6 +20,7 @@ async fn server_with(policy: &str, cluster: ClusterSpec) -> RunningServer {
         policy: policy.into(),
         cluster,
         seed: 42,
+        ..ServerOptions::default()
     })
     .await
     .expect("server starts")
@@ -415,7 +416,12 @@ async fn policy_admin_metrics_and_reset() {
     assert_eq!(out, 6);
     assert!(m["cost_usd"].as_f64().unwrap() > 0.0);
 
-    let r = c.post(url("/admin/reset")).send().await.unwrap();
+    let r = c
+        .post(url("/admin/reset"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let m = get_json(&c, url("/admin/metrics")).await;
     assert_eq!(m["requests"]["received"], 0);

@@ -9,9 +9,12 @@ use cpbench_core::report::{PolicySwitch, Report, ReportKind, RunParams};
 use cpbench_core::request::Priority;
 use cpbench_core::workload::{WorkloadData, generate};
 use cpbench_tests::fake_server::{AdminMode, Behavior, FakeServer};
+use sage_cp_bench::admin_token::AdminToken;
 use sage_cp_bench::control::SwitchMode;
+use sage_cp_bench::gpu::GpuMode;
 use sage_cp_bench::runner::{BenchOptions, Step, Target, run_steps};
 use sage_cp_bench::sender::Cancel;
+use sage_cp_bench::telemetry::{Telemetry, TelemetryOptions, scrape_targets};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -164,23 +167,31 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
 }
 
 #[tokio::test]
-async fn without_usage_tokens_come_from_chunks() {
-    let server = FakeServer::start(Behavior {
-        send_usage: false,
-        tokens_per_chunk: 2,
-        ..Behavior::default()
-    });
-    let mut c = config(8, Mode::Llm);
-    c.policies = vec!["fifo".into()];
-    c.output_length = LengthDist::Fixed { value: 6 };
-    let (report, err) = bench(&server, &c, SwitchMode::Admin).await;
-    assert!(err.is_none(), "{err:?}");
-    for r in report.runs[0].sampled_records() {
-        assert_eq!(r.output_tokens_source, TokenSource::Chunks);
-        assert_eq!(r.output_tokens, r.chunks);
-        assert_eq!(r.input_tokens, None);
+async fn without_usage_tokens_come_from_chunks_or_the_text() {
+    for (per_chunk, source) in [(1, TokenSource::Chunks), (3, TokenSource::Estimated)] {
+        let server = FakeServer::start(Behavior {
+            send_usage: false,
+            tokens_per_chunk: per_chunk,
+            ..Behavior::default()
+        });
+        let mut c = config(8, Mode::Llm);
+        c.policies = vec!["fifo".into()];
+        c.output_length = LengthDist::Fixed { value: 6 };
+        let (report, err) = bench(&server, &c, SwitchMode::Admin).await;
+        assert!(err.is_none(), "{err:?}");
+        for r in report.runs[0].sampled_records() {
+            assert_eq!(r.output_tokens_source, source, "{per_chunk} tokens a chunk");
+            assert_eq!(r.input_tokens, None);
+            if source == TokenSource::Chunks {
+                assert_eq!(r.output_tokens, r.chunks);
+            } else {
+                // Six words in two chunks: counting chunks would say 2; the text says ~6.
+                assert_eq!(r.chunks, 2);
+                assert!((4..=9).contains(&r.output_tokens), "{r:?}");
+            }
+        }
+        server.shutdown().await;
     }
-    server.shutdown().await;
 }
 
 #[tokio::test]
@@ -402,6 +413,76 @@ async fn api_key_is_sent_and_never_written() {
     server.shutdown().await;
 }
 
+/// The admin token goes with every admin call and `/admin/metrics` poll, never with the
+/// measured requests, health checks or scrapes of other endpoints, and never into the report.
+#[tokio::test]
+async fn admin_token_goes_with_admin_calls_only_and_is_never_written() {
+    let server = FakeServer::start(Behavior::default());
+    let mut c = config(20, Mode::Llm);
+    c.request_rate = 50.0;
+    c.policies = vec!["fifo".into(), "priority".into()];
+    let dir = std::env::temp_dir();
+    let mut opts = options(&server.url(), SwitchMode::Admin, dir);
+    let secret = "adm-runner-5ecret";
+    let token = AdminToken::new(secret).unwrap();
+    opts.admin_token = Some(token.clone());
+    opts.telemetry = Telemetry::open(&TelemetryOptions {
+        gpu: GpuMode::Off,
+        gpu_interval: Duration::from_millis(20),
+        nvml_lib: None,
+        poll_interval: Some(Duration::from_millis(50)),
+        scrape: scrape_targets(&[format!("{}/metrics", server.url())]).unwrap(),
+    })
+    .unwrap()
+    .with_admin_token(Some(token));
+    let (report, err) = run_steps(&opts, &c, steps(&c), &Cancel::default()).await;
+    assert!(err.is_none(), "{err:?}");
+    let captured = server.captured();
+    let bearer = format!("Bearer {secret}");
+    let mut admin_paths = std::collections::BTreeSet::new();
+    for r in &captured {
+        let auth = r.header("authorization");
+        if r.path.starts_with("/admin/") {
+            assert_eq!(auth, Some(bearer.as_str()), "{} {}", r.method, r.path);
+            admin_paths.insert(r.path.clone());
+            if r.method == "POST" {
+                assert_eq!(
+                    r.header("content-type"),
+                    Some("application/json"),
+                    "{}",
+                    r.path
+                );
+            }
+        } else {
+            assert_eq!(auth, None, "{} {}", r.method, r.path);
+        }
+    }
+    for p in [
+        "/admin/set_policy",
+        "/admin/policy",
+        "/admin/reset",
+        "/admin/metrics",
+    ] {
+        assert!(admin_paths.contains(p), "{p} never called: {admin_paths:?}");
+    }
+    assert!(
+        captured.iter().any(|r| r.path == "/metrics"),
+        "never scraped"
+    );
+    assert!(captured.iter().any(|r| r.path.starts_with("/v1/")));
+    for run in &report.runs {
+        assert!(run.control_plane.before.is_some());
+        assert!(
+            !run.control_plane.samples.is_empty(),
+            "no /admin/metrics polls"
+        );
+    }
+    let json = report.to_json_pretty();
+    assert!(!json.contains(secret));
+    assert!(!format!("{opts:?}").contains(secret));
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn launch_starts_one_control_plane_per_policy_and_keeps_its_log() {
     let dir = std::env::temp_dir().join(format!("cpbench-launch-{}", std::process::id()));
@@ -497,6 +578,7 @@ async fn requests_waiting_for_a_slot_when_stopped_are_never_sent() {
         stream: true,
         max_idle_connections: 8,
         max_response_bytes: 64 << 20,
+        tokenizer: None,
         transport: Transport::Builtin,
         threads: 2,
     })

@@ -118,6 +118,7 @@ fn polls_and_scrapes_the_reference_control_plane_under_load() {
             policy: "fifo".into(),
             cluster: presets::tiny(),
             seed: 7,
+            ..ServerOptions::default()
         }))
         .unwrap();
     let url = server.url();

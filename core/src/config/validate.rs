@@ -70,7 +70,7 @@ impl BenchmarkConfig {
                 "num_requests",
                 self.num_requests.to_string(),
                 format!(
-                    "at most {MAX_NUM_REQUESTS} per run (for more, repeat runs or split the workload with --shard)"
+                    "at most {MAX_NUM_REQUESTS} per run (for more, repeat the run with other seeds)"
                 ),
             );
         }

@@ -541,3 +541,28 @@ fn parse_head(bytes: &[u8], m: &mut Measure) -> Result<Parsed, Failure> {
         len,
     ))
 }
+
+/// [`parse_head`] with what it read, for [`super::fuzzing`].
+pub(super) fn parse_head_summary(bytes: &[u8]) -> super::fuzzing::HeadParse {
+    use super::fuzzing::{BodyFraming, HeadParse};
+    let mut m = Measure::new(std::time::Instant::now(), 0, u64::MAX, false);
+    match parse_head(bytes, &mut m) {
+        Ok(Parsed::Partial) => HeadParse::Partial,
+        Ok(Parsed::Interim(len)) => HeadParse::Interim { len },
+        Ok(Parsed::Final(head, len)) => HeadParse::Final {
+            len,
+            status: head.status,
+            framing: match head.framing {
+                Framing::Chunked(_) => BodyFraming::Chunked,
+                Framing::Length(n) => BodyFraming::Length(n),
+                Framing::UntilClose => BodyFraming::UntilClose,
+            },
+            keep_alive: head.keep_alive,
+            is_sse: head.is_sse,
+            queue_time_ms: m.queue_time_ms,
+            backend_instance: m.backend_instance,
+        },
+        Err(Failure::Outcome(outcome)) => HeadParse::Invalid(format!("{outcome:?}")),
+        Err(Failure::NotSent(why)) => HeadParse::Invalid(why),
+    }
+}

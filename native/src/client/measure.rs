@@ -32,6 +32,10 @@ pub(super) struct Measure {
     /// Body bytes read so far, and the most accepted.
     body_bytes: u64,
     max_body_bytes: u64,
+    /// Characters of generated text received (streams).
+    content_chars: u64,
+    /// The generated text, kept only when a tokenizer will count it.
+    text: Option<String>,
 }
 
 /// The state of an SSE body being read.
@@ -66,7 +70,12 @@ impl StreamState {
 }
 
 impl Measure {
-    pub(super) fn new(t0: Instant, expected_chunks: u32, max_body_bytes: u64) -> Self {
+    pub(super) fn new(
+        t0: Instant,
+        expected_chunks: u32,
+        max_body_bytes: u64,
+        keep_text: bool,
+    ) -> Self {
         Self {
             t0,
             first_token_us: None,
@@ -80,6 +89,8 @@ impl Measure {
             backend_instance: None,
             body_bytes: 0,
             max_body_bytes,
+            content_chars: 0,
+            text: keep_text.then(String::new),
         }
     }
 
@@ -126,11 +137,17 @@ impl Measure {
             done,
             problem,
         } = s;
+        classifier.capture_text(self.text.is_some());
         dec.feed(bytes, |data| {
             if *done || problem.is_some() {
                 return;
             }
-            match classifier.classify(data) {
+            let kind = classifier.classify(data);
+            self.content_chars += u64::from(classifier.last_content_chars());
+            if let Some(t) = &mut self.text {
+                t.push_str(classifier.last_text());
+            }
+            match kind {
                 ChunkKind::Done => *done = true,
                 ChunkKind::Json { has_content, usage } => {
                     if let Some(u) = usage {
@@ -235,6 +252,9 @@ impl Measure {
                     })
                     .collect();
                 self.estimated_output_tokens = Some(estimate_tokens(&text));
+                if let Some(t) = &mut self.text {
+                    *t = text;
+                }
             }
         } else {
             let n = w.data.map(|d| d.len()).unwrap_or(0);
@@ -250,18 +270,37 @@ impl Measure {
         Outcome::Success
     }
 
-    /// Output tokens and where the count came from.
-    pub(super) fn output_tokens(&self, kind: RequestKind, outcome: &Outcome) -> (u32, TokenSource) {
+    /// Output tokens and where the count came from: the server's `usage`; without it, the
+    /// tokenizer's count of the generated text when there is a tokenizer; else, for a
+    /// response in one piece, an estimate from its text; for a stream, its content chunks,
+    /// unless the text says they carried several tokens each (an estimate of at least 1.5
+    /// tokens a chunk), when the estimate is the better count.
+    pub(super) fn output_tokens(
+        &self,
+        kind: RequestKind,
+        outcome: &Outcome,
+        tokenizer: Option<&tokenizers::Tokenizer>,
+    ) -> (u32, TokenSource) {
         if !kind.is_llm() {
             return (0, TokenSource::None);
         }
         if let Some(u) = self.usage {
             return (u.completion_tokens, TokenSource::Usage);
         }
+        if let (Some(tok), Some(text)) = (tokenizer, &self.text)
+            && (self.chunks > 0 || outcome.is_success())
+            && let Ok(enc) = tok.encode(text.as_str(), false)
+        {
+            return (enc.len() as u32, TokenSource::Tokenizer);
+        }
         if let Some(n) = self.estimated_output_tokens {
             return (n, TokenSource::Estimated);
         }
         if self.chunks > 0 || outcome.is_success() {
+            let estimate = u32::try_from(self.content_chars.div_ceil(4)).unwrap_or(u32::MAX);
+            if u64::from(estimate) * 2 >= u64::from(self.chunks) * 3 && self.chunks > 0 {
+                return (estimate, TokenSource::Estimated);
+            }
             return (self.chunks, TokenSource::Chunks);
         }
         (0, TokenSource::None)

@@ -18,6 +18,8 @@
 
 mod builtin;
 pub mod chunked;
+#[doc(hidden)]
+pub mod fuzzing;
 mod measure;
 pub(crate) use measure::error_chain;
 mod shard;
@@ -73,6 +75,8 @@ pub struct ClientOptions {
     /// Largest response body accepted, bytes: a larger one is cut and recorded as
     /// [`Outcome::TooLarge`](cpbench_core::record::Outcome::TooLarge).
     pub max_response_bytes: u64,
+    /// The model's tokenizer, counting output tokens where the server sends no `usage`.
+    pub tokenizer: Option<std::sync::Arc<tokenizers::Tokenizer>>,
     /// Which HTTP implementation carries the measured requests.
     pub transport: Transport,
     /// Sending threads, each with its own event loop and connections (at least 1).
@@ -425,7 +429,13 @@ impl Client {
         let spec = &req.spec;
         let sent = Instant::now();
         let expected_chunks = if req.stream { spec.max_tokens } else { 0 };
-        let mut m = Measure::new(t0, expected_chunks, self.inner.opts.max_response_bytes);
+        let opts = &self.inner.opts;
+        let mut m = Measure::new(
+            t0,
+            expected_chunks,
+            opts.max_response_bytes,
+            opts.tokenizer.is_some(),
+        );
         let sent_us = m.now_us_at(sent);
         let timeout = self.inner.opts.timeout;
         let shard = &self.inner.shards[shard];
@@ -441,7 +451,8 @@ impl Client {
         }
         .unwrap_or(Outcome::Timeout);
         let end_us = m.end_us.unwrap_or_else(|| m.now_us());
-        let (output_tokens, output_tokens_source) = m.output_tokens(spec.kind, &outcome);
+        let (output_tokens, output_tokens_source) =
+            m.output_tokens(spec.kind, &outcome, opts.tokenizer.as_deref());
         RequestRecord {
             sent_us,
             first_token_us: m.first_token_us,

@@ -6,6 +6,7 @@ pub mod launch;
 
 pub use launch::{Launched, fill_launch_template};
 
+use crate::admin_token::{self, AdminToken};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -49,6 +50,7 @@ pub struct ControlPlane {
     base: String,
     /// The API key, sent with `GET /v1/models` (an OpenAI-compatible server may require it).
     api_key: Option<String>,
+    admin_token: Option<AdminToken>,
 }
 
 impl ControlPlane {
@@ -58,6 +60,36 @@ impl ControlPlane {
             http,
             base: base.trim_end_matches('/').to_string(),
             api_key: None,
+            admin_token: None,
+        }
+    }
+
+    /// The same, sending `token` with every `/admin/*` call as `Authorization: Bearer`.
+    #[must_use]
+    pub fn with_admin_token(mut self, token: Option<AdminToken>) -> Self {
+        self.admin_token = token;
+        self
+    }
+
+    /// A request to `/admin/...`, with the admin token when there is one.
+    fn admin(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, format!("{}{path}", self.base));
+        match &self.admin_token {
+            Some(t) => req.header(reqwest::header::AUTHORIZATION, t.bearer_header()),
+            None => req,
+        }
+    }
+
+    /// What to say about a 401 from the admin API.
+    fn unauthorized_hint(&self) -> String {
+        if self.admin_token.is_some() {
+            "the control plane refused the admin token given (--admin-token or SAGE_ADMIN_TOKEN)"
+                .into()
+        } else {
+            format!(
+                "the control plane's admin API needs a token: give it with --admin-token or {}",
+                admin_token::ENV
+            )
         }
     }
 
@@ -154,8 +186,7 @@ impl ControlPlane {
 
     async fn get_json(&self, path: &str) -> Result<Option<Value>> {
         let r = self
-            .http
-            .get(format!("{}{path}", self.base))
+            .admin(reqwest::Method::GET, path)
             .timeout(Duration::from_secs(10))
             .send()
             .await
@@ -164,6 +195,14 @@ impl ControlPlane {
             || r.status() == reqwest::StatusCode::METHOD_NOT_ALLOWED
         {
             return Ok(None);
+        }
+        if r.status() == reqwest::StatusCode::UNAUTHORIZED {
+            bail!(
+                "GET {}{path} answered {}: {}",
+                self.base,
+                r.status(),
+                self.unauthorized_hint()
+            );
         }
         if !r.status().is_success() {
             bail!("GET {}{path} answered {}", self.base, r.status());
@@ -188,8 +227,7 @@ impl ControlPlane {
     pub async fn set_policy(&self, policy: &str) -> Result<SwitchVerified> {
         let url = format!("{}/admin/set_policy", self.base);
         let r = self
-            .http
-            .post(&url)
+            .admin(reqwest::Method::POST, "/admin/set_policy")
             .json(&json!({ "policy": policy }))
             .timeout(Duration::from_secs(30))
             .send()
@@ -206,6 +244,12 @@ impl ControlPlane {
                  --launch 'COMMAND --policy {{policy}} --port {{port}}' (the command your router takes, with {{policy}} and {{port}} where its \
                  policy and port go)",
                 self.base
+            );
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            bail!(
+                "cannot switch to policy {policy:?}: POST /admin/set_policy answered {status}: {}",
+                self.unauthorized_hint()
             );
         }
         if !status.is_success() {
@@ -291,10 +335,10 @@ impl ControlPlane {
     /// shows empty queues and idle instances, at most `drain`, and not at all when the
     /// control plane has no metrics to tell. Returns what was done, for the run's notes.
     pub async fn prepare_run(&self, first_run: bool, drain: Duration) -> String {
-        let url = format!("{}/admin/reset", self.base);
+        // An empty JSON object: admin POSTs say `Content-Type: application/json`.
         if let Ok(r) = self
-            .http
-            .post(&url)
+            .admin(reqwest::Method::POST, "/admin/reset")
+            .json(&json!({}))
             .timeout(Duration::from_secs(120))
             .send()
             .await

@@ -11,6 +11,7 @@ pub mod defaults;
 mod target;
 mod workload_flags;
 
+use crate::admin_token::AdminToken;
 use crate::cli::{
     BenchArgs, ExperimentArgs, FormatArg, OutputArgs, SimulateArgs, SweepArgs, TrialArgs,
     TrialSeedsArg, WorkloadArgs,
@@ -159,6 +160,8 @@ pub struct HttpPlan {
     pub switch: SwitchMode,
     /// Bearer token for the control plane.
     pub api_key: Option<String>,
+    /// Token of the control plane's admin API (`--admin-token`, `SAGE_ADMIN_TOKEN`).
+    pub admin_token: Option<AdminToken>,
     /// Longest wait for queues to drain between runs.
     pub drain: Duration,
     /// Longest wait for a launched control plane to become healthy.
@@ -169,6 +172,8 @@ pub struct HttpPlan {
     pub max_connections: usize,
     /// Largest response body accepted, bytes.
     pub max_response_bytes: u64,
+    /// The model's tokenizer, for output tokens where the server sends no `usage`.
+    pub tokenizer: Option<Arc<tokenizers::Tokenizer>>,
     /// Which HTTP implementation carries the measured requests.
     pub transport: Transport,
     /// Sending threads.

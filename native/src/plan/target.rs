@@ -2,6 +2,7 @@
 //! policy), the policy switch, the client's knobs and the telemetry beside each run.
 
 use super::{HttpPlan, defaults, usage};
+use crate::admin_token::{self, AdminToken};
 use crate::cli::HttpClientArg;
 use crate::cli::{PolicySwitchArg, TargetArgs, TelemetryArgs};
 use crate::client::Transport;
@@ -19,11 +20,21 @@ use std::time::Duration;
 pub fn seconds(flag: &str, value: f64) -> Result<Duration> {
     if !(value.is_finite() && (0.0..=defaults::MAX_DURATION_S).contains(&value)) {
         return Err(usage(format!(
-            "{flag}: {value} is not accepted; give a number of seconds from 0 to {}",
+            "{flag}: {} is not accepted; give a number of seconds from 0 to {}",
+            short_number(value),
             defaults::MAX_DURATION_S
         )));
     }
     Ok(Duration::from_secs_f64(value))
+}
+
+/// A number as a person reads it: `1e300` rather than 301 digits.
+fn short_number(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e9 {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
 }
 
 /// The cluster named by `--cluster` (a preset or a YAML file), or the default preset.
@@ -61,11 +72,28 @@ pub(super) fn http(
         target,
         switch,
         api_key: t.api_key.clone(),
+        admin_token: t
+            .admin_token
+            .as_deref()
+            .map(AdminToken::new)
+            .transpose()
+            .map_err(|e| usage(format!("--admin-token (or {}): {e}", admin_token::ENV)))?,
         drain: seconds("--drain", t.drain)?,
         launch_timeout: seconds("--launch-timeout", t.launch_timeout)?,
         health,
         max_connections: t.connections,
         max_response_bytes: t.max_response_mib << 20,
+        tokenizer: match &t.tokenizer {
+            None => None,
+            Some(path) => Some(std::sync::Arc::new(
+                tokenizers::Tokenizer::from_file(path).map_err(|e| {
+                    usage(format!(
+                        "--tokenizer {}: not a readable Hugging Face tokenizer.json ({e})",
+                        path.display()
+                    ))
+                })?,
+            )),
+        },
         transport: match t.http_client {
             HttpClientArg::Auto => Transport::Auto,
             HttpClientArg::Builtin => Transport::Builtin,

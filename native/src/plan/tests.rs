@@ -341,3 +341,16 @@ fn output_flags_become_the_output_plan() {
         assert!(e.starts_with("--max-error-rate"), "{e}");
     }
 }
+
+#[test]
+fn the_admin_token_is_checked_and_never_shown() {
+    let p = plan(&["run", "-c", "http://h:1", "--admin-token", "adm-s3cret"]).unwrap();
+    let token = http(&p).admin_token.as_ref().expect("resolved");
+    assert_eq!(token, &AdminToken::new("adm-s3cret").unwrap());
+    assert!(!format!("{p:?}").contains("adm-s3cret"));
+    for bad in ["", "two words"] {
+        let e = usage_error(&["run", "-c", "http://h:1", "--admin-token", bad]);
+        assert!(e.contains("--admin-token"), "{e}");
+        assert!(bad.is_empty() || !e.contains(bad), "{e}");
+    }
+}

@@ -7,21 +7,22 @@
 //! (its response or stream dropped) cancels its request in the cluster.
 
 use super::driver::Command;
-use super::openai::{
-    ApiError, Meta, embedding_response, error_body, parse_embedding, parse_generation, words,
-};
-use axum::Router;
+use super::errors::{ApiError, error_response, json_response};
+use super::openai::{EmbeddingAnswer, Meta, parse_embedding, parse_generation, words};
+use super::{admin, errors, limits};
+use crate::admin_token::AdminToken;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware;
 use axum::response::Response;
 use axum::routing::{get, post};
-use cpbench_core::cluster::{ClusterEvent, ClusterRequest, POLICY_NAMES};
+use axum::{Router, http::Method};
+use cpbench_core::cluster::{ClusterEvent, ClusterRequest};
 use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::slo::SloTargets;
 use cpbench_core::text::mix64;
 use futures_util::Stream;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -30,8 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
-/// Largest request body accepted (long prompts and big embedding batches).
-const BODY_LIMIT_BYTES: usize = 32 << 20;
+/// An embeddings answer up to this size is sent whole, with `Content-Length`; a larger one
+/// is written piece by piece as the connection takes it (chunked).
+const WHOLE_ANSWER_BYTES: usize = 256 << 10;
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -39,11 +41,27 @@ pub(crate) struct Shared {
     pub(crate) commands: mpsc::UnboundedSender<Command>,
     pub(crate) next_key: AtomicU64,
     pub(crate) seed: u64,
+    /// Required on every `/admin/*` request when set.
+    pub(crate) admin_token: Option<AdminToken>,
 }
 
-type AppState = Arc<Shared>;
+pub(crate) type AppState = Arc<Shared>;
 
-/// The router with every endpoint of the contract plus `/v1/models`.
+/// Every endpoint and its method, as error messages name them.
+pub(crate) const ENDPOINTS: &[(&str, &str)] = &[
+    ("/health", "GET"),
+    ("/v1/models", "GET"),
+    ("/v1/chat/completions", "POST"),
+    ("/v1/completions", "POST"),
+    ("/v1/embeddings", "POST"),
+    ("/admin/set_policy", "POST"),
+    ("/admin/policy", "GET"),
+    ("/admin/metrics", "GET"),
+    ("/admin/reset", "POST"),
+    ("/metrics", "GET"),
+];
+
+/// The router with every endpoint of the contract plus `/v1/models` ([`ENDPOINTS`]).
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
@@ -51,17 +69,19 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
-        .route("/admin/set_policy", post(set_policy))
-        .route("/admin/policy", get(get_policy))
-        .route("/admin/metrics", get(metrics))
-        .route("/admin/reset", post(reset))
-        .route("/metrics", get(prometheus_metrics))
+        .route("/admin/set_policy", post(admin::set_policy))
+        .route("/admin/policy", get(admin::get_policy))
+        .route("/admin/metrics", get(admin::metrics))
+        .route("/admin/reset", post(admin::reset))
+        .route("/metrics", get(admin::prometheus_metrics))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(errors::json_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), admin::guard))
         .with_state(state)
 }
 
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_BACKEND_INSTANCE: HeaderName = HeaderName::from_static("x-backend-instance");
 const X_QUEUE_TIME_MS: HeaderName = HeaderName::from_static("x-queue-time-ms");
 
@@ -71,32 +91,8 @@ fn unix_now_s() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn json_response(status: u16, body: &Value, request_id: Option<&HeaderValue>) -> Response {
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Some(id) = request_id {
-        resp.headers_mut().insert(X_REQUEST_ID, id.clone());
-    }
-    resp
-}
-
-fn error_response(err: &ApiError, request_id: Option<&HeaderValue>) -> Response {
-    json_response(
-        err.status,
-        &error_body(err.status, &err.message),
-        request_id,
-    )
-}
-
 fn unavailable() -> ApiError {
-    ApiError {
-        status: 503,
-        message: "the control plane is shutting down".into(),
-    }
+    ApiError::new(503, "the control plane is shutting down")
 }
 
 /// The scheduling hints a request carries in its headers.
@@ -226,7 +222,7 @@ async fn await_dispatch(sub: &mut Submitted) -> Result<(String, u64), ApiError> 
             status, message, ..
         }) => {
             sub.guard.disarm();
-            Err(ApiError { status, message })
+            Err(ApiError::from_cluster(status, message))
         }
         _ => {
             sub.guard.disarm();
@@ -251,7 +247,7 @@ async fn await_finished(sub: &mut Submitted) -> Result<(u32, u32), ApiError> {
                 status, message, ..
             }) => {
                 sub.guard.disarm();
-                return Err(ApiError { status, message });
+                return Err(ApiError::from_cluster(status, message));
             }
             Some(_) => {}
             None => {
@@ -277,17 +273,23 @@ async fn health() -> Response {
     json_response(200, &json!({"status": "ok"}), None)
 }
 
-async fn not_found() -> Response {
+async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    let known: Vec<String> = ENDPOINTS.iter().map(|(p, m)| format!("{m} {p}")).collect();
     error_response(
-        &ApiError {
-            status: 404,
-            message: "no such endpoint; see /health, /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /admin/set_policy, /admin/policy, /admin/metrics, /admin/reset, /metrics".into(),
-        },
+        &ApiError::new(
+            404,
+            format!(
+                "no such endpoint: {method} {}; the endpoints are {}",
+                uri.path(),
+                known.join(", ")
+            ),
+        ),
         None,
     )
 }
 
-async fn ask<T>(
+/// Sends the driver a command and waits for its reply.
+pub(crate) async fn ask<T>(
     state: &Shared,
     make: impl FnOnce(oneshot::Sender<T>) -> Command,
 ) -> Result<T, ApiError> {
@@ -511,91 +513,17 @@ async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: Byt
         Ok(f) => f,
         Err(err) => return error_response(&err, rid),
     };
-    let mut resp = json_response(200, &embedding_response(&e, prompt_tokens), rid);
+    let answer = EmbeddingAnswer::new(e, prompt_tokens);
+    let body = if answer.size_bound() <= WHOLE_ANSWER_BYTES {
+        Body::from(answer.whole())
+    } else {
+        Body::from_stream(futures_util::stream::iter(answer.map(Ok::<_, Infallible>)))
+    };
+    let mut resp = Response::new(body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     dispatch_headers(&mut resp, &hints.request_id, &instance, queue_us);
     resp
-}
-
-#[derive(Debug, Deserialize)]
-struct SetPolicyBody {
-    policy: String,
-}
-
-async fn set_policy(State(state): State<AppState>, body: Bytes) -> Response {
-    let b: SetPolicyBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            let what = if e.is_syntax() || e.is_eof() {
-                "malformed JSON body"
-            } else {
-                "invalid request body (expected {\"policy\": \"<name>\"})"
-            };
-            return error_response(&ApiError::bad_request(format!("{what}: {e}")), None);
-        }
-    };
-    let name = b.policy.clone();
-    match ask(&state, |reply| Command::SetPolicy { name, reply }).await {
-        Ok(Ok(previous)) => {
-            tracing::info!(policy = %b.policy, %previous, "policy set");
-            json_response(
-                200,
-                &json!({"policy": b.policy, "previous": previous}),
-                None,
-            )
-        }
-        Ok(Err(e)) => error_response(&ApiError::bad_request(e.to_string()), None),
-        Err(e) => error_response(&e, None),
-    }
-}
-
-async fn get_policy(State(state): State<AppState>) -> Response {
-    match ask(&state, |reply| Command::Policy { reply }).await {
-        Ok(policy) => json_response(
-            200,
-            &json!({"policy": policy, "available": POLICY_NAMES}),
-            None,
-        ),
-        Err(e) => error_response(&e, None),
-    }
-}
-
-async fn metrics(State(state): State<AppState>) -> Response {
-    match ask(&state, |reply| Command::Metrics { reply }).await {
-        Ok(m) => match serde_json::to_value(&m) {
-            Ok(v) => json_response(200, &v, None),
-            Err(e) => error_response(
-                &ApiError {
-                    status: 500,
-                    message: format!("metrics did not serialize: {e}"),
-                },
-                None,
-            ),
-        },
-        Err(e) => error_response(&e, None),
-    }
-}
-
-/// `GET /metrics`: the same snapshot in the Prometheus text format.
-async fn prometheus_metrics(State(state): State<AppState>) -> Response {
-    match ask(&state, |reply| Command::Metrics { reply }).await {
-        Ok(m) => {
-            let mut resp = Response::new(Body::from(super::prometheus::render(&m)));
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(super::prometheus::CONTENT_TYPE),
-            );
-            resp
-        }
-        Err(e) => error_response(&e, None),
-    }
-}
-
-async fn reset(State(state): State<AppState>) -> Response {
-    match ask(&state, |reply| Command::Reset { reply }).await {
-        Ok(()) => {
-            tracing::debug!("counters reset");
-            json_response(200, &json!({"status": "ok"}), None)
-        }
-        Err(e) => error_response(&e, None),
-    }
 }

@@ -16,14 +16,24 @@
 //! per token; embeddings are deterministic unit vectors (8 dimensions unless `dimensions`
 //! asks otherwise). Without `max_tokens` a request generates 256 tokens; without
 //! `X-SLO-Deadline-Ms` its deadline is the default SLO target of its kind and priority.
+//!
+//! What one request may ask and how long a connection may wait are bounded ([`limits`]);
+//! every error is an OpenAI error body (`errors.rs`); the admin API refuses requests a web
+//! page could send and, with an admin token, requests without it (`admin.rs`); connections
+//! time out and abandoned requests are cancelled (`connection.rs`).
 
+mod admin;
+mod connection;
 mod driver;
+mod errors;
+mod fields;
 mod http;
+pub mod limits;
 mod openai;
 mod prometheus;
 
+use crate::admin_token::AdminToken;
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use cpbench_core::cluster::{Cluster, ClusterSpec, presets};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +56,15 @@ pub struct ServerOptions {
     pub cluster: ClusterSpec,
     /// Seed of the cluster's step-time jitter and of the generated text.
     pub seed: u64,
+    /// When set, every `/admin/*` request must carry it (`Authorization: Bearer` or
+    /// `X-Admin-Token`).
+    pub admin_token: Option<AdminToken>,
+    /// Longest time from a request head's first byte to its end
+    /// ([`limits::HEADER_READ_TIMEOUT`]).
+    pub header_read_timeout: Duration,
+    /// Longest wait of a kept-alive connection for its next request
+    /// ([`limits::IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -57,6 +76,9 @@ impl Default for ServerOptions {
             policy: defaults::SERVE_POLICY.into(),
             cluster: presets::default_cluster(),
             seed: defaults::SERVE_SEED,
+            admin_token: None,
+            header_read_timeout: limits::HEADER_READ_TIMEOUT,
+            idle_timeout: limits::IDLE_TIMEOUT,
         }
     }
 }
@@ -113,21 +135,22 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
         commands,
         next_key: AtomicU64::new(1),
         seed: opts.seed,
+        admin_token: opts.admin_token,
     });
     let app = http::router(state);
     let (stop, stopped) = oneshot::channel::<()>();
-    // Tokens are small writes a few milliseconds apart: without TCP_NODELAY, Nagle's
-    // algorithm holds each one until the client's delayed ACK (about 40 ms on Linux).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let timeouts = connection::Timeouts {
+        header_read: opts.header_read_timeout,
+        idle: opts.idle_timeout,
+    };
+    let http = tokio::spawn(connection::accept_loop(
+        listener,
+        app,
+        timeouts,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Ok(RunningServer {
         addr,
         stop: Some(stop),
@@ -140,16 +163,33 @@ pub async fn start(opts: ServerOptions) -> anyhow::Result<RunningServer> {
 pub async fn serve(opts: ServerOptions) -> anyhow::Result<()> {
     let policy = opts.policy.clone();
     let cluster = opts.cluster.name.clone();
+    let guarded = opts.admin_token.is_some();
     let server = start(opts).await?;
     eprintln!(
         "sage-cp-bench control plane listening on {} (cluster `{cluster}`, policy `{policy}`); Ctrl-C stops it",
         server.url()
     );
+    if let Some(warning) = exposure_warning(server.addr(), guarded) {
+        eprintln!("{warning}");
+    }
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
     server.shutdown().await;
     Ok(())
+}
+
+/// The warning for a server that other machines can reach and whose admin API has no token.
+pub fn exposure_warning(addr: SocketAddr, has_admin_token: bool) -> Option<String> {
+    if has_admin_token || addr.ip().is_loopback() {
+        return None;
+    }
+    Some(format!(
+        "warning: listening on {addr}, beyond this machine, and the admin API (/admin/*) has no token: anyone who can \
+         reach this port can switch the policy and reset the counters. Set --admin-token or {} (the runner then needs \
+         the same token), or listen on 127.0.0.1",
+        crate::admin_token::ENV
+    ))
 }
 
 /// A cluster and the name it was chosen by (a preset's name or the YAML file's path).

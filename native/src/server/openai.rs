@@ -1,6 +1,13 @@
 //! OpenAI-shaped request parsing and response bodies (chat, completions, embeddings, errors).
 
-use cpbench_core::text::{estimate_tokens, mix64, word_at};
+use super::errors::ApiError;
+use super::fields::{ContentChars, EmbeddingInput, PromptChars};
+use super::limits::{
+    MAX_EMBEDDING_DIMENSIONS, MAX_EMBEDDING_FLOATS, MAX_EMBEDDING_INPUTS, MAX_RESPONSE_BYTES,
+    embedding_response_bound, generation_response_bound,
+};
+use bytes::{BufMut, Bytes, BytesMut};
+use cpbench_core::text::{mix64, word_at};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -8,37 +15,6 @@ use serde_json::{Value, json};
 pub(crate) const DEFAULT_MAX_TOKENS: u32 = 256;
 /// Embedding dimension when a request does not ask for one (`dimensions`).
 pub(crate) const DEFAULT_EMBEDDING_DIM: usize = 8;
-/// Largest `dimensions` accepted.
-const MAX_EMBEDDING_DIM: usize = 4096;
-
-/// A request-level error: HTTP status and message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ApiError {
-    pub(crate) status: u16,
-    pub(crate) message: String,
-}
-
-impl ApiError {
-    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            status: 400,
-            message: message.into(),
-        }
-    }
-}
-
-/// OpenAI's error body for a status.
-pub(crate) fn error_body(status: u16, message: &str) -> Value {
-    let (kind, code) = match status {
-        400 => ("invalid_request_error", Value::Null),
-        404 => ("invalid_request_error", json!("model_not_found")),
-        429 => ("rate_limit_error", json!("rate_limit_exceeded")),
-        503 => ("service_unavailable_error", json!("no_instance_available")),
-        _ => ("server_error", Value::Null),
-    };
-    json!({"error": {"message": message, "type": kind, "code": code}})
-}
-
 #[derive(Debug, Deserialize)]
 struct StreamOptions {
     #[serde(default)]
@@ -53,7 +29,7 @@ struct GenerationBody {
     #[serde(default)]
     messages: Option<Vec<ChatMessage>>,
     #[serde(default)]
-    prompt: Option<Value>,
+    prompt: Option<PromptChars>,
     #[serde(default)]
     max_tokens: Option<u32>,
     #[serde(default)]
@@ -71,7 +47,7 @@ struct GenerationBody {
 #[derive(Debug, Deserialize)]
 struct ChatMessage {
     #[serde(default)]
-    content: Value,
+    content: ContentChars,
 }
 
 /// A parsed chat or completions request.
@@ -95,65 +71,30 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     })
 }
 
-/// Text of a chat message's `content`: a string, or an array of `{"type":"text","text":..}`
-/// parts.
-fn content_text(content: &Value) -> Result<String, ApiError> {
-    match content {
-        Value::Null => Ok(String::new()),
-        Value::String(s) => Ok(s.clone()),
-        Value::Array(parts) => {
-            let mut out = String::new();
-            for p in parts {
-                if let Some(t) = p.get("text").and_then(Value::as_str) {
-                    out.push_str(t);
-                }
-            }
-            Ok(out)
-        }
-        other => Err(ApiError::bad_request(format!(
-            "`messages[].content` must be a string or an array of text parts, got {other}"
-        ))),
-    }
-}
-
 /// Parses a `/v1/chat/completions` (`chat = true`) or `/v1/completions` body.
 pub(crate) fn parse_generation(body: &[u8], chat: bool) -> Result<Generation, ApiError> {
     let b: GenerationBody = parse_json(body)?;
-    let text = if chat {
+    let chars = if chat {
         let Some(messages) = &b.messages else {
-            return Err(ApiError::bad_request(
-                "invalid request body: missing field `messages`",
-            ));
+            return Err(
+                ApiError::bad_request("invalid request body: missing field `messages`")
+                    .with_param("messages"),
+            );
         };
         if messages.is_empty() {
-            return Err(ApiError::bad_request("`messages` must not be empty"));
+            return Err(
+                ApiError::bad_request("`messages` must not be empty").with_param("messages")
+            );
         }
-        let mut text = String::new();
-        for m in messages {
-            text.push_str(&content_text(&m.content)?);
-        }
-        text
+        messages.iter().map(|m| m.content.0).sum()
     } else {
-        match &b.prompt {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(""),
-            Some(Value::Array(items)) if items.iter().all(Value::is_u64) => {
-                // Token ids: one token each.
-                " ".repeat(items.len() * 4)
-            }
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "`prompt` must be a string or an array of strings, got {other}"
-                )));
-            }
+        match b.prompt {
+            Some(p) => p.0,
             None => {
-                return Err(ApiError::bad_request(
-                    "invalid request body: missing field `prompt`",
-                ));
+                return Err(
+                    ApiError::bad_request("invalid request body: missing field `prompt`")
+                        .with_param("prompt"),
+                );
             }
         }
     };
@@ -162,18 +103,31 @@ pub(crate) fn parse_generation(body: &[u8], chat: bool) -> Result<Generation, Ap
         .or(b.max_completion_tokens)
         .unwrap_or(DEFAULT_MAX_TOKENS);
     if max_tokens == 0 {
-        return Err(ApiError::bad_request("`max_tokens` must be at least 1"));
+        return Err(
+            ApiError::bad_request("`max_tokens` must be at least 1").with_param("max_tokens")
+        );
     }
     if let Some(min) = b.min_tokens
         && min > max_tokens
     {
         return Err(ApiError::bad_request(format!(
             "`min_tokens` ({min}) must not exceed `max_tokens` ({max_tokens})"
-        )));
+        ))
+        .with_param("min_tokens"));
+    }
+    if !b.stream && generation_response_bound(max_tokens, &b.model) > MAX_RESPONSE_BYTES {
+        return Err(ApiError::limit(
+            "max_tokens",
+            format!(
+                "a non-streamed answer of {max_tokens} tokens could exceed this server's limit of {MAX_RESPONSE_BYTES} bytes \
+                 for an answer sent whole; ask for fewer tokens or set `stream` to true"
+            ),
+        ));
     }
     Ok(Generation {
         model: b.model,
-        prompt_tokens: estimate_tokens(&text),
+        // `estimate_tokens` of the whole text: ceil(characters / 4).
+        prompt_tokens: u32::try_from(chars.div_ceil(4)).unwrap_or(u32::MAX),
         max_tokens,
         stream: b.stream,
         include_usage: b.stream_options.is_some_and(|o| o.include_usage),
@@ -183,7 +137,7 @@ pub(crate) fn parse_generation(body: &[u8], chat: bool) -> Result<Generation, Ap
 #[derive(Debug, Deserialize)]
 struct EmbeddingBody {
     model: String,
-    input: Value,
+    input: EmbeddingInput,
     #[serde(default)]
     dimensions: Option<usize>,
     #[serde(default)]
@@ -208,54 +162,56 @@ pub(crate) fn parse_embedding(body: &[u8]) -> Result<Embedding, ApiError> {
     {
         return Err(ApiError::bad_request(format!(
             "`encoding_format` `{f}` is not supported; use `float`"
-        )));
+        ))
+        .with_param("encoding_format"));
     }
     let dimensions = b.dimensions.unwrap_or(DEFAULT_EMBEDDING_DIM);
-    if !(1..=MAX_EMBEDDING_DIM).contains(&dimensions) {
-        return Err(ApiError::bad_request(format!(
-            "`dimensions` must be between 1 and {MAX_EMBEDDING_DIM}, got {dimensions}"
-        )));
+    if dimensions == 0 {
+        return Err(
+            ApiError::bad_request("`dimensions` must be at least 1").with_param("dimensions")
+        );
     }
-    let bad = || {
-        ApiError::bad_request(
-            "`input` must be a string, an array of strings, or token ids (an array of integers or of integer arrays)",
-        )
-    };
-    let (inputs, tokens): (Vec<String>, u32) = match &b.input {
-        Value::String(s) => (vec![s.clone()], estimate_tokens(s)),
-        Value::Array(items) if items.is_empty() => {
-            return Err(ApiError::bad_request("`input` must not be empty"));
-        }
-        Value::Array(items) if items.iter().all(Value::is_string) => {
-            let inputs: Vec<String> = items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect();
-            let tokens = inputs.iter().map(|s| estimate_tokens(s)).sum();
-            (inputs, tokens)
-        }
-        Value::Array(items) if items.iter().all(Value::is_u64) => {
-            (vec![b.input.to_string()], items.len() as u32)
-        }
-        Value::Array(items) if items.iter().all(Value::is_array) => {
-            let mut tokens = 0u32;
-            let mut inputs = Vec::new();
-            for it in items {
-                let ids = it.as_array().ok_or_else(bad)?;
-                if !ids.iter().all(Value::is_u64) {
-                    return Err(bad());
-                }
-                tokens += ids.len() as u32;
-                inputs.push(it.to_string());
-            }
-            (inputs, tokens)
-        }
-        _ => return Err(bad()),
-    };
+    if dimensions > MAX_EMBEDDING_DIMENSIONS {
+        return Err(ApiError::limit(
+            "dimensions",
+            format!(
+                "`dimensions` is {dimensions}; this server's limit is {MAX_EMBEDDING_DIMENSIONS}"
+            ),
+        ));
+    }
+    let count = b.input.count;
+    if count == 0 {
+        return Err(ApiError::bad_request("`input` must not be empty").with_param("input"));
+    }
+    if count > MAX_EMBEDDING_INPUTS {
+        return Err(ApiError::limit(
+            "input",
+            format!(
+                "`input` has {count} inputs; this server's limit is {MAX_EMBEDDING_INPUTS} per request"
+            ),
+        ));
+    }
+    let floats = count * dimensions;
+    if floats > MAX_EMBEDDING_FLOATS {
+        return Err(ApiError::limit(
+            "dimensions",
+            format!(
+                "{count} inputs of {dimensions} dimensions make {floats} numbers; this server's limit is \
+                 {MAX_EMBEDDING_FLOATS} numbers (inputs × dimensions) per request"
+            ),
+        ));
+    }
+    // Implied by the limits above; kept so that the answer's bound is checked where it is made.
+    if embedding_response_bound(count, dimensions, &b.model) > MAX_RESPONSE_BYTES {
+        return Err(ApiError::limit(
+            "input",
+            format!("the answer could exceed this server's limit of {MAX_RESPONSE_BYTES} bytes"),
+        ));
+    }
     Ok(Embedding {
         model: b.model,
-        inputs,
-        tokens,
+        inputs: b.input.inputs,
+        tokens: u32::try_from(b.input.tokens).unwrap_or(u32::MAX),
         dimensions,
     })
 }
@@ -397,22 +353,80 @@ fn usage(prompt_tokens: u32, completion_tokens: u32) -> Value {
     })
 }
 
-/// The embeddings response.
-pub(crate) fn embedding_response(e: &Embedding, prompt_tokens: u32) -> Value {
-    let data: Vec<Value> = e
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            json!({"object": "embedding", "index": i, "embedding": embedding_vector(text, e.dimensions)})
-        })
-        .collect();
-    json!({
-        "object": "list",
-        "data": data,
-        "model": e.model,
-        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
-    })
+/// Pieces of an embeddings answer of about this many bytes.
+const EMBEDDING_PIECE_BYTES: usize = 64 << 10;
+
+/// The embeddings answer, `{"object":"list","data":[{"object":"embedding","index":i,
+/// "embedding":[...]}, ...],"model":...,"usage":{...}}`, written in pieces of about
+/// [`EMBEDDING_PIECE_BYTES`] as they are asked for: a large answer is never held whole.
+pub(crate) struct EmbeddingAnswer {
+    e: Embedding,
+    prompt_tokens: u32,
+    next: usize,
+    done: bool,
+}
+
+impl EmbeddingAnswer {
+    /// The answer to `e`, which used `prompt_tokens` tokens.
+    pub(crate) fn new(e: Embedding, prompt_tokens: u32) -> Self {
+        Self {
+            e,
+            prompt_tokens,
+            next: 0,
+            done: false,
+        }
+    }
+
+    /// An upper bound of its size in bytes.
+    pub(crate) fn size_bound(&self) -> usize {
+        embedding_response_bound(self.e.inputs.len(), self.e.dimensions, &self.e.model)
+    }
+
+    /// The whole answer at once (for small ones).
+    pub(crate) fn whole(self) -> Bytes {
+        let mut out = BytesMut::new();
+        for piece in self {
+            out.extend_from_slice(&piece);
+        }
+        out.freeze()
+    }
+}
+
+impl Iterator for EmbeddingAnswer {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        let mut out = BytesMut::with_capacity(EMBEDDING_PIECE_BYTES + 1024).writer();
+        if self.next == 0 {
+            out.get_mut().put_slice(br#"{"object":"list","data":["#);
+        }
+        while self.next < self.e.inputs.len() && out.get_ref().len() < EMBEDDING_PIECE_BYTES {
+            let i = self.next;
+            let head = if i == 0 { "" } else { "," };
+            out.get_mut().put_slice(
+                format!(r#"{head}{{"object":"embedding","index":{i},"embedding":"#).as_bytes(),
+            );
+            let v = embedding_vector(&self.e.inputs[i], self.e.dimensions);
+            serde_json::to_writer(&mut out, &v).expect("numbers serialize");
+            out.get_mut().put_u8(b'}');
+            self.next += 1;
+        }
+        if self.next == self.e.inputs.len() {
+            let model = Value::String(self.e.model.clone());
+            let n = self.prompt_tokens;
+            out.get_mut().put_slice(
+                format!(
+                    r#"],"model":{model},"usage":{{"prompt_tokens":{n},"total_tokens":{n}}}}}"#
+                )
+                .as_bytes(),
+            );
+            self.done = true;
+        }
+        Some(out.into_inner().freeze())
+    }
 }
 
 #[cfg(test)]
@@ -476,9 +490,15 @@ mod tests {
         let e =
             parse_embedding(br#"{"model":"m","input":["abcd","efgh"],"dimensions":4}"#).unwrap();
         assert_eq!(e.tokens, 2);
-        let v = embedding_response(&e, 2);
+        let v: Value = serde_json::from_slice(&EmbeddingAnswer::new(e.clone(), 2).whole()).unwrap();
+        assert_eq!(v["object"], "list");
+        assert_eq!(v["model"], "m");
+        assert_eq!(v["usage"], json!({"prompt_tokens": 2, "total_tokens": 2}));
         assert_eq!(v["data"][1]["index"], 1);
-        assert_eq!(v["data"][0]["embedding"].as_array().unwrap().len(), 4);
+        assert_eq!(v["data"][1]["object"], "embedding");
+        let got: Vec<f32> = serde_json::from_value(v["data"][0]["embedding"].clone()).unwrap();
+        assert_eq!(got, embedding_vector("abcd", 4));
+        assert!(EmbeddingAnswer::new(e, 2).size_bound() >= v.to_string().len());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod flatten;
 pub mod prometheus;
 
+use crate::admin_token::AdminToken;
 use crate::gpu::{GpuError, GpuMode, GpuMonitor, GpuSampler};
 use bytes::Bytes;
 use cpbench_core::report::{
@@ -131,6 +132,8 @@ pub struct Telemetry {
     /// `Some` exactly when polling is on.
     poll: Option<(Duration, reqwest::Client)>,
     scrape: Vec<ScrapeTarget>,
+    /// Sent with the polls of `/admin/metrics`.
+    admin_token: Option<AdminToken>,
 }
 
 impl Telemetry {
@@ -140,6 +143,7 @@ impl Telemetry {
             gpu: GpuMonitor::not_requested(),
             poll: None,
             scrape: Vec::new(),
+            admin_token: None,
         }
     }
 
@@ -169,7 +173,16 @@ impl Telemetry {
             gpu,
             poll,
             scrape: opts.scrape.clone(),
+            admin_token: None,
         })
+    }
+
+    /// The same, sending `token` with each poll of the control plane's `/admin/metrics`
+    /// (never to the `--scrape` targets).
+    #[must_use]
+    pub fn with_admin_token(mut self, token: Option<AdminToken>) -> Self {
+        self.admin_token = token;
+        self
     }
 
     /// The GPU monitor.
@@ -194,6 +207,7 @@ impl Telemetry {
                     kind: TelemetryKind::AdminMetrics,
                     prefix: "cp".into(),
                     shown: admin,
+                    authorization: self.admin_token.as_ref().map(AdminToken::bearer_header),
                 });
             }
             sources.extend(self.scrape.iter().map(|t| Source {
@@ -201,6 +215,7 @@ impl Telemetry {
                 kind: TelemetryKind::Prometheus,
                 prefix: t.prefix.clone(),
                 shown: t.shown.clone(),
+                authorization: None,
             }));
             for source in sources {
                 tasks.push(tokio::spawn(poll_loop(
@@ -284,6 +299,9 @@ struct Source {
     kind: TelemetryKind,
     prefix: String,
     shown: String,
+    /// `Authorization` sent with each poll: the admin token, for `/admin/metrics` only (never
+    /// to a scrape target).
+    authorization: Option<reqwest::header::HeaderValue>,
 }
 
 /// One source's polling over one run.
@@ -426,18 +444,22 @@ enum PollError {
 
 async fn fetch(
     http: &reqwest::Client,
-    url: &Url,
-    kind: TelemetryKind,
+    source: &Source,
     timeout: Duration,
 ) -> Result<Bytes, PollError> {
+    let (url, kind) = (&source.url, source.kind);
     let accept = match kind {
         TelemetryKind::AdminMetrics => "application/json",
         TelemetryKind::Prometheus => "text/plain;version=0.0.4;q=1,*/*;q=0.1",
     };
-    let resp = http
+    let mut req = http
         .get(url.clone())
         .header(reqwest::header::ACCEPT, accept)
-        .timeout(timeout)
+        .timeout(timeout);
+    if let Some(auth) = &source.authorization {
+        req = req.header(reqwest::header::AUTHORIZATION, auth.clone());
+    }
+    let resp = req
         .send()
         .await
         .map_err(|e| PollError::Failed(error_chain(&e)))?;
@@ -501,7 +523,7 @@ async fn poll_loop(
         let sent = Instant::now();
         let answer = tokio::select! {
             _ = stop.cancelled() => break,
-            a = fetch(&http, &source.url, source.kind, timeout) => a,
+            a = fetch(&http, &source, timeout) => a,
         };
         let done = Instant::now();
         let t_s = (sent.saturating_duration_since(t0) + done.saturating_duration_since(t0))
@@ -566,6 +588,7 @@ mod tests {
                 TelemetryKind::Prometheus => "h:1".into(),
             },
             shown: "http://h:1/metrics".into(),
+            authorization: None,
         }
     }
 

@@ -83,6 +83,9 @@ pub struct Args {
     /// /health answers 503 for this many milliseconds after start.
     #[arg(long, value_name = "MS", default_value = "0", value_parser = parse_ms)]
     pub health_delay_ms: Duration,
+    /// Serve no /health (it answers 404, as many OpenAI-compatible servers do).
+    #[arg(long)]
+    pub no_health: bool,
     /// Do not send X-Request-ID, X-Backend-Instance, X-Queue-Time-Ms.
     #[arg(long)]
     pub no_cp_headers: bool,
@@ -125,6 +128,7 @@ impl Args {
             admin: self.admin,
             policies: self.policies.clone(),
             health_delay: self.health_delay_ms,
+            serve_health: !self.no_health,
             send_cp_headers: !self.no_cp_headers,
             backend_instance: self.backend_instance.clone(),
             queue_time_ms: self.queue_time_ms,

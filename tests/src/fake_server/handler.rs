@@ -191,8 +191,16 @@ async fn route(state: &State, parts: &Parts, body: &Bytes) -> Response<FakeBody>
     let path = parts.uri.path();
     let method = &parts.method;
     match path {
-        "/health" => match *method {
+        "/health" if state.behavior.serve_health => match *method {
             Method::GET => health(state),
+            _ => method_not_allowed(path, "GET"),
+        },
+        "/v1/models" => match *method {
+            Method::GET => json_response(
+                StatusCode::OK,
+                json!({"object": "list", "data": [{"id": state.behavior.model, "object": "model", "owned_by": "fake"}]})
+                    .to_string(),
+            ),
             _ => method_not_allowed(path, "GET"),
         },
         "/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" => {

@@ -22,7 +22,9 @@
 //! - `POST /v1/embeddings`: one vector of [`Behavior::embedding_dim`] numbers per input
 //!   (`input` a string, an array of strings, an array of token ids, or an array of those).
 //! - `GET /health`: 200 `{"status":"ok"}`; 503 `{"status":"starting"}` until
-//!   [`Behavior::health_delay`] has passed since start.
+//!   [`Behavior::health_delay`] has passed since start; 404 when [`Behavior::serve_health`]
+//!   is off.
+//! - `GET /v1/models`: an OpenAI model list naming [`Behavior::model`].
 //! - `/admin/*`: see [`AdminMode`].
 //!
 //! `prompt_tokens` in `usage` is `cpbench_core::text::estimate_tokens` of the prompt (summed
@@ -144,6 +146,9 @@ pub struct Behavior {
     pub policies: Vec<String>,
     /// `/health` answers 503 until this long after start.
     pub health_delay: Duration,
+    /// Serve `/health` at all (off: it answers 404, as many OpenAI-compatible servers and
+    /// proxies do).
+    pub serve_health: bool,
     /// Send `X-Request-ID` (echo of the request's, on every response),
     /// `X-Backend-Instance` and `X-Queue-Time-Ms` (on successful inference responses).
     pub send_cp_headers: bool,
@@ -177,6 +182,7 @@ impl Default for Behavior {
             admin: AdminMode::Honest,
             policies: REFERENCE_POLICIES.iter().map(|p| p.to_string()).collect(),
             health_delay: Duration::ZERO,
+            serve_health: true,
             send_cp_headers: true,
             backend_instance: "fake-0".to_string(),
             queue_time_ms: 0.0,

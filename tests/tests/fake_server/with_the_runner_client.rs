@@ -19,6 +19,7 @@ async fn run(b: Behavior, kind: RequestKind) -> (cpbench_core::record::RequestRe
         stream: true,
         max_idle_connections: 4,
         max_response_bytes: 64 << 20,
+        tokenizer: None,
         transport: sage_cp_bench::client::Transport::Auto,
         threads: 1,
     })

@@ -34,6 +34,7 @@ fn options(base_url: String, transport: Transport) -> ClientOptions {
         stream: true,
         max_idle_connections: 4,
         max_response_bytes: 64 << 20,
+        tokenizer: None,
         transport,
         threads: 1,
     }

@@ -1,0 +1,11 @@
+//! Cluster specs (YAML): parse and validate or name the field; a valid one reads back equal.
+#![no_main]
+
+#[path = "../../core/tests/invariants/mod.rs"]
+mod invariants;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    invariants::config::check_cluster(&String::from_utf8_lossy(data));
+});
