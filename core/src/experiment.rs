@@ -21,8 +21,7 @@
 //! difference from the runner-up over the trials is significant (otherwise `None`, and
 //! `best_by` says the top policies are not distinguishable at this number of trials).
 
-use crate::metrics::LatencyStats;
-use crate::record::RequestRecord;
+use crate::metrics::{LatencyStats, RunSpans};
 use crate::report::{PolicyRun, Report};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -188,28 +187,13 @@ impl ExperimentSummary {
     }
 }
 
-/// (n − 1) / span of the sorted times, per second; `None` with fewer than two or no span.
-fn inter_event_rate(mut times_us: Vec<u64>) -> Option<f64> {
-    if times_us.len() < 2 {
-        return None;
-    }
-    times_us.sort_unstable();
-    let span = times_us[times_us.len() - 1] - times_us[0];
-    (span > 0).then(|| (times_us.len() - 1) as f64 / (span as f64 / 1e6))
-}
-
-/// Offered and achieved inter-event rates of a run's records (see the module docs).
-pub fn offered_and_achieved_rps(records: &[RequestRecord]) -> (f64, f64) {
-    let offered = inter_event_rate(records.iter().map(|r| r.intended_us).collect()).unwrap_or(0.0);
-    let achieved = inter_event_rate(
-        records
-            .iter()
-            .filter(|r| r.outcome.is_success())
-            .map(|r| r.end_us)
-            .collect(),
+/// Offered and achieved inter-event rates of a run (see the module docs), from its spans:
+/// 0 where there are fewer than two events or no time between them.
+pub fn offered_and_achieved_rps(spans: &RunSpans) -> (f64, f64) {
+    (
+        spans.intended.rate_rps().unwrap_or(0.0),
+        spans.succeeded_end.rate_rps().unwrap_or(0.0),
     )
-    .unwrap_or(0.0);
-    (offered, achieved)
 }
 
 fn group_compliance(run: &PolicyRun) -> BTreeMap<String, f64> {
@@ -246,7 +230,7 @@ fn argmax<'a>(values: impl IntoIterator<Item = (&'a String, f64)>) -> Option<Str
     best.map(|(k, _)| k.clone())
 }
 
-/// The summary of a throughput experiment's report. Runs need their records.
+/// The summary of a throughput experiment's report (from each run's `spans` and summary).
 pub fn summarize_throughput(report: &Report, criteria: ThroughputCriteria) -> ExperimentSummary {
     let mut s = ExperimentSummary::new(
         ExperimentName::Throughput,
@@ -254,8 +238,7 @@ pub fn summarize_throughput(report: &Report, criteria: ThroughputCriteria) -> Ex
     );
     s.criteria = Some(criteria);
     for run in &report.runs {
-        let records = run.records.as_deref().unwrap_or_default();
-        let (offered, achieved) = offered_and_achieved_rps(records);
+        let (offered, achieved) = offered_and_achieved_rps(&run.spans);
         let sustained = offered > 0.0
             && achieved >= (1.0 - criteria.tolerance) * offered
             && run.summary.slo_compliance >= criteria.slo_threshold;
@@ -505,7 +488,7 @@ fn summarize_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Outcome, TokenSource};
+    use crate::record::{Outcome, RequestRecord, TokenSource};
     use crate::report::{PolicySwitch, ReportKind, RunParams};
     use crate::request::{Priority, RequestKind};
     use crate::slo::SloTargets;
@@ -556,7 +539,7 @@ mod tests {
             },
             records,
             &SloTargets::default(),
-            true,
+            false,
         )
     }
 
@@ -626,6 +609,58 @@ mod tests {
         assert_eq!(s.mean_compliance["fast"], 1.0);
         assert_eq!(s.mean_compliance["slow"], 0.0);
         assert_eq!(s.compliance["fast"]["rate=10"]["priority:NORMAL"], 1.0);
+    }
+
+    /// The rates as they were computed from every record: (n − 1) / span of the sorted times.
+    fn rates_from_records(records: &[RequestRecord]) -> (f64, f64) {
+        let rate = |mut t: Vec<u64>| {
+            if t.len() < 2 {
+                return 0.0;
+            }
+            t.sort_unstable();
+            let span = t[t.len() - 1] - t[0];
+            if span > 0 {
+                (t.len() - 1) as f64 / (span as f64 / 1e6)
+            } else {
+                0.0
+            }
+        };
+        let ok = records.iter().filter(|r| r.outcome.is_success());
+        (
+            rate(records.iter().map(|r| r.intended_us).collect()),
+            rate(ok.map(|r| r.end_us).collect()),
+        )
+    }
+
+    #[test]
+    fn rates_from_spans_equal_rates_from_records() {
+        let sets: Vec<Vec<RequestRecord>> = vec![
+            vec![],
+            vec![rec(0, 5, 10, true)],
+            vec![rec(0, 5, 10, true), rec(1, 5, 10, true)],
+            vec![
+                rec(0, 0, 10, false),
+                rec(1, 7, 3, true),
+                rec(2, 9, 1, false),
+            ],
+            (0..250)
+                .rev()
+                .map(|i| {
+                    rec(
+                        i,
+                        i * i * 37 % 9_999_991,
+                        1_000 + i * 13 % 700_001,
+                        i % 9 != 4,
+                    )
+                })
+                .collect(),
+        ];
+        for records in sets {
+            let spans = RunSpans::from_records(&records);
+            let (o, a) = offered_and_achieved_rps(&spans);
+            let (eo, ea) = rates_from_records(&records);
+            assert_eq!((o.to_bits(), a.to_bits()), (eo.to_bits(), ea.to_bits()));
+        }
     }
 
     #[test]

@@ -4,11 +4,13 @@
 
 use cpbench_core::histogram::LatencyHistogram;
 use cpbench_core::metrics::{Breakdowns, LatencyHistograms, MeasureWindow, Summary, TimeSeries};
-use cpbench_core::record::{Outcome, RequestRecord, TokenSource};
+use cpbench_core::record::RequestRecord;
 use cpbench_core::report::{PolicyRun, PolicySwitch, RunParams};
-use cpbench_core::request::{Priority, RequestKind};
-use cpbench_core::slo::{SloTargets, meets_slo};
+use cpbench_core::slo::meets_slo;
 use proptest::prelude::*;
+
+mod common;
+use common::{record_strategy, targets};
 
 /// Latency-like values: mostly small, some spanning many orders of magnitude.
 fn value_us() -> impl Strategy<Value = u64> {
@@ -27,80 +29,6 @@ fn histogram_of(values: &[u64]) -> LatencyHistogram {
         h.record(v);
     }
     h
-}
-
-fn record_strategy() -> impl Strategy<Value = RequestRecord> {
-    (
-        (0u64..1_000, 0u64..30_000_000, 0u64..50_000, 0u64..3_000_000),
-        (0usize..3, 0usize..3, 0usize..3, 0u8..10),
-        (0u32..300, proptest::collection::vec(0u32..200_000, 0..6)),
-        (
-            proptest::option::of(0u32..4_000),
-            proptest::option::of(0.0f64..500.0),
-            0u32..2_000,
-            0u64..4_000_000,
-        ),
-    )
-        .prop_map(
-            |(
-                (id, intended_us, late_us, e2e_us),
-                (kind, priority, model, outcome),
-                (tokens, itl_us),
-                (input_tokens, queue_time_ms, prompt_tokens_est, deadline_us),
-            )| {
-                let kind = RequestKind::ALL[kind];
-                let outcome = match outcome {
-                    0 => Outcome::Timeout,
-                    1 => Outcome::Http {
-                        status: 503,
-                        message: "busy".into(),
-                    },
-                    2 => Outcome::Cancelled,
-                    _ => Outcome::Success,
-                };
-                let ok = outcome.is_success();
-                let end_us = intended_us + late_us + e2e_us;
-                let first_token_us = ok.then_some(intended_us + late_us + e2e_us / 3);
-                let priority = Priority::ALL[priority];
-                let model = ["a", "b", "c"][model];
-                RequestRecord {
-                    sent_us: intended_us + late_us,
-                    first_token_us,
-                    end_us,
-                    itl_us: if ok && kind.is_llm() { itl_us } else { vec![] },
-                    output_tokens: if ok && kind.is_llm() { tokens } else { 0 },
-                    output_tokens_source: if ok {
-                        TokenSource::Usage
-                    } else {
-                        TokenSource::None
-                    },
-                    chunks: tokens,
-                    input_tokens: if ok { input_tokens } else { None },
-                    queue_time_ms: if ok { queue_time_ms } else { None },
-                    outcome,
-                    ..RequestRecord::new(
-                        id,
-                        kind,
-                        priority,
-                        model,
-                        deadline_us / 1000,
-                        prompt_tokens_est,
-                        intended_us,
-                    )
-                }
-            },
-        )
-}
-
-fn targets() -> SloTargets {
-    SloTargets {
-        tpot_ms: Some(cpbench_core::request::PerPriority {
-            high: 50.0,
-            normal: 50.0,
-            low: 50.0,
-        }),
-        ..SloTargets::default()
-    }
 }
 
 fn assert_finite(s: &Summary) {

@@ -31,7 +31,7 @@ pub fn execute(plan: Plan) -> Result<i32> {
                 &cluster.spec,
                 &cluster.name,
                 runner::now_rfc3339(),
-                plan.output.keep_records || plan.experiment.is_some(),
+                plan.output.keep_records,
             )?;
             finish(report, &plan, None, None)
         }
@@ -95,8 +95,7 @@ async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
         admin_token: http.admin_token,
         output_dir: plan.output.dir.clone(),
         quiet: plan.output.quiet,
-        // An experiment's summary reads the records; they are dropped afterwards unless kept.
-        keep_records: plan.output.keep_records || plan.experiment.is_some(),
+        keep_records: plan.output.keep_records,
         drain: http.drain,
         launch_timeout: http.launch_timeout,
         health: http.health,
@@ -190,11 +189,6 @@ fn finish(
     if let Some(s) = &summary {
         report.experiment =
             Some(serde_json::to_value(s).context("serializing the experiment summary")?);
-        if !plan.output.keep_records {
-            for r in &mut report.runs {
-                r.records = None;
-            }
-        }
     }
     let out = &plan.output;
     if !report.runs.is_empty() {

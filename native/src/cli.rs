@@ -383,7 +383,8 @@ pub struct OutputArgs {
     /// Suppress progress output.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Leave the per-request records out of the JSON result (and so write no per-request CSV).
+    /// Leave the sample of per-request records (up to 10,000 per run, chosen by request id) out
+    /// of the JSON result (and so write no per-request CSV).
     #[arg(long)]
     pub no_records: bool,
     /// Do not write the HTML and Markdown reports and the charts beside the JSON result.

@@ -204,7 +204,12 @@ fn runs_with_either_http_client_and_several_sending_threads() {
         let r = read_report(&reports_in(&dir)[0]);
         let run = &r.runs[0];
         assert_eq!(run.summary.requests_succeeded, 30, "{client}");
-        let records = run.records.as_ref().expect("records are kept");
+        let sample = run.records_sample.as_ref().expect("records are kept");
+        assert!(
+            sample.is_complete(),
+            "{client}: 30 requests are all in the sample"
+        );
+        let records = &sample.records;
         let ids: Vec<u64> = records.iter().map(|r| r.id).collect();
         assert_eq!(
             ids,
@@ -258,8 +263,8 @@ fn a_real_run_follows_the_simulation_of_the_same_workload() {
     let run = read_report(&reports_in(&run_dir)[0]);
     let sim = read_report(&reports_in(&sim_dir)[0]);
     assert_eq!(run.workload_hash, sim.workload_hash);
-    let real = run.runs[0].records.as_ref().expect("records are kept");
-    let virt = sim.runs[0].records.as_ref().expect("records are kept");
+    let real = run.runs[0].sampled_records();
+    let virt = sim.runs[0].sampled_records();
     assert_eq!(real.len(), 200);
     assert_eq!(virt.len(), 200);
     let mut ttft_err = Vec::new();

@@ -134,7 +134,7 @@ test('every chart is drawn, and a legend toggle changes it', async () => {
   const { page, log } = await loadFiles(['compare.json']);
   await waitForCharts(page);
   const ids = await page.$$eval('#panel-results figure.chart', (fs) => fs.map((f) => f.id));
-  for (const id of ['chart-throughput', 'chart-tokens', 'chart-latency', 'chart-cdf', 'chart-latency-by', 'chart-slo', 'chart-goodput', 'chart-time-series', 'chart-lateness', 'chart-gpu', 'chart-control-plane']) {
+  for (const id of ['chart-throughput', 'chart-tokens', 'chart-latency', 'chart-cdf', 'chart-latency-by', 'chart-slo', 'chart-goodput', 'chart-time-series', 'chart-lateness', 'chart-gpu', 'chart-control-plane', 'chart-instances']) {
     assert.ok(ids.includes(id), `${id} shown (have ${ids})`);
   }
   for (const id of ids) {

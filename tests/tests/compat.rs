@@ -112,7 +112,7 @@ fn a_vllm_style_server_out_of_the_box() {
                 "{:?}",
                 r.environment.notes
             );
-            let recs = run.records.as_ref().unwrap();
+            let recs = run.sampled_records();
             assert!(
                 recs.iter()
                     .all(|x| x.output_tokens_source == TokenSource::Usage)
@@ -135,7 +135,7 @@ fn no_usage_and_several_tokens_a_chunk_are_estimated_and_said_so() {
             let (code, err) = bench(&s.url(), &dir, &[]);
             assert_eq!(code, 0, "{err}");
             let run = &report_in(&dir).runs[0];
-            let recs = run.records.as_ref().unwrap();
+            let recs = run.sampled_records();
             assert!(
                 recs.iter()
                     .all(|x| x.output_tokens_source == TokenSource::Estimated)
@@ -165,7 +165,7 @@ fn no_usage_and_several_tokens_a_chunk_are_estimated_and_said_so() {
             let (code, err) = bench(&s.url(), &dir2, &["--tokenizer", tok.to_str().unwrap()]);
             assert_eq!(code, 0, "{err}");
             let run = &report_in(&dir2).runs[0];
-            let recs = run.records.as_ref().unwrap();
+            let recs = run.sampled_records();
             assert!(
                 recs.iter()
                     .all(|x| x.output_tokens_source == TokenSource::Tokenizer)

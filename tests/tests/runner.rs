@@ -147,7 +147,10 @@ async fn sends_headers_and_bodies_as_the_contract_says() {
     let run = &report.runs[0];
     assert_eq!(run.policy_switch, PolicySwitch::Verified);
     assert_eq!(run.summary.requests_succeeded, 30);
-    let records = run.records.as_ref().unwrap();
+    let records = run.sampled_records();
+    assert_eq!(records.len(), 30);
+    assert_eq!(run.by_instance["fake-0"].requests, 30);
+    assert_eq!(run.load_imbalance, Some(1.0));
     for r in records {
         assert_eq!(r.backend_instance.as_deref(), Some("fake-0"));
         assert_eq!(r.queue_time_ms, Some(3.5));
@@ -178,7 +181,7 @@ async fn without_usage_tokens_come_from_chunks_or_the_text() {
         c.output_length = LengthDist::Fixed { value: 6 };
         let (report, err) = bench(&server, &c, SwitchMode::Admin).await;
         assert!(err.is_none(), "{err:?}");
-        for r in report.runs[0].records.as_ref().unwrap() {
+        for r in report.runs[0].sampled_records() {
             assert_eq!(r.output_tokens_source, source, "{per_chunk} tokens a chunk");
             assert_eq!(r.input_tokens, None);
             if source == TokenSource::Chunks {
@@ -266,9 +269,7 @@ async fn errors_with(behavior: Behavior, timeout_s: f64) -> (BTreeMap<String, u6
     server.shutdown().await;
     let run = &report.runs[0];
     let outcomes = run
-        .records
-        .as_ref()
-        .unwrap()
+        .sampled_records()
         .iter()
         .map(|r| r.outcome.clone())
         .collect();
@@ -376,7 +377,7 @@ async fn max_concurrency_waits_are_recorded_apart_from_lateness() {
     c.max_concurrency = Some(1);
     let (report, err) = bench(&server, &c, SwitchMode::Admin).await;
     assert!(err.is_none(), "{err:?}");
-    let records = report.runs[0].records.as_ref().unwrap();
+    let records = report.runs[0].sampled_records();
     let waited = records
         .iter()
         .filter(|r| r.concurrency_wait_us > 20_000)

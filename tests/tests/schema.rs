@@ -189,7 +189,7 @@ fn real_reports_validate() {
     let report = synthetic_report();
     // Every outcome, token source, an unavailable GPU, kept and dropped records.
     assert_eq!(report.runs[0].summary.errors_by_kind.len(), 6);
-    assert!(report.runs[0].records.is_some() && report.runs[1].records.is_none());
+    assert!(report.runs[0].records_sample.is_some() && report.runs[1].records_sample.is_none());
     let value: Value = serde_json::from_str(&report.to_json_pretty()).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(&value)
@@ -249,8 +249,12 @@ fn corrupted_reports_fail_validation_at_the_bad_field() {
         ),
         (
             "record with a bad outcome",
-            |v| v["runs"][0]["records"][0]["outcome"] = json!({"kind": "exploded"}),
-            "/runs/0/records/0/outcome",
+            |v| {
+                v["runs"][0]["records_sample"]["records"][0]["outcome"] =
+                    json!({"kind": "exploded"})
+            },
+            // The sample is optional (`anyOf` the sample or null): the error is reported there.
+            "/runs/0/records_sample",
         ),
     ];
     for (name, corrupt, path) in cases {

@@ -476,6 +476,8 @@ fn Comparison(files: Files) -> impl IntoView {
         };
         control_plane::field_chart(r, &key)
     });
+    let instances = chart_memo(files, control_plane::requests_by_instance);
+    let has_instances = Memo::new(move |_| instances.with(ChartSpec::has_data));
     let trials = chart_memo(files, move |r| {
         let c = Column::from_id(&trial_metric.get()).unwrap_or(intervals::INTERVAL_COLUMNS[0]);
         intervals::over_trials(r, c).unwrap_or_else(|| compare::throughput(r))
@@ -556,6 +558,9 @@ fn Comparison(files: Files) -> impl IntoView {
                 <ChartView key="control-plane" spec=cp>
                     <Select label="Field" id="cp-select" options=cp_opts value=cp_key />
                 </ChartView>
+            </Show>
+            <Show when=move || has_instances.get()>
+                <ChartView key="instances" spec=instances />
             </Show>
         </div>
     }

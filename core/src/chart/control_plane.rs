@@ -1,5 +1,6 @@
-//! Charts of the control plane's own metrics, sampled from `/admin/metrics` during each run:
-//! any numeric field over time ([`field_chart`]) and the queue depth ([`queue_depth`]).
+//! Charts of the control plane: its own metrics, sampled from `/admin/metrics` during each run
+//! (any numeric field over time, [`field_chart`], and the queue depth, [`queue_depth`]), and
+//! where it routed the requests ([`requests_by_instance`]).
 
 use super::runs::NamedRun;
 use super::{Axis, ChartKind, ChartSpec, Point, Series, color};
@@ -169,6 +170,55 @@ pub fn queue_depth(runs: &[NamedRun<'_>]) -> ChartSpec {
     }
 }
 
+/// The backend instances named by any run's responses, sorted.
+pub fn instance_names(runs: &[NamedRun<'_>]) -> Vec<String> {
+    let names: BTreeSet<&String> = runs.iter().flat_map(|r| r.run.by_instance.keys()).collect();
+    names.into_iter().cloned().collect()
+}
+
+/// Requests each backend instance got in each run (by the `X-Backend-Instance` header of the
+/// responses), with each run's load imbalance in the note.
+pub fn requests_by_instance(runs: &[NamedRun<'_>]) -> ChartSpec {
+    let names = instance_names(runs);
+    let imbalance: Vec<String> = runs
+        .iter()
+        .filter_map(|r| Some(format!("{} {:.2}", r.name(), r.run.load_imbalance?)))
+        .collect();
+    let mut note = "Requests whose response named each backend instance (X-Backend-Instance); requests without the header are not shown.".to_owned();
+    if !imbalance.is_empty() {
+        let _ = write!(
+            note,
+            " Load imbalance (most requests on one instance / mean per instance): {}.",
+            imbalance.join(", ")
+        );
+    }
+    ChartSpec {
+        id: "instances".into(),
+        title: "Requests by backend instance".into(),
+        note,
+        kind: ChartKind::Bars {
+            categories: names.clone(),
+        },
+        x: Axis::new("Backend instance", ""),
+        y: Axis::new("Requests", ""),
+        series: runs
+            .iter()
+            .map(|r| {
+                r.series(
+                    names
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, n)| {
+                            let s = r.run.by_instance.get(n)?;
+                            Some(Point::new(i as f64, s.requests as f64))
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +249,35 @@ mod tests {
             numeric_leaves(&serde_json::json!({"a": {"b": [1, {"c": 2.5}]}, "s": "x"})),
             [("a.b[0]".to_owned(), 1.0), ("a.b[1].c".to_owned(), 2.5)]
         );
+    }
+
+    #[test]
+    fn requests_by_instance_shows_every_instance_of_every_run() {
+        let mut a = run("fifo", 10, 1, RunParams::default());
+        let mut b = run("prio", 10, 1, RunParams::default());
+        let stats = |n: u64| crate::metrics::InstanceStats {
+            requests: n,
+            ..Default::default()
+        };
+        a.by_instance.insert("llm-0".into(), stats(6));
+        a.by_instance.insert("llm-1".into(), stats(4));
+        a.load_imbalance = Some(1.2);
+        b.by_instance.insert("llm-1".into(), stats(10));
+        b.load_imbalance = Some(1.0);
+        let rep = report(vec![a, b, run("none", 10, 1, RunParams::default())]);
+        let runs = name_runs(&[("r", &rep)]);
+        assert_eq!(instance_names(&runs), ["llm-0", "llm-1"]);
+        let c = requests_by_instance(&runs);
+        assert!(c.has_data());
+        assert_eq!(
+            c.series[0].points,
+            [Point::new(0.0, 6.0), Point::new(1.0, 4.0)]
+        );
+        assert_eq!(c.series[1].points, [Point::new(1.0, 10.0)]);
+        assert!(c.series[2].points.is_empty());
+        assert!(c.note.contains("fifo 1.20, prio 1.00"), "{}", c.note);
+        let none = report(vec![run("none", 10, 1, RunParams::default())]);
+        assert!(!requests_by_instance(&name_runs(&[("r", &none)])).has_data());
     }
 
     #[test]

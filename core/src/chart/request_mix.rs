@@ -118,7 +118,8 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 /// Embedding batch efficiency: the median end-to-end latency per input of each run's
 /// successful embedding requests, by the number of inputs in the request.
 /// `inputs[i]` maps request ids of `runs[i]` to their number of inputs (the records do not
-/// hold it; the workload does); a run without records or without an entry has no bars.
+/// hold it; the workload does); a run without records or without an entry has no bars. The
+/// records are each run's sample (every record of a run of at most the sample's limit).
 pub fn embedding_batch_efficiency(
     runs: &[NamedRun<'_>],
     inputs: &[BTreeMap<u64, u32>],
@@ -131,7 +132,7 @@ pub fn embedding_batch_efficiency(
             let Some(map) = inputs.get(i) else {
                 return by;
             };
-            let records: &[RequestRecord] = r.run.records.as_deref().unwrap_or_default();
+            let records: &[RequestRecord] = r.run.sampled_records();
             for rec in records
                 .iter()
                 .filter(|rec| rec.kind == RequestKind::Embedding && rec.outcome.is_success())
@@ -152,7 +153,10 @@ pub fn embedding_batch_efficiency(
     ChartSpec {
         id: "embedding-batch".into(),
         title: "Embedding latency per input by batch size".into(),
-        note: "Median end-to-end latency of successful embedding requests divided by their number of inputs; lower means the batch was served more efficiently.".into(),
+        note: format!(
+            "Median end-to-end latency of successful embedding requests divided by their number of inputs; lower means the batch was served more efficiently.{}",
+            sample_note(runs)
+        ),
         kind: ChartKind::Bars {
             categories: sizes.iter().map(|n| n.to_string()).collect(),
         },
@@ -161,15 +165,44 @@ pub fn embedding_batch_efficiency(
         series: runs
             .iter()
             .zip(per_run)
-            .map(|(r, mut by)| r.series(sizes
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, n)| {
-                        median(by.remove(n).unwrap_or_default()).map(|m| Point::new(i as f64, m))
-                    })
-                    .collect(),
-            ))
+            .map(|(r, mut by)| {
+                r.series(
+                    sizes
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, n)| {
+                            median(by.remove(n).unwrap_or_default())
+                                .map(|m| Point::new(i as f64, m))
+                        })
+                        .collect(),
+                )
+            })
             .collect(),
+    }
+}
+
+/// A sentence saying how many records a per-request chart was drawn from, when a run kept only
+/// a sample of them; empty when every run kept all its records.
+pub fn sample_note(runs: &[NamedRun<'_>]) -> String {
+    let sampled: Vec<String> = runs
+        .iter()
+        .filter_map(|r| {
+            let s = r.run.records_sample.as_ref().filter(|s| !s.is_complete())?;
+            Some(format!(
+                "{} of {} in {}",
+                s.records.len(),
+                s.total,
+                r.name()
+            ))
+        })
+        .collect();
+    if sampled.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Drawn from a sample of the requests ({}), chosen by request id.",
+            sampled.join(", ")
+        )
     }
 }
 
@@ -345,7 +378,7 @@ mod tests {
                 categories: vec!["1".into(), "8".into()]
             }
         );
-        let recs = rep.runs[0].records.as_ref().unwrap();
+        let recs = rep.runs[0].sampled_records();
         let e2e = |id: u64| recs.iter().find(|r| r.id == id).unwrap().e2e_ms();
         assert_eq!(c.series[0].points[0], Point::new(0.0, e2e(9)));
         // Ids 19, 24 and 29 have 8 inputs: the middle one.

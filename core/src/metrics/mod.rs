@@ -20,14 +20,33 @@
 //!
 //! An empty set, or a zero-length window, gives zero counts, zero rates and `None` statistics,
 //! never NaN, infinity or a panic.
+//!
+//! # One record at a time
+//! Every section is built by an accumulator that takes records one at a time, in any order,
+//! and keeps only aggregates: [`RunAccumulator`] for a whole run (summary, breakdowns,
+//! histograms, per-second series, per-instance statistics ([`InstanceStats`]), [`RunSpans`],
+//! and a bounded [`RecordSample`]). The `from_records` functions of this module feed it the
+//! records of a slice, so there is one implementation of each metric. Every count, rate and
+//! histogram is independent of the order (histogram moments are read from the buckets); the
+//! per-second percentiles of [`TimeSeries`] are read from histogram buckets (see
+//! [`SecondBucket`]).
 
+mod accumulator;
+mod instances;
 mod latency;
+mod sample;
+mod spans;
+mod sparse;
 mod summary;
 #[cfg(test)]
 mod tests;
 mod time_series;
 
+pub use accumulator::{RunAccumulator, RunAggregates};
+pub use instances::{InstanceStats, load_imbalance};
 pub use latency::{LatencyHistograms, LatencyStats};
+pub use sample::{DEFAULT_SAMPLE_LIMIT, RecordSample, RecordSampler, sample_key};
+pub use spans::{EventSpan, RunSpans};
 pub use summary::{Breakdowns, summarize};
 pub use time_series::{SecondBucket, TimeSeries};
 

@@ -1,5 +1,6 @@
 //! A set of records to one [`Summary`] (its computation), and to summaries by group
-//! ([`Breakdowns`]).
+//! ([`Breakdowns`]); both built one record at a time by [`SummaryAccumulator`] and
+//! [`BreakdownAccumulator`].
 
 use super::{LatencyHistograms, LatencyStats, MeasureWindow, Summary};
 use crate::record::{Outcome, RequestRecord};
@@ -15,64 +16,12 @@ impl Summary {
         targets: &SloTargets,
         window: MeasureWindow,
     ) -> (Summary, LatencyHistograms) {
-        let histograms = LatencyHistograms::from_records(records);
-        let summary = Self::with_histograms(records, targets, window, &histograms);
-        (summary, histograms)
-    }
-
-    /// The summary of `records`, reading latency statistics from `histograms` (which must be
-    /// [`LatencyHistograms::from_records`] of the same records).
-    pub fn with_histograms<R: Borrow<RequestRecord>>(
-        records: &[R],
-        targets: &SloTargets,
-        window: MeasureWindow,
-        histograms: &LatencyHistograms,
-    ) -> Summary {
-        let duration_us = window.duration_us(records);
-        let duration_s = duration_us as f64 / 1e6;
-        let mut s = Summary {
-            duration_s,
-            ..Summary::default()
-        };
-        let mut timeouts = 0u64;
+        let mut acc = SummaryAccumulator::default();
         for r in records {
             let r = r.borrow();
-            s.requests_total += 1;
-            if meets_slo(r, targets) {
-                s.slo_met += 1;
-            }
-            match r.outcome.error_key() {
-                None => {
-                    s.requests_succeeded += 1;
-                    s.output_tokens_total += u64::from(r.output_tokens);
-                    s.input_tokens_total += u64::from(r.input_tokens_or_est());
-                    if r.input_tokens.is_none() {
-                        s.input_tokens_estimated += 1;
-                    }
-                }
-                Some(key) => {
-                    s.requests_failed += 1;
-                    *s.errors_by_kind.entry(key).or_insert(0) += 1;
-                    if matches!(r.outcome, Outcome::Timeout) {
-                        timeouts += 1;
-                    }
-                }
-            }
+            acc.add(r, meets_slo(r, targets));
         }
-        s.request_throughput_rps = per_second(s.requests_succeeded, duration_s);
-        s.output_tokens_per_s = per_second(s.output_tokens_total, duration_s);
-        s.total_tokens_per_s = per_second(s.input_tokens_total + s.output_tokens_total, duration_s);
-        s.goodput_rps = per_second(s.slo_met, duration_s);
-        s.slo_compliance = fraction(s.slo_met, s.requests_total);
-        s.error_rate = fraction(s.requests_failed, s.requests_total);
-        s.timeout_rate = fraction(timeouts, s.requests_total);
-        s.ttft = LatencyStats::from_histogram(&histograms.ttft);
-        s.itl = LatencyStats::from_histogram(&histograms.itl);
-        s.tpot = LatencyStats::from_histogram(&histograms.tpot);
-        s.e2e = LatencyStats::from_histogram(&histograms.e2e);
-        s.lateness = LatencyStats::from_histogram(&histograms.lateness);
-        s.queue_time = LatencyStats::from_histogram(&histograms.queue_time);
-        s
+        acc.finish(window.duration_us(records))
     }
 }
 
@@ -83,6 +32,104 @@ pub fn summarize<R: Borrow<RequestRecord>>(
     window: MeasureWindow,
 ) -> Summary {
     Summary::from_records(records, targets, window).0
+}
+
+/// The counts and histograms of a [`Summary`], taken one record at a time in any order; the
+/// rates are divided by the window's length when it is known ([`finish`](Self::finish)).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SummaryAccumulator {
+    requests_total: u64,
+    requests_succeeded: u64,
+    requests_failed: u64,
+    errors_by_kind: BTreeMap<String, u64>,
+    input_tokens_total: u64,
+    input_tokens_estimated: u64,
+    output_tokens_total: u64,
+    slo_met: u64,
+    timeouts: u64,
+    histograms: LatencyHistograms,
+}
+
+impl SummaryAccumulator {
+    /// Adds one record; `met` is whether it met its SLO ([`meets_slo`]).
+    pub(crate) fn add(&mut self, r: &RequestRecord, met: bool) {
+        self.requests_total += 1;
+        if met {
+            self.slo_met += 1;
+        }
+        match r.outcome.error_key() {
+            None => {
+                self.requests_succeeded += 1;
+                self.output_tokens_total += u64::from(r.output_tokens);
+                self.input_tokens_total += u64::from(r.input_tokens_or_est());
+                if r.input_tokens.is_none() {
+                    self.input_tokens_estimated += 1;
+                }
+            }
+            Some(key) => {
+                self.requests_failed += 1;
+                *self.errors_by_kind.entry(key).or_insert(0) += 1;
+                if matches!(r.outcome, Outcome::Timeout) {
+                    self.timeouts += 1;
+                }
+            }
+        }
+        self.histograms.record(r);
+    }
+
+    /// Adds the records taken by `other`.
+    pub(crate) fn merge(&mut self, other: &SummaryAccumulator) {
+        self.requests_total += other.requests_total;
+        self.requests_succeeded += other.requests_succeeded;
+        self.requests_failed += other.requests_failed;
+        for (k, n) in &other.errors_by_kind {
+            *self.errors_by_kind.entry(k.clone()).or_insert(0) += n;
+        }
+        self.input_tokens_total += other.input_tokens_total;
+        self.input_tokens_estimated += other.input_tokens_estimated;
+        self.output_tokens_total += other.output_tokens_total;
+        self.slo_met += other.slo_met;
+        self.timeouts += other.timeouts;
+        self.histograms.merge(&other.histograms);
+    }
+
+    /// The summary over a window of `duration_us`, and the histograms.
+    pub(crate) fn finish(self, duration_us: u64) -> (Summary, LatencyHistograms) {
+        (self.summary(duration_us), self.histograms)
+    }
+
+    /// The summary over a window of `duration_us`.
+    pub(crate) fn summary(&self, duration_us: u64) -> Summary {
+        let duration_s = duration_us as f64 / 1e6;
+        let h = &self.histograms;
+        Summary {
+            requests_total: self.requests_total,
+            requests_succeeded: self.requests_succeeded,
+            requests_failed: self.requests_failed,
+            errors_by_kind: self.errors_by_kind.clone(),
+            duration_s,
+            request_throughput_rps: per_second(self.requests_succeeded, duration_s),
+            input_tokens_total: self.input_tokens_total,
+            input_tokens_estimated: self.input_tokens_estimated,
+            output_tokens_total: self.output_tokens_total,
+            output_tokens_per_s: per_second(self.output_tokens_total, duration_s),
+            total_tokens_per_s: per_second(
+                self.input_tokens_total + self.output_tokens_total,
+                duration_s,
+            ),
+            ttft: LatencyStats::from_histogram(&h.ttft),
+            itl: LatencyStats::from_histogram(&h.itl),
+            tpot: LatencyStats::from_histogram(&h.tpot),
+            e2e: LatencyStats::from_histogram(&h.e2e),
+            lateness: LatencyStats::from_histogram(&h.lateness),
+            queue_time: LatencyStats::from_histogram(&h.queue_time),
+            slo_met: self.slo_met,
+            slo_compliance: fraction(self.slo_met, self.requests_total),
+            goodput_rps: per_second(self.slo_met, duration_s),
+            error_rate: fraction(self.requests_failed, self.requests_total),
+            timeout_rate: fraction(self.timeouts, self.requests_total),
+        }
+    }
 }
 
 fn per_second(n: u64, duration_s: f64) -> f64 {
@@ -123,30 +170,69 @@ impl Breakdowns {
         targets: &SloTargets,
         window: MeasureWindow,
     ) -> Self {
-        let window = MeasureWindow::DurationUs(window.duration_us(records));
-        Self {
-            by_priority: group_summaries(records, targets, window, |r| {
-                r.priority.as_str().to_owned()
-            }),
-            by_model: group_summaries(records, targets, window, |r| r.model.clone()),
-            by_kind: group_summaries(records, targets, window, |r| r.kind.as_str().to_owned()),
+        let mut acc = BreakdownAccumulator::default();
+        for r in records {
+            let r = r.borrow();
+            acc.add(r, meets_slo(r, targets));
         }
+        acc.finish(window.duration_us(records))
     }
 }
 
-fn group_summaries<R: Borrow<RequestRecord>>(
-    records: &[R],
-    targets: &SloTargets,
-    window: MeasureWindow,
-    key: impl Fn(&RequestRecord) -> String,
-) -> BTreeMap<String, Summary> {
-    let mut groups: BTreeMap<String, Vec<&RequestRecord>> = BTreeMap::new();
-    for r in records {
-        let r = r.borrow();
-        groups.entry(key(r)).or_default().push(r);
+/// The groups of [`Breakdowns`], each a [`SummaryAccumulator`], taken one record at a time.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BreakdownAccumulator {
+    by_priority: BTreeMap<String, SummaryAccumulator>,
+    by_model: BTreeMap<String, SummaryAccumulator>,
+    by_kind: BTreeMap<String, SummaryAccumulator>,
+}
+
+/// Adds `r` to the group `key` of `groups` (allocating the key only for a new group).
+fn add_to(
+    groups: &mut BTreeMap<String, SummaryAccumulator>,
+    key: &str,
+    r: &RequestRecord,
+    met: bool,
+) {
+    match groups.get_mut(key) {
+        Some(g) => g.add(r, met),
+        None => groups.entry(key.to_owned()).or_default().add(r, met),
     }
-    groups
-        .into_iter()
-        .map(|(k, rs)| (k, summarize(&rs, targets, window)))
-        .collect()
+}
+
+impl BreakdownAccumulator {
+    /// Adds one record; `met` is whether it met its SLO.
+    pub(crate) fn add(&mut self, r: &RequestRecord, met: bool) {
+        add_to(&mut self.by_priority, r.priority.as_str(), r, met);
+        add_to(&mut self.by_model, &r.model, r, met);
+        add_to(&mut self.by_kind, r.kind.as_str(), r, met);
+    }
+
+    /// Adds the records taken by `other`.
+    pub(crate) fn merge(&mut self, other: &BreakdownAccumulator) {
+        let merge = |into: &mut BTreeMap<String, SummaryAccumulator>,
+                     from: &BTreeMap<String, SummaryAccumulator>| {
+            for (k, g) in from {
+                into.entry(k.clone()).or_default().merge(g);
+            }
+        };
+        merge(&mut self.by_priority, &other.by_priority);
+        merge(&mut self.by_model, &other.by_model);
+        merge(&mut self.by_kind, &other.by_kind);
+    }
+
+    /// The breakdowns over a window of `duration_us` (the whole set's).
+    pub(crate) fn finish(self, duration_us: u64) -> Breakdowns {
+        let done = |groups: BTreeMap<String, SummaryAccumulator>| {
+            groups
+                .into_iter()
+                .map(|(k, g)| (k, g.summary(duration_us)))
+                .collect()
+        };
+        Breakdowns {
+            by_priority: done(self.by_priority),
+            by_model: done(self.by_model),
+            by_kind: done(self.by_kind),
+        }
+    }
 }

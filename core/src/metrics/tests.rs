@@ -222,9 +222,11 @@ fn time_series_buckets_sent_by_intended_and_rest_by_end() {
         s.iter().map(|b| b.slo_met).collect::<Vec<_>>(),
         vec![1, 0, 0, 0]
     );
-    assert_eq!(s[0].e2e_p50_ms, Some(500.0));
-    assert_eq!(s[2].e2e_p99_ms, Some(1200.0));
-    assert_eq!(s[2].ttft_p50_ms, Some(50.0));
+    // Read from histogram buckets: the highest value of the bucket holding 500 ms (256 µs
+    // wide there), 1200 ms (1024 µs) and 50 ms (32 µs).
+    assert_eq!(s[0].e2e_p50_ms, Some(500.223));
+    assert_eq!(s[2].e2e_p99_ms, Some(1200.127));
+    assert_eq!(s[2].ttft_p50_ms, Some(50.015));
     assert_eq!(s[1].e2e_p50_ms, None);
     assert_eq!(s[0].output_tokens, 5);
     assert_eq!(s[3].output_tokens, 0);

@@ -1,5 +1,6 @@
 //! A run's per-second series.
 
+use super::sparse::SparseHistogram;
 use crate::record::RequestRecord;
 use crate::slo::{SloTargets, meets_slo};
 use serde::{Deserialize, Serialize};
@@ -7,9 +8,10 @@ use std::borrow::Borrow;
 
 /// One second of a run. Second `t_s` covers `[t_s * 1e6, (t_s + 1) * 1e6)` µs from the run's
 /// start. `sent` counts requests by their **intended** send time; every other field counts
-/// requests by their **end** time (`end_us`). Percentiles are exact nearest-rank values over the
-/// requests that ended in the second (successful ones; TTFT: successful LLM requests), `None`
-/// when there are none.
+/// requests by their **end** time (`end_us`). Percentiles are nearest-rank values over the
+/// requests that ended in the second (successful ones; TTFT: successful LLM requests), read
+/// from histogram buckets like every other latency statistic (3 significant digits: exact below
+/// 2,048 µs, at most 1/1024 above the exact value above); `None` when there are none.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
@@ -48,77 +50,112 @@ pub struct TimeSeries {
 }
 
 impl TimeSeries {
-    /// The series of `records`.
+    /// The series of `records` (a [`SeriesAccumulator`] fed with each of them).
     pub fn from_records<R: Borrow<RequestRecord>>(records: &[R], targets: &SloTargets) -> Self {
-        let Some(last_us) = records
-            .iter()
-            .map(|r| r.borrow().intended_us.max(r.borrow().end_us))
-            .max()
-        else {
-            return Self::default();
-        };
-        let n = usize::try_from(last_us / 1_000_000 + 1).expect("seconds fit in usize");
-        let mut seconds: Vec<SecondBucket> = (0..n as u64)
-            .map(|t_s| SecondBucket {
-                t_s,
-                ..SecondBucket::default()
-            })
-            .collect();
-        let mut e2e: Vec<Vec<u64>> = vec![Vec::new(); n];
-        let mut ttft: Vec<Vec<u64>> = vec![Vec::new(); n];
-        let sec = |us: u64| (us / 1_000_000) as usize;
+        let mut acc = SeriesAccumulator::default();
         for r in records {
             let r = r.borrow();
-            seconds[sec(r.intended_us)].sent += 1;
-            let i = sec(r.end_us);
-            let b = &mut seconds[i];
-            if meets_slo(r, targets) {
-                b.slo_met += 1;
-            }
-            if !r.outcome.is_success() {
-                b.errors += 1;
-                continue;
-            }
-            b.completed += 1;
-            b.output_tokens += u64::from(r.output_tokens);
-            e2e[i].push(r.end_us.saturating_sub(r.intended_us));
-            if r.kind.is_llm()
-                && let Some(first) = r.first_token_us
-            {
-                ttft[i].push(first.saturating_sub(r.intended_us));
-            }
+            acc.add(r, meets_slo(r, targets));
         }
-        for ((b, e), t) in seconds.iter_mut().zip(&mut e2e).zip(&mut ttft) {
-            b.e2e_p50_ms = nearest_rank_ms(e, 50.0);
-            b.e2e_p99_ms = nearest_rank_ms(e, 99.0);
-            b.ttft_p50_ms = nearest_rank_ms(t, 50.0);
-            b.ttft_p99_ms = nearest_rank_ms(t, 99.0);
-        }
-        Self { seconds }
+        acc.finish()
     }
 }
 
-/// Exact nearest-rank percentile (the same definition as the histograms) in ms; sorts `values`.
-fn nearest_rank_ms(values: &mut [u64], p: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_unstable();
-    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
-    let idx = rank.clamp(1, values.len()) - 1;
-    Some(values[idx] as f64 / 1000.0)
+/// The per-second series being built from records taken one at a time, in any order: counts
+/// per second, and the E2E and TTFT values of each second in [`SparseHistogram`]s (the buckets
+/// of a [`LatencyHistogram`](crate::histogram::LatencyHistogram)), so a percentile read back is
+/// the highest value of the bucket holding the exact nearest-rank value: the same value below
+/// 2,048 µs, within 1/1024 of it above.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeriesAccumulator {
+    seconds: Vec<SecondAccumulator>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#[derive(Debug, Clone, Default)]
+struct SecondAccumulator {
+    sent: u64,
+    completed: u64,
+    errors: u64,
+    slo_met: u64,
+    output_tokens: u64,
+    e2e: SparseHistogram,
+    ttft: SparseHistogram,
+}
 
-    #[test]
-    fn nearest_rank_matches_definition() {
-        let mut v = vec![5, 1, 4, 2, 3];
-        assert_eq!(nearest_rank_ms(&mut v, 50.0), Some(0.003));
-        assert_eq!(nearest_rank_ms(&mut v, 99.0), Some(0.005));
-        assert_eq!(nearest_rank_ms(&mut v, 0.0), Some(0.001));
-        assert_eq!(nearest_rank_ms(&mut [], 50.0), None);
+/// The second holding `us` µs.
+pub(crate) fn second_of(us: u64) -> usize {
+    usize::try_from(us / 1_000_000).expect("seconds fit in usize")
+}
+
+impl SeriesAccumulator {
+    /// The accumulator of second `i`, growing the series to hold it.
+    fn second(&mut self, i: usize) -> &mut SecondAccumulator {
+        if i >= self.seconds.len() {
+            self.seconds.resize_with(i + 1, SecondAccumulator::default);
+        }
+        &mut self.seconds[i]
+    }
+
+    /// Seconds in the series so far (from 0 to the last one with a request due or ended).
+    pub(crate) fn len(&self) -> usize {
+        self.seconds.len()
+    }
+
+    /// Adds one record; `met` is whether it met its SLO.
+    pub(crate) fn add(&mut self, r: &RequestRecord, met: bool) {
+        self.second(second_of(r.intended_us)).sent += 1;
+        let b = self.second(second_of(r.end_us));
+        if met {
+            b.slo_met += 1;
+        }
+        if !r.outcome.is_success() {
+            b.errors += 1;
+            return;
+        }
+        b.completed += 1;
+        b.output_tokens += u64::from(r.output_tokens);
+        b.e2e.record(r.end_us.saturating_sub(r.intended_us));
+        if r.kind.is_llm()
+            && let Some(first) = r.first_token_us
+        {
+            b.ttft.record(first.saturating_sub(r.intended_us));
+        }
+    }
+
+    /// Adds the records taken by `other`.
+    pub(crate) fn merge(&mut self, other: &SeriesAccumulator) {
+        for (i, o) in other.seconds.iter().enumerate() {
+            let b = self.second(i);
+            b.sent += o.sent;
+            b.completed += o.completed;
+            b.errors += o.errors;
+            b.slo_met += o.slo_met;
+            b.output_tokens += o.output_tokens;
+            b.e2e.merge(&o.e2e);
+            b.ttft.merge(&o.ttft);
+        }
+    }
+
+    /// The series.
+    pub(crate) fn finish(self) -> TimeSeries {
+        let ms = |us: Option<u64>| us.map(|us| us as f64 / 1000.0);
+        let seconds = self
+            .seconds
+            .into_iter()
+            .enumerate()
+            .map(|(t_s, b)| SecondBucket {
+                t_s: t_s as u64,
+                sent: b.sent,
+                completed: b.completed,
+                errors: b.errors,
+                slo_met: b.slo_met,
+                e2e_p50_ms: ms(b.e2e.percentile_us(50.0)),
+                e2e_p99_ms: ms(b.e2e.percentile_us(99.0)),
+                ttft_p50_ms: ms(b.ttft.percentile_us(50.0)),
+                ttft_p99_ms: ms(b.ttft.percentile_us(99.0)),
+                output_tokens: b.output_tokens,
+            })
+            .collect();
+        TimeSeries { seconds }
     }
 }

@@ -61,13 +61,20 @@ impl Report {
             return Err(ReportError::MissingVersion);
         };
         match version.as_u64() {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => Ok(serde_json::from_str(text)?),
             Some(v)
-                if (u64::from(OLDEST_READABLE_VERSION)..u64::from(SCHEMA_VERSION)).contains(&v) =>
+                if (u64::from(OLDEST_READABLE_VERSION)..=u64::from(SCHEMA_VERSION))
+                    .contains(&v) =>
             {
                 let mut doc: Value = serde_json::from_str(text)?;
+                let adopted = adopt_full_records(&mut doc);
                 upgrade(&mut doc, v);
-                Ok(serde_json::from_value(doc)?)
+                let mut report: Report = serde_json::from_value(doc)?;
+                if adopted {
+                    for run in &mut report.runs {
+                        run.fill_from_complete_records();
+                    }
+                }
+                Ok(report)
             }
             Some(found) => {
                 let field = |name: &str| {
@@ -122,7 +129,15 @@ impl Report {
 /// SLOs were end to end: the config's `slo` says so (`llm_definition: end_to_end`, TTFT and
 /// TPOT targets only where the file had them). Fields added since are optional and take their
 /// defaults (one trial, no statistics).
+///
+/// Up to 2 (files written before runs kept a sample of their records): a run's `records`
+/// (every record, or `null`) becomes `records_sample`, a complete sample of them
+/// (`limit` = `total` = their number). [`Report::from_json`] also computes, from those records,
+/// the aggregates such files lack (`spans`, `by_instance`).
 pub fn upgrade(doc: &mut Value, from: u64) {
+    if from <= 2 {
+        adopt_full_records(doc);
+    }
     if from < 2
         && let Some(slo) = doc
             .get_mut("config")
@@ -158,4 +173,31 @@ pub fn upgrade(doc: &mut Value, from: u64) {
     if let Some(v) = doc.get_mut("schema_version") {
         *v = Value::from(SCHEMA_VERSION);
     }
+}
+
+/// Replaces each run's `records` (every record of the run, or `null`) by `records_sample`, a
+/// complete sample of them; whether any run had records.
+fn adopt_full_records(doc: &mut Value) -> bool {
+    let mut adopted = false;
+    let Some(runs) = doc.get_mut("runs").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    for run in runs {
+        let Some(obj) = run.as_object_mut() else {
+            continue;
+        };
+        let Some(records) = obj.remove("records") else {
+            continue;
+        };
+        let sample = match records {
+            Value::Array(records) => {
+                adopted = true;
+                let n = records.len();
+                serde_json::json!({"limit": n, "total": n, "records": records})
+            }
+            other => other,
+        };
+        obj.entry("records_sample").or_insert(sample);
+    }
+    adopted
 }

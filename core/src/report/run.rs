@@ -4,7 +4,10 @@
 use super::gpu::{GpuSample, GpuSummary};
 use super::imported::ReportedMetrics;
 use super::telemetry::{ControlPlaneSection, SeriesPoint, TelemetrySource};
-use crate::metrics::{Breakdowns, LatencyHistograms, MeasureWindow, Summary, TimeSeries};
+use crate::metrics::{
+    DEFAULT_SAMPLE_LIMIT, InstanceStats, LatencyHistograms, MeasureWindow, RecordSample,
+    RunAccumulator, RunAggregates, RunSpans, Summary, TimeSeries,
+};
 use crate::record::RequestRecord;
 use crate::slo::SloTargets;
 use serde::{Deserialize, Serialize};
@@ -90,12 +93,26 @@ pub struct PolicyRun {
     pub by_model: BTreeMap<String, Summary>,
     /// Summaries by request kind (`llm_chat`, `llm_generate`, `embedding`), same window.
     pub by_kind: BTreeMap<String, Summary>,
+    /// What each backend instance got, by the `X-Backend-Instance` header of the responses
+    /// (requests without it are in no instance); empty when no response named one.
+    #[serde(default)]
+    pub by_instance: BTreeMap<String, InstanceStats>,
+    /// The most requests an instance got over the mean of the instances in `by_instance`
+    /// (1 is even); `None` without instances.
+    #[serde(default)]
+    pub load_imbalance: Option<f64>,
     /// Latency histograms (µs) of all the run's requests, for CDFs and merging.
     pub histograms: LatencyHistograms,
     /// Per-second series of the run.
     pub time_series: TimeSeries,
-    /// Every request's record, sorted by id; `None` when not kept.
-    pub records: Option<Vec<RequestRecord>>,
+    /// When the requests were due, sent and answered (first, last, how many), for offered
+    /// and achieved rates.
+    #[serde(default)]
+    pub spans: RunSpans,
+    /// A bounded sample of the requests' records for per-request views (all of them when the
+    /// run has at most `limit`); `None` when not kept (`--no-records`). Files that kept every
+    /// record (`records`) are read as a complete sample.
+    pub records_sample: Option<RecordSample>,
     /// The control plane's own metrics around and during the run.
     pub control_plane: ControlPlaneSection,
     /// GPU samples taken during the run (`t_s` from the run's start); empty unless
@@ -136,9 +153,11 @@ pub struct PolicyRun {
 }
 
 impl PolicyRun {
-    /// A run computed from its records: summary, breakdowns, histograms and time series, with
-    /// the window from 0 to the last request's end ([`MeasureWindow::UntilLastEnd`]). The
-    /// records are kept (sorted by id) when `keep_records` is true. Other sections start empty.
+    /// A run computed from its records: summary, breakdowns, histograms, time series and
+    /// per-instance statistics, with the window from 0 to the last request's end
+    /// ([`MeasureWindow::UntilLastEnd`]). A sample of the records
+    /// ([`DEFAULT_SAMPLE_LIMIT`], sorted by id) is kept when `keep_records` is true. Other
+    /// sections start empty.
     pub fn from_records(
         policy: impl Into<String>,
         policy_switch: PolicySwitch,
@@ -158,25 +177,44 @@ impl PolicyRun {
         )
     }
 
-    /// [`from_records`](Self::from_records) with an explicit measurement window.
+    /// [`from_records`](Self::from_records) with an explicit measurement window: the records
+    /// fed one by one to a [`RunAccumulator`].
     pub fn from_records_in_window(
         policy: impl Into<String>,
         policy_switch: PolicySwitch,
         params: RunParams,
-        mut records: Vec<RequestRecord>,
+        records: Vec<RequestRecord>,
         targets: &SloTargets,
         keep_records: bool,
         window: MeasureWindow,
     ) -> PolicyRun {
-        records.sort_by_key(|r| (r.id, r.intended_us));
-        let window = MeasureWindow::DurationUs(window.duration_us(&records));
-        let (summary, histograms) = Summary::from_records(&records, targets, window);
-        let Breakdowns {
+        let mut acc = RunAccumulator::new(targets, keep_records.then_some(DEFAULT_SAMPLE_LIMIT));
+        for r in records {
+            acc.push(r);
+        }
+        Self::from_aggregates(policy, policy_switch, params, acc.finish(window))
+    }
+
+    /// A run of these aggregates (from [`RunAccumulator::finish`]). Other sections start
+    /// empty.
+    pub fn from_aggregates(
+        policy: impl Into<String>,
+        policy_switch: PolicySwitch,
+        params: RunParams,
+        aggregates: RunAggregates,
+    ) -> PolicyRun {
+        let RunAggregates {
+            summary,
+            histograms,
             by_priority,
             by_model,
             by_kind,
-        } = Breakdowns::from_records(&records, targets, window);
-        let time_series = TimeSeries::from_records(&records, targets);
+            time_series,
+            by_instance,
+            load_imbalance,
+            spans,
+            records_sample,
+        } = aggregates;
         PolicyRun {
             policy: policy.into(),
             policy_switch,
@@ -187,9 +225,12 @@ impl PolicyRun {
             by_priority,
             by_model,
             by_kind,
+            by_instance,
+            load_imbalance,
             histograms,
             time_series,
-            records: keep_records.then_some(records),
+            spans,
+            records_sample,
             control_plane: ControlPlaneSection::default(),
             gpu_samples: Vec::new(),
             gpu_summary: Vec::new(),
@@ -200,5 +241,32 @@ impl PolicyRun {
             launch: None,
             reported: None,
         }
+    }
+
+    /// The records kept in the sample, sorted by id; empty when none were kept. All the
+    /// run's records only when [`RecordSample::is_complete`].
+    pub fn sampled_records(&self) -> &[RequestRecord] {
+        self.records_sample
+            .as_ref()
+            .map_or(&[], |s| s.records.as_slice())
+    }
+
+    /// For a run read from a file that kept every record but not the aggregates added since
+    /// (`spans`, `by_instance`): computes them from those records. Nothing otherwise.
+    pub(crate) fn fill_from_complete_records(&mut self) {
+        let Some(sample) = self.records_sample.as_ref().filter(|s| s.is_complete()) else {
+            return;
+        };
+        if !self.spans.is_empty() || !self.by_instance.is_empty() {
+            return;
+        }
+        let mut acc = RunAccumulator::new(&SloTargets::default(), None);
+        for r in &sample.records {
+            acc.add(r);
+        }
+        let a = acc.finish(MeasureWindow::UntilLastEnd);
+        self.spans = a.spans;
+        self.by_instance = a.by_instance;
+        self.load_imbalance = a.load_imbalance;
     }
 }

@@ -130,8 +130,24 @@ fn from_records_computes_every_section() {
     assert_eq!(run.by_priority.len(), 3);
     assert_eq!(run.by_model["qwen"].requests_total, 30);
     assert_eq!(run.histograms.e2e.count(), 34);
-    let records = run.records.as_ref().unwrap();
+    let sample = run.records_sample.as_ref().unwrap();
+    assert_eq!((sample.limit, sample.total), (10_000, 40));
+    assert!(sample.is_complete());
+    let records = run.sampled_records();
     assert!(records.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(records, (0..40).map(record).collect::<Vec<_>>());
+    // Every response named llm-0: one instance with everything.
+    assert_eq!(run.by_instance.keys().collect::<Vec<_>>(), ["llm-0"]);
+    let llm0 = &run.by_instance["llm-0"];
+    assert_eq!((llm0.requests, llm0.requests_succeeded), (40, 34));
+    assert_eq!(llm0.e2e, run.histograms.e2e);
+    assert_eq!(llm0.requests_per_s.len(), run.time_series.seconds.len());
+    assert_eq!(run.load_imbalance, Some(1.0));
+    assert_eq!(
+        (run.spans.intended.count, run.spans.intended.last_us),
+        (40, 3_900_000)
+    );
+    assert_eq!(run.spans.succeeded_end.count, 34);
     let sent: u64 = run.time_series.seconds.iter().map(|b| b.sent).sum();
     assert_eq!(sent, 40);
     assert_eq!(
@@ -172,7 +188,8 @@ fn records_order_does_not_matter_and_can_be_dropped() {
         &targets,
         false,
     );
-    assert!(c.records.is_none());
+    assert!(c.records_sample.is_none());
+    assert!(c.sampled_records().is_empty());
     assert_eq!(c.summary, a.summary);
 }
 
@@ -291,4 +308,45 @@ fn version_1_files_are_upgraded_notes_apart_from_warnings() {
         r.runs[0].notes,
         ["policy \"fifo\" set with POST /admin/set_policy"]
     );
+}
+
+/// A run's JSON as files kept it before runs sampled their records: every record in
+/// `records`, none of the aggregates added since.
+fn with_full_records(run: &mut Value) {
+    let obj = run.as_object_mut().unwrap();
+    let sample = obj.remove("records_sample").unwrap();
+    obj.insert("records".into(), sample["records"].clone());
+    for key in ["spans", "by_instance", "load_imbalance"] {
+        obj.remove(key);
+    }
+}
+
+#[test]
+fn files_with_every_record_load_as_a_complete_sample() {
+    let report = sample_report();
+    let mut value: Value = serde_json::from_str(&report.to_json_pretty()).unwrap();
+    with_full_records(&mut value["runs"][0]);
+    value["runs"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("records_sample");
+    value["runs"][1]["records"] = Value::Null;
+    let back = Report::from_json(&value.to_string()).unwrap();
+    // The aggregates the file lacks are computed from its records; the sample's limit is
+    // the number of records the file kept.
+    let mut expected = report.runs[0].clone();
+    expected.records_sample.as_mut().unwrap().limit = 40;
+    assert!(back.runs[0] == expected, "the run read back differs");
+    assert!(back.runs[1].records_sample.is_none());
+    assert_eq!(back.runs[1].summary, report.runs[1].summary);
+
+    // The same through the version 1 upgrade.
+    value["schema_version"] = 1.into();
+    let v1 = Report::from_json(&value.to_string()).unwrap();
+    assert!(v1.runs[0].records_sample == expected.records_sample);
+    assert_eq!(v1.runs[0].spans, report.runs[0].spans);
+    let mut doc = value.clone();
+    upgrade(&mut doc, 1);
+    assert!(doc["runs"][0].get("records").is_none());
+    assert_eq!(doc["runs"][0]["records_sample"]["total"], 40);
 }

@@ -120,7 +120,9 @@ pub struct Written {
 const MAX_SAME_STAMP: u32 = 10_000;
 
 /// Writes a report's files into `dir`: `report_<stem>.json` (the whole result, compact
-/// unless `pretty`) and `requests_<stem>.csv` (one row per measured request). The stem is
+/// unless `pretty`) and `requests_<stem>.csv` (one row per record of each run's
+/// `records_sample`: every measured request of a run of at most the sample's limit, else the
+/// sample; no CSV when no run kept records). The stem is
 /// the report's creation time, made unique in the folder: an existing result is never
 /// replaced (the JSON is created with a no-clobber link, so two writers racing for a name
 /// cannot both get it).
@@ -159,9 +161,7 @@ pub fn write_results(report: &Report, dir: &Path, pretty: bool) -> Result<Writte
         .runs
         .iter()
         .map(|r| {
-            r.records
-                .as_deref()
-                .unwrap_or_default()
+            r.sampled_records()
                 .iter()
                 .map(|rec| meets_slo(rec, &targets))
                 .collect()
@@ -176,7 +176,7 @@ pub fn write_results(report: &Report, dir: &Path, pretty: bool) -> Result<Writte
         .map(|((r, met), label)| csv::CsvRun {
             policy: &r.policy,
             label,
-            records: r.records.as_deref().unwrap_or_default(),
+            records: r.sampled_records(),
             slo_met: met,
         })
         .collect();

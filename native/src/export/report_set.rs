@@ -58,7 +58,7 @@ pub fn embedding_inputs(report: &Report, base_dir: &Path) -> Vec<BTreeMap<u64, u
         .runs
         .iter()
         .map(|run| {
-            let records = run.records.as_deref().unwrap_or_default();
+            let records = run.sampled_records();
             if !records.iter().any(|r| r.kind == RequestKind::Embedding) {
                 return BTreeMap::new();
             }
@@ -173,9 +173,7 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
     }
     let has_embedding_records = runs.iter().any(|r| {
         r.run
-            .records
-            .as_deref()
-            .unwrap_or_default()
+            .sampled_records()
             .iter()
             .any(|x| x.kind == RequestKind::Embedding)
     });
@@ -198,6 +196,7 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
     } else if let Some(key) = control_plane::preferred_key(&runs) {
         out.push(plain(control_plane::field_chart(&runs, &key)));
     }
+    out.push(plain(control_plane::requests_by_instance(&runs)));
     out.retain(|c| c.spec.has_data());
     // Ids name files: keep them unique.
     let mut seen = std::collections::BTreeSet::new();
@@ -243,6 +242,7 @@ mod tests {
                     output_tokens_source: TokenSource::Usage,
                     chunks: 4,
                     input_tokens: Some(10),
+                    backend_instance: embeddings.then(|| format!("gpu-{}", id % 2)),
                     ..RequestRecord::new(id, kind, priority, "m", 500, 10, intended_us)
                 }
             })
@@ -354,6 +354,7 @@ mod tests {
             "gpu-utilization",
             "gpu-memory",
             "control-plane-queue",
+            "instances",
         ] {
             assert!(all.contains(&id), "{id} in {all:?}");
         }

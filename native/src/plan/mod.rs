@@ -191,7 +191,7 @@ pub struct OutputPlan {
     pub format: FormatArg,
     /// No progress output.
     pub quiet: bool,
-    /// Keep per-request records in the result (and write the CSV).
+    /// Keep a sample of the per-request records in the result (and write the CSV of it).
     pub keep_records: bool,
     /// Write the HTML and Markdown reports and the charts.
     pub visualize: bool,
