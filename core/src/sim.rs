@@ -14,6 +14,7 @@ use crate::cluster::{
 };
 use crate::record::{Outcome, RequestRecord, TokenSource};
 use crate::workload::{RequestSpec, Workload};
+use std::collections::HashMap;
 
 /// What a simulation produces.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,29 +41,53 @@ struct Track {
 
 /// Runs the measured requests of `workload` (any order; fed in `offset_us` order, ties by
 /// position) through a cluster built from `spec` with `policy`, in virtual time, until every
-/// request has ended. The requests' sizes (estimated prompt tokens, `max_tokens`, number of
-/// inputs) drive the cluster; an LLM request's prompt text is made only to name its prefix
-/// blocks, then dropped.
+/// request has ended, and gives every record at once, sorted by id. Memory grows with the
+/// number of requests: long runs use [`simulate_with`], which hands each record over as it
+/// ends.
 pub fn simulate(
     workload: &Workload,
     spec: &ClusterSpec,
     policy: &str,
     seed: u64,
 ) -> Result<SimOutput, ClusterError> {
+    let mut records = Vec::with_capacity(workload.requests.len());
+    let metrics = simulate_with(workload, spec, policy, seed, |r| records.push(r))?;
+    records.sort_by_key(|r| r.id);
+    Ok(SimOutput { records, metrics })
+}
+
+/// [`simulate`], handing each request's record to `on_record` as soon as the request ends
+/// (in the order they end, the same for the same inputs; requests the cluster never ended,
+/// which cannot happen, last, by position), and giving the cluster's `/admin/metrics`
+/// snapshot at the end. Only the requests in flight are kept: memory beyond the workload's
+/// schedule does not grow with the number of requests. The requests' sizes (estimated
+/// prompt tokens, `max_tokens`, number of inputs) drive the cluster; an LLM request's prompt
+/// text is made only to name its prefix blocks, then dropped.
+pub fn simulate_with(
+    workload: &Workload,
+    spec: &ClusterSpec,
+    policy: &str,
+    seed: u64,
+    mut on_record: impl FnMut(RequestRecord),
+) -> Result<ClusterMetrics, ClusterError> {
     let requests = &workload.requests;
     let models = &workload.models;
     let mut cluster = Cluster::new(spec, policy, seed)?;
-    let mut order: Vec<usize> = (0..requests.len()).collect();
-    if !requests
+    // Positions in arrival order, only when the schedule is not sorted already.
+    let order: Option<Vec<usize>> = (!requests
         .windows(2)
-        .all(|w| w[0].offset_us <= w[1].offset_us)
-    {
-        order.sort_by_key(|&i| (requests[i].offset_us, i));
-    }
-    let mut tracks: Vec<Track> = vec![Track::default(); requests.len()];
+        .all(|w| w[0].offset_us <= w[1].offset_us))
+    .then(|| {
+        let mut o: Vec<usize> = (0..requests.len()).collect();
+        o.sort_by_key(|&i| (requests[i].offset_us, i));
+        o
+    });
+    let at = |n: usize| order.as_ref().map_or(Some(n), |o| o.get(n).copied());
+    // The requests in flight, by position.
+    let mut tracks: HashMap<u64, Track> = HashMap::new();
     let mut next = 0usize;
     loop {
-        let arrival = order.get(next).map(|&i| requests[i].offset_us);
+        let arrival = at(next).and_then(|i| requests.get(i)).map(|r| r.offset_us);
         let timer = cluster.poll_timeout();
         let take_arrival = match (arrival, timer) {
             (None, None) => break,
@@ -71,9 +96,10 @@ pub fn simulate(
             (None, Some(_)) => false,
         };
         if take_arrival {
-            let i = order[next];
+            let i = at(next).expect("an arrival is due");
             next += 1;
             let r = &requests[i];
+            tracks.insert(i as u64, Track::default());
             cluster.on_arrival(
                 r.offset_us,
                 ClusterRequest {
@@ -100,26 +126,29 @@ pub fn simulate(
             cluster.handle_timeout(t);
         }
         while let Some(ev) = cluster.poll_event() {
-            apply(&mut tracks, ev);
+            let key = ev.key();
+            let Some(t) = tracks.get_mut(&key) else {
+                continue;
+            };
+            if apply(t, ev) {
+                let t = tracks.remove(&key).expect("the request is in flight");
+                let r = &requests[key as usize];
+                on_record(to_record(r, &models[r.model as usize], t, 0));
+            }
         }
     }
     let end_us = cluster.now_us();
-    let mut records: Vec<RequestRecord> = requests
-        .iter()
-        .zip(tracks)
-        .map(|(r, t)| to_record(r, &models[r.model as usize], t, end_us))
-        .collect();
-    records.sort_by_key(|r| r.id);
-    Ok(SimOutput {
-        records,
-        metrics: cluster.metrics(end_us),
-    })
+    let mut left: Vec<(u64, Track)> = tracks.into_iter().collect();
+    left.sort_by_key(|(k, _)| *k);
+    for (key, t) in left {
+        let r = &requests[key as usize];
+        on_record(to_record(r, &models[r.model as usize], t, end_us));
+    }
+    Ok(cluster.metrics(end_us))
 }
 
-fn apply(tracks: &mut [Track], ev: ClusterEvent) {
-    let Some(t) = tracks.get_mut(ev.key() as usize) else {
-        return;
-    };
+/// Applies one event to its request's track; `true` when the request has ended.
+fn apply(t: &mut Track, ev: ClusterEvent) -> bool {
     match ev {
         ClusterEvent::Dispatched {
             instance,
@@ -128,6 +157,7 @@ fn apply(tracks: &mut [Track], ev: ClusterEvent) {
         } => {
             t.queue_time_ms = Some(queue_time_us as f64 / 1000.0);
             t.backend_instance = Some(instance);
+            false
         }
         ClusterEvent::Tokens { at_us, .. } => {
             if let Some(last) = t.last_token_us {
@@ -138,6 +168,7 @@ fn apply(tracks: &mut [Track], ev: ClusterEvent) {
             }
             t.last_token_us = Some(at_us);
             t.chunks += 1;
+            false
         }
         ClusterEvent::Finished {
             prompt_tokens,
@@ -152,6 +183,7 @@ fn apply(tracks: &mut [Track], ev: ClusterEvent) {
             if t.first_token_us.is_none() {
                 t.first_token_us = Some(at_us);
             }
+            true
         }
         ClusterEvent::Rejected {
             status,
@@ -161,6 +193,7 @@ fn apply(tracks: &mut [Track], ev: ClusterEvent) {
         } => {
             t.end_us = Some(at_us);
             t.outcome = Some(Outcome::Http { status, message });
+            true
         }
     }
 }

@@ -5,6 +5,7 @@
 use crate::cli::FormatArg;
 use crate::control::ControlPlane;
 use crate::export;
+use crate::export::records::RecordsWriter;
 use crate::plan::{Execution, HttpPlan, Plan};
 use crate::runner::{self, BenchOptions, Target};
 use crate::sender::Cancel;
@@ -14,6 +15,7 @@ use anyhow::{Context, Result};
 use cpbench_core::report::Report;
 use cpbench_core::{experiment, trials};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// Exit code of a run stopped by Ctrl-C (128 + SIGINT); SIGTERM gives 143, SIGHUP 129.
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -23,6 +25,11 @@ pub fn execute(plan: Plan) -> Result<i32> {
     // Before anything is measured: a run must not be thrown away for want of a folder.
     export::prepare_output_dir(&plan.output.dir)
         .map_err(|e| crate::plan::usage(format!("--output: {e:#}")))?;
+    let mut records = if plan.output.keep_records {
+        Some(RecordsWriter::create(&plan.output.dir)?)
+    } else {
+        None
+    };
     match &plan.execution {
         Execution::Simulated(cluster) => {
             let report = simulate::simulate_steps(
@@ -32,12 +39,13 @@ pub fn execute(plan: Plan) -> Result<i32> {
                 &cluster.name,
                 runner::now_rfc3339(),
                 plan.output.keep_records,
+                records.as_mut(),
             )?;
-            finish(report, &plan, None, None)
+            finish(report, &plan, None, None, records)
         }
         Execution::Http(http) => {
             let http = http.as_ref().clone();
-            runtime()?.block_on(over_http(plan, http))
+            runtime()?.block_on(over_http(plan, http, records))
         }
     }
 }
@@ -83,7 +91,7 @@ async fn preflight(plan: &mut Plan, http: &HttpPlan) -> Result<()> {
 /// How long a control plane may take to be ready before the first run.
 const PREFLIGHT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
+async fn over_http(mut plan: Plan, http: HttpPlan, records: Option<RecordsWriter>) -> Result<i32> {
     // Before anything is sent: `--gpu-monitor required` without NVML fails here.
     let telemetry = Telemetry::open(&http.telemetry)?.with_admin_token(http.admin_token.clone());
     preflight(&mut plan, &http).await?;
@@ -96,6 +104,7 @@ async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
         output_dir: plan.output.dir.clone(),
         quiet: plan.output.quiet,
         keep_records: plan.output.keep_records,
+        records: records.map(|w| Arc::new(Mutex::new(w))),
         drain: http.drain,
         launch_timeout: http.launch_timeout,
         health: http.health,
@@ -110,7 +119,12 @@ async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
     let watcher = tokio::spawn(watch_signals(cancel.clone(), plan.output.quiet));
     let (report, err) = runner::run_steps(&opts, &plan.config, plan.steps.clone(), &cancel).await;
     watcher.abort();
-    finish(report, &plan, err, cancel.signal())
+    // Every run's collector has ended: the writer is ours again.
+    let records = opts
+        .records
+        .and_then(|w| Arc::try_unwrap(w).ok())
+        .map(|w| w.into_inner().unwrap_or_else(|e| e.into_inner()));
+    finish(report, &plan, err, cancel.signal(), records)
 }
 
 /// Stops the run on SIGINT (Ctrl-C), SIGTERM (`timeout`, `docker stop`, `kubectl delete`, CI
@@ -169,6 +183,7 @@ fn finish(
     plan: &Plan,
     err: Option<anyhow::Error>,
     signal: Option<i32>,
+    records: Option<RecordsWriter>,
 ) -> Result<i32> {
     report.environment.notes.extend(plan.notes.iter().cloned());
     if plan.trials.count > 1 {
@@ -192,7 +207,8 @@ fn finish(
     }
     let out = &plan.output;
     if !report.runs.is_empty() {
-        let export::Written { stem, paths } = export::write_results(&report, &out.dir, out.pretty)?;
+        let export::Written { stem, paths } =
+            export::write_results(&mut report, &out.dir, out.pretty, records)?;
         let mut written = paths;
         if out.visualize {
             let all = export::visualize::Formats::ALL;

@@ -4,8 +4,10 @@
 
 pub mod admin_token;
 pub mod bench;
+pub mod checks;
 pub mod cli;
 pub mod client;
+pub mod collect;
 pub mod commands;
 pub mod control;
 pub mod export;

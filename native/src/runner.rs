@@ -7,16 +7,19 @@
 //! error.
 
 use crate::admin_token::AdminToken;
+use crate::checks::lateness_warning;
 use crate::client::{Client, ClientOptions, Transport};
+use crate::collect::{self, SharedRecords};
 use crate::control::launch::redact;
 use crate::control::{ControlPlane, HealthCheck, Launched, SwitchMode};
+use crate::export::csv::RunTag;
 use crate::feed::{Part, Schedule};
-use crate::sender::{Cancel, SendOptions, send_open_loop};
+use crate::sender::{Cancel, SendOptions, send_open_loop_to};
 use crate::server::{self, NamedCluster};
 use crate::telemetry::Telemetry;
 use anyhow::{Context, Result, bail};
 use cpbench_core::config::BenchmarkConfig;
-use cpbench_core::record::{RequestRecord, TokenSource};
+use cpbench_core::metrics::{DEFAULT_SAMPLE_LIMIT, MeasureWindow};
 use cpbench_core::report::{
     Environment, LaunchRecord, PolicyRun, PolicySwitch, Report, ReportKind, RunParams,
 };
@@ -57,8 +60,10 @@ pub struct BenchOptions {
     pub output_dir: PathBuf,
     /// No progress output.
     pub quiet: bool,
-    /// Keep per-request records in the report.
+    /// Keep a sample of the per-request records in the report.
     pub keep_records: bool,
+    /// Where every per-request record is written as the requests end (`None`: nowhere).
+    pub records: Option<SharedRecords>,
     /// Longest wait for queues to drain between steps.
     pub drain: Duration,
     /// Longest wait for a launched control plane to become healthy.
@@ -81,8 +86,8 @@ pub struct BenchOptions {
 
 impl BenchOptions {
     /// The options of a run against `target` with every setting at its command-line default
-    /// (admin policy switch, no API key, results in the default folder, quiet, records kept,
-    /// no telemetry).
+    /// (admin policy switch, no API key, results in the default folder, quiet, a sample of
+    /// the records kept, no records file, no telemetry).
     pub fn new(kind: ReportKind, target: Target) -> Self {
         use crate::plan::defaults;
         Self {
@@ -93,6 +98,7 @@ impl BenchOptions {
             output_dir: PathBuf::from(defaults::OUTPUT_DIR),
             quiet: true,
             keep_records: true,
+            records: None,
             drain: Duration::from_secs_f64(defaults::DRAIN_S),
             launch_timeout: Duration::from_secs_f64(defaults::LAUNCH_TIMEOUT_S),
             health: HealthCheck::Auto,
@@ -427,24 +433,27 @@ async fn run_step(
             Part::Warmup,
             format!("{tag}-warmup"),
         );
-        let res = send_open_loop(&client, warm, &send_opts, cancel, &ProgressBar::hidden()).await;
-        let failed: Vec<_> = res
-            .records
-            .iter()
-            .filter_map(|r| r.outcome.error_key().map(|k| (k, r.outcome.to_string())))
-            .collect();
-        if !res.records.is_empty() && failed.len() == res.records.len() {
-            bail!(
-                "all {} warmup requests failed (first: {}); check the model names (--model), the URL and the API key",
-                failed.len(),
-                failed[0].1
-            );
-        }
-        if !failed.is_empty() {
+        let collector = collect::warmup()?;
+        send_open_loop_to(
+            &client,
+            warm,
+            &send_opts,
+            cancel,
+            &ProgressBar::hidden(),
+            collector.sink(),
+        )
+        .await;
+        let check = collector.finish();
+        if let Some((_, first)) = &check.first_failure {
+            if check.failed == check.records {
+                bail!(
+                    "all {} warmup requests failed (first: {first}); check the model names (--model), the URL and the API key",
+                    check.failed,
+                );
+            }
             notes.push(format!(
                 "{} of {} warmup requests failed",
-                failed.len(),
-                res.records.len()
+                check.failed, check.records
             ));
         }
     }
@@ -452,24 +461,35 @@ async fn run_step(
     let started_at = now_rfc3339();
     let measured = Schedule::new(Arc::clone(&step.workload), Part::Measured, tag);
     let progress = progress_bar(opts.quiet, measured.len() as u64);
+    let collector = collect::measured(
+        &step.config.slo,
+        opts.keep_records.then_some(DEFAULT_SAMPLE_LIMIT),
+        opts.records
+            .clone()
+            .map(|f| (f, RunTag::new(&step.policy, &step.params))),
+    )?;
     // Samplers run from the sender's t=0 (`lead` after this call) until the last request ends.
     let telemetry = opts
         .telemetry
         .start(client.base_url(), Instant::now() + send_opts.lead)?;
-    let res = send_open_loop(&client, measured, &send_opts, cancel, &progress).await;
+    let res = send_open_loop_to(
+        &client,
+        measured,
+        &send_opts,
+        cancel,
+        &progress,
+        collector.sink(),
+    )
+    .await;
     let collected = telemetry.stop().await;
     progress.finish_and_clear();
     let after = cp.metrics().await;
-    let rate_warning = send_rate_warning(&res.records, &step.workload);
-    let length_warning = output_length_warning(&res.records);
-    let token_warning = token_count_warning(&res.records);
-    let mut run = PolicyRun::from_records(
+    let records = collector.finish();
+    let mut run = PolicyRun::from_aggregates(
         step.policy.clone(),
         switch,
         step.params.clone(),
-        res.records,
-        &step.config.slo,
-        opts.keep_records,
+        records.accumulator.finish(MeasureWindow::UntilLastEnd),
     );
     run.started_at = Some(started_at);
     run.control_plane.before = before;
@@ -484,87 +504,13 @@ async fn run_step(
         ));
     }
     run.warnings.extend(lateness_warning(&run));
-    run.warnings.extend(rate_warning);
-    run.warnings.extend(length_warning);
-    run.warnings.extend(token_warning);
+    run.warnings.extend(records.checks.warnings(&step.workload));
     run.notes.extend(notes);
     Ok(run)
 }
 
 /// Connections opened before measuring (at most `--connections`).
 const PREOPEN_CONNECTIONS: usize = 64;
-
-/// A warning when the client's p99 send lateness is over [`LATENESS_WARN_MS`].
-fn lateness_warning(run: &PolicyRun) -> Option<String> {
-    let l = run.summary.lateness.as_ref()?;
-    (l.p99_ms > LATENESS_WARN_MS).then(|| {
-        format!(
-            "the client fell behind its schedule: p99 send lateness {:.2} ms > {LATENESS_WARN_MS} ms (latencies are still measured from the intended send times)",
-            l.p99_ms
-        )
-    })
-}
-
-/// A warning when the server generated a different number of tokens than asked for
-/// (`max_tokens`, sent with `ignore_eos` and `min_tokens`): more than 10 % off over at least
-/// five successful LLM requests.
-fn output_length_warning(records: &[RequestRecord]) -> Option<String> {
-    let (ratio, n) = RequestRecord::output_length_ratio(records)?;
-    if n < 5 || (0.9..=1.1).contains(&ratio) {
-        return None;
-    }
-    let counted = |s: TokenSource| {
-        records
-            .iter()
-            .filter(|r| r.output_tokens_source == s)
-            .count()
-    };
-    let how = if counted(TokenSource::Usage) * 2 >= n {
-        "the server's usage"
-    } else {
-        "counts without usage (see the token source of each record)"
-    };
-    Some(format!(
-        "the server generated {:.0} % of the output tokens the workload asked for (max_tokens, sent with ignore_eos and min_tokens; counted by {how}) over {n} requests: it does not honour them, so output tokens/s and TPOT describe other answers than the workload's",
-        ratio * 100.0
-    ))
-}
-
-/// A warning when output tokens had to be estimated from the text: the server sent no
-/// `usage` and its chunks carried several tokens each (so counting chunks would undercount),
-/// and no tokenizer was given.
-fn token_count_warning(records: &[RequestRecord]) -> Option<String> {
-    let streamed_estimates = records
-        .iter()
-        .filter(|r| r.output_tokens_source == TokenSource::Estimated && r.chunks > 1)
-        .count();
-    (streamed_estimates > 0).then(|| {
-        format!(
-            "the server sent no usage and its stream chunks carried several tokens each: the output tokens of {streamed_estimates} requests are estimated from their text (about four characters a token; token_source \"estimated\"), and output tokens/s and TPOT with them; give --tokenizer FILE (the model's tokenizer.json) to count them exactly"
-        )
-    })
-}
-
-/// A warning when requests left the client at a lower rate than the schedule asked for.
-fn send_rate_warning(records: &[RequestRecord], workload: &Workload) -> Option<String> {
-    if records.len() < 20 {
-        return None;
-    }
-    let first = workload.requests.first()?.offset_us;
-    let last = workload.requests.last()?.offset_us;
-    let sent_min = records.iter().map(|r| r.sent_us).min()?;
-    let sent_max = records.iter().map(|r| r.sent_us).max()?;
-    if last <= first || sent_max <= sent_min {
-        return None;
-    }
-    let scheduled = (workload.requests.len() - 1) as f64 / ((last - first) as f64 / 1e6);
-    let achieved = (records.len() - 1) as f64 / ((sent_max - sent_min) as f64 / 1e6);
-    (achieved < 0.95 * scheduled).then(|| {
-        format!(
-            "achieved send rate {achieved:.1} req/s is below the schedule's {scheduled:.1} req/s"
-        )
-    })
-}
 
 fn progress_bar(quiet: bool, n: u64) -> ProgressBar {
     if quiet {

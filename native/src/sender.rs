@@ -1,5 +1,6 @@
 //! The open-loop sender: sends every request of a schedule at its intended time, however
-//! many are in flight, and collects one record per request sent.
+//! many are in flight, and hands one record per request sent to a [`RecordSink`] as the
+//! request ends (nothing per request is kept once it has ended).
 //!
 //! The schedule is fixed before sending starts; the requests' bytes are made a bounded
 //! window ahead on producer threads ([`crate::feed`]) and dropped once sent and measured. A
@@ -10,6 +11,7 @@
 //! grace period the requests still in flight are aborted and recorded as cancelled.
 
 use crate::client::{Client, PreparedRequest};
+use crate::collect::RecordSink;
 use crate::feed::{Schedule, ShardFeed, Window};
 use crate::pacer::Pacer;
 use cpbench_core::record::{Outcome, RequestRecord};
@@ -85,7 +87,7 @@ impl Cancel {
     }
 }
 
-/// What sending a schedule gave.
+/// What sending a schedule gave, its records collected (see [`send_open_loop`]).
 #[derive(Debug)]
 pub struct SendResult {
     /// One record per request that was sent, sorted by id.
@@ -98,14 +100,22 @@ pub struct SendResult {
     pub wall_s: f64,
 }
 
-/// Sends the requests of `schedule` open-loop and waits for all of them.
-///
-/// The requests are dealt out round-robin to the client's sending threads; each paces and
-/// sends its share on its own event loop and connections, its requests prepared by a
-/// producer thread beside it.
-///
-/// # Panics
-/// If a producer thread cannot be started.
+/// What sending a schedule to a sink gave (see [`send_open_loop_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// Records handed to the sink: one per request sent.
+    pub records: usize,
+    /// Requests of the schedule never sent because the run was stopped.
+    pub unsent: usize,
+    /// Whether the run was stopped before the whole schedule was sent and finished.
+    pub interrupted: bool,
+    /// When the last request ended, µs from t=0.
+    pub last_end_us: u64,
+}
+
+/// Sends the requests of `schedule` open-loop, waits for all of them, and gives their
+/// records at once, sorted by id: for small schedules and tests (the records are all kept;
+/// runs use [`send_open_loop_to`]).
 pub async fn send_open_loop(
     client: &Client,
     schedule: Schedule,
@@ -113,6 +123,36 @@ pub async fn send_open_loop(
     cancel: &Cancel,
     progress: &ProgressBar,
 ) -> SendResult {
+    let (sink, rx) = RecordSink::unbounded();
+    let sent = send_open_loop_to(client, schedule, opts, cancel, progress, &sink).await;
+    drop(sink);
+    let mut records: Vec<RequestRecord> = rx.into_iter().collect();
+    records.sort_by_key(|r| r.id);
+    SendResult {
+        records,
+        unsent: sent.unsent,
+        interrupted: sent.interrupted,
+        wall_s: sent.last_end_us as f64 / 1e6,
+    }
+}
+
+/// Sends the requests of `schedule` open-loop and waits for all of them, handing each
+/// request's record to `sink` as it ends (in the order they end).
+///
+/// The requests are dealt out round-robin to the client's sending threads; each paces and
+/// sends its share on its own event loop and connections, its requests prepared by a
+/// producer thread beside it.
+///
+/// # Panics
+/// If a producer thread cannot be started.
+pub async fn send_open_loop_to(
+    client: &Client,
+    schedule: Schedule,
+    opts: &SendOptions,
+    cancel: &Cancel,
+    progress: &ProgressBar,
+    sink: &RecordSink,
+) -> Sent {
     let shards = client.threads();
     let schedule = Arc::new(schedule);
     let feeds: Vec<ShardFeed> = (0..shards)
@@ -132,32 +172,33 @@ pub async fn send_open_loop(
         opts: opts.clone(),
         cancel: cancel.clone(),
         progress: progress.clone(),
+        sink: sink.clone(),
     };
     let tasks: Vec<_> = feeds
         .into_iter()
         .enumerate()
         .map(|(k, feed)| client.spawn_on(k, send_shard(shared.clone(), k, feed)))
         .collect();
-    let mut records = Vec::with_capacity(schedule.len());
-    let mut unsent = 0;
+    drop(shared);
+    let mut sent = Sent {
+        records: 0,
+        unsent: 0,
+        interrupted: false,
+        last_end_us: 0,
+    };
     for t in tasks {
         match t.await {
             Ok(part) => {
-                records.extend(part.records);
-                unsent += part.unsent;
+                sent.records += part.records;
+                sent.unsent += part.unsent;
+                sent.last_end_us = sent.last_end_us.max(part.last_end_us);
             }
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => panic!("a sending thread stopped: {e}"),
         }
     }
-    records.sort_by_key(|r| r.id);
-    let last_end = records.iter().map(|r| r.end_us).max().unwrap_or(0);
-    SendResult {
-        records,
-        unsent,
-        interrupted: cancel.stop.is_cancelled(),
-        wall_s: last_end as f64 / 1e6,
-    }
+    sent.interrupted = cancel.stop.is_cancelled();
+    sent
 }
 
 /// What every sending thread shares.
@@ -171,16 +212,11 @@ struct Shared {
     opts: SendOptions,
     cancel: Cancel,
     progress: ProgressBar,
-}
-
-/// What one sending thread sent.
-struct ShardResult {
-    records: Vec<RequestRecord>,
-    unsent: usize,
+    sink: RecordSink,
 }
 
 /// A request task's answer: its record, or `None` when it was never sent.
-type Sent = Option<RequestRecord>;
+type Answer = Option<RequestRecord>;
 
 /// How often (in requests spawned) the pacing loop collects the tasks that have ended, so
 /// that an ended task's memory is freed during the run, not at its end.
@@ -188,7 +224,7 @@ const REAP_EVERY: usize = 64;
 
 /// Sends the requests of `feed` (requests `shard`, `shard + shards`, … of the schedule);
 /// runs on thread `shard`.
-async fn send_shard(sh: Shared, shard: usize, mut feed: ShardFeed) -> ShardResult {
+async fn send_shard(sh: Shared, shard: usize, mut feed: ShardFeed) -> Ended {
     let mut pacer = if sh.opts.precise_pacing {
         Pacer::new().with_min_gap(sh.opts.pacing_min_gap)
     } else {
@@ -199,13 +235,10 @@ async fn send_shard(sh: Shared, shard: usize, mut feed: ShardFeed) -> ShardResul
     let connections = Arc::new(Semaphore::new(
         sh.opts.max_connections.div_ceil(client.threads()).max(1),
     ));
-    let mut tasks: JoinSet<Sent> = JoinSet::new();
+    let mut tasks: JoinSet<Answer> = JoinSet::new();
     // The schedule position of each task still running (to record an aborted one).
     let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut ended = Ended {
-        records: Vec::with_capacity(total),
-        unsent: 0,
-    };
+    let mut ended = Ended::default();
     let stopped = sh.cancel.stop.cancelled();
     tokio::pin!(stopped);
     let mut spawned = 0;
@@ -293,32 +326,39 @@ async fn send_shard(sh: Shared, shard: usize, mut feed: ShardFeed) -> ShardResul
         let Some(joined) = joined else { break };
         ended.take(&sh, &mut running, joined);
     }
-    ShardResult {
-        records: ended.records,
-        unsent: ended.unsent,
-    }
+    ended
 }
 
-/// What the ended request tasks of a sending thread gave.
+/// What the ended request tasks of a sending thread gave: how many records went to the
+/// sink, how many requests were never sent, and when the last one ended.
+#[derive(Debug, Default)]
 struct Ended {
-    records: Vec<RequestRecord>,
+    records: usize,
     unsent: usize,
+    last_end_us: u64,
 }
 
 impl Ended {
+    /// Hands a record to the sink.
+    fn put(&mut self, sh: &Shared, record: RequestRecord) {
+        self.records += 1;
+        self.last_end_us = self.last_end_us.max(record.end_us);
+        sh.sink.put(record);
+    }
+
     /// Takes the answer of an ended task: its record; or, aborted, a cancelled record of
     /// its request.
     fn take(
         &mut self,
         sh: &Shared,
         running: &mut HashMap<tokio::task::Id, usize>,
-        joined: Result<(tokio::task::Id, Sent), tokio::task::JoinError>,
+        joined: Result<(tokio::task::Id, Answer), tokio::task::JoinError>,
     ) {
         match joined {
             Ok((id, sent)) => {
                 running.remove(&id);
                 match sent {
-                    Some(r) => self.records.push(r),
+                    Some(r) => self.put(sh, r),
                     // Still waiting for a slot when sending stopped: never sent.
                     None => self.unsent += 1,
                 }
@@ -330,11 +370,12 @@ impl Ended {
                 sh.progress.inc(1);
                 let w = &sh.schedule.workload;
                 let spec = &sh.schedule.specs()[i];
-                self.records.push(RequestRecord {
+                let record = RequestRecord {
                     end_us: now_us(sh.t0),
                     outcome: Outcome::Cancelled,
                     ..RequestRecord::for_spec(spec, w.model(spec))
-                });
+                };
+                self.put(sh, record);
             }
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }

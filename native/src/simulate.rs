@@ -1,17 +1,22 @@
 //! `simulate`: the workload through the reference control plane's cluster in virtual time,
 //! written as the same report a real run gives (marked simulated).
 
+use crate::export::csv::RunTag;
+use crate::export::records::RecordsWriter;
 use crate::runner::Step;
 use anyhow::{Context, Result};
 use cpbench_core::cluster::ClusterSpec;
 use cpbench_core::config::BenchmarkConfig;
+use cpbench_core::metrics::{DEFAULT_SAMPLE_LIMIT, MeasureWindow, RunAccumulator};
 use cpbench_core::report::{PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
 use cpbench_core::sim;
+use cpbench_core::slo::meets_slo;
 use cpbench_core::workload::Workload;
 use std::sync::Arc;
 
-/// Simulates every policy of `config` on `workload` and builds the report. Deterministic:
-/// the same inputs (and `created_at`) give the same bytes.
+/// Simulates every policy of `config` on `workload` and builds the report (with a sample of
+/// the records when `keep_records`; no records file). Deterministic: the same inputs (and
+/// `created_at`) give the same bytes.
 pub fn simulate_report(
     config: &BenchmarkConfig,
     workload: &Workload,
@@ -38,11 +43,15 @@ pub fn simulate_report(
         cluster_name,
         created_at,
         keep_records,
+        None,
     )
 }
 
 /// Simulates each step (a policy on its workload) in order and builds the report: one run
-/// per step, with the step's own SLO targets. Deterministic like [`simulate_report`].
+/// per step, with the step's own SLO targets. Each record goes, as its request ends, into
+/// the run's accumulator (a sample of them kept when `keep_records`) and to `records` when
+/// given, and is dropped: memory does not grow with the number of requests beyond the
+/// workload's schedule. Deterministic like [`simulate_report`].
 pub fn simulate_steps(
     config: &BenchmarkConfig,
     steps: &[Step],
@@ -50,6 +59,7 @@ pub fn simulate_steps(
     cluster_name: &str,
     created_at: String,
     keep_records: bool,
+    mut records: Option<&mut RecordsWriter>,
 ) -> Result<Report> {
     let (hash, n) = steps
         .first()
@@ -67,17 +77,29 @@ pub fn simulate_steps(
         "virtual-time simulation of the reference control plane, cluster {cluster_name}; no HTTP, no warmup (the cluster starts idle)"
     ));
     for step in steps {
-        let out = sim::simulate(&step.workload, cluster, &step.policy, step.config.seed)
-            .with_context(|| format!("simulating policy {:?}", step.policy))?;
-        let mut run = PolicyRun::from_records(
+        let targets = &step.config.slo;
+        let mut acc = RunAccumulator::new(targets, keep_records.then_some(DEFAULT_SAMPLE_LIMIT));
+        let tag = RunTag::new(&step.policy, &step.params);
+        let metrics = sim::simulate_with(
+            &step.workload,
+            cluster,
+            &step.policy,
+            step.config.seed,
+            |r| {
+                if let Some(w) = records.as_deref_mut() {
+                    w.write(&tag, &r, meets_slo(&r, targets));
+                }
+                acc.push(r);
+            },
+        )
+        .with_context(|| format!("simulating policy {:?}", step.policy))?;
+        let mut run = PolicyRun::from_aggregates(
             step.policy.clone(),
             PolicySwitch::Simulated,
             step.params.clone(),
-            out.records,
-            &step.config.slo,
-            keep_records,
+            acc.finish(MeasureWindow::UntilLastEnd),
         );
-        run.control_plane.after = serde_json::to_value(&out.metrics).ok();
+        run.control_plane.after = serde_json::to_value(&metrics).ok();
         report.runs.push(run);
     }
     Ok(report)

@@ -15,6 +15,7 @@
 mod gpu;
 mod imported;
 mod json;
+mod records_file;
 mod run;
 mod statistics;
 mod telemetry;
@@ -26,6 +27,7 @@ pub use imported::{
     ImportInfo, ReportedLatency, ReportedMetrics, parse_percentile, percentile_key,
 };
 pub use json::{OLDEST_READABLE_VERSION, ReportError, upgrade};
+pub use records_file::RecordsFile;
 pub use run::{LaunchRecord, PolicyRun, PolicySwitch, RunParams};
 pub use statistics::{
     Comparison, Leader, MetricEstimate, PolicyStatistics, Statistics, StatisticsGroup, TrialSeeds,
@@ -84,6 +86,11 @@ pub struct Report {
     /// writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<ImportInfo>,
+    /// The file beside this one holding every per-request record of its runs (the report
+    /// keeps only a sample of them); absent when none was written (`--no-records`, no
+    /// request measured, or a report not written by a run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_file: Option<RecordsFile>,
 }
 
 /// The tool that wrote a report.
@@ -180,6 +187,7 @@ impl Report {
             gpu: GpuSection::not_requested(),
             statistics: None,
             imported: None,
+            records_file: None,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! Per-request CSV: one row per measured request of every run in a result.
+//! Per-request CSV rows: one row per measured request, with the run it belongs to.
 
-use cpbench_core::record::{Outcome, RequestRecord};
+use cpbench_core::record::{Outcome, RequestRecord, TokenSource};
+use cpbench_core::report::RunParams;
 use serde::Serialize;
 
 /// One CSV row. Times are microseconds from the run's start; latencies in ms.
@@ -25,7 +26,7 @@ struct Row<'a> {
     tpot_ms: Option<f64>,
     chunks: u32,
     output_tokens: u32,
-    output_tokens_source: String,
+    output_tokens_source: &'static str,
     input_tokens: Option<u32>,
     outcome: &'a str,
     http_status: Option<u16>,
@@ -34,69 +35,95 @@ struct Row<'a> {
     backend_instance: Option<&'a str>,
 }
 
-/// One run's records for the CSV, with what identifies the run.
-#[derive(Debug, Clone, Copy)]
-pub struct CsvRun<'a> {
+/// What identifies a run in the rows of its records.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunTag {
     /// Policy name.
-    pub policy: &'a str,
-    /// Extra label (sweep rate, experiment step), or "".
-    pub label: &'a str,
-    /// The records.
-    pub records: &'a [RequestRecord],
-    /// Whether each record met its SLO, by position in `records`.
-    pub slo_met: &'a [bool],
+    pub policy: String,
+    /// What distinguishes the run besides its policy (sweep rate, ratio, label), or "".
+    pub label: String,
 }
 
-/// Serializes the records of several runs as CSV with a header row.
-pub fn serialize(runs: &[CsvRun<'_>]) -> Vec<u8> {
-    let mut w = ::csv::Writer::from_writer(Vec::new());
-    for run in runs {
-        for (i, r) in run.records.iter().enumerate() {
-            let (outcome, status, error) = match &r.outcome {
-                Outcome::Success => ("success", None, ""),
-                Outcome::Http { status, message } => {
-                    ("http_error", Some(*status), message.as_str())
-                }
-                Outcome::Timeout => ("timeout", None, ""),
-                Outcome::Connection { message } => ("connection", None, message.as_str()),
-                Outcome::StreamBroken { message } => ("stream_broken", None, message.as_str()),
-                Outcome::Malformed { message } => ("malformed", None, message.as_str()),
-                Outcome::TooLarge { what, .. } => ("too_large", None, what.as_str()),
-                Outcome::Cancelled => ("cancelled", None, ""),
-            };
-            let row = Row {
-                policy: run.policy,
-                label: run.label,
-                id: r.id,
-                kind: r.kind.as_str(),
-                priority: r.priority.as_str(),
-                model: &r.model,
-                slo_deadline_ms: r.slo_deadline_ms,
-                slo_met: run.slo_met.get(i).copied().unwrap_or(false),
-                intended_us: r.intended_us,
-                sent_us: r.sent_us,
-                lateness_ms: r.lateness_ms(),
-                concurrency_wait_us: r.concurrency_wait_us,
-                first_token_us: r.first_token_us,
-                end_us: r.end_us,
-                ttft_ms: r.ttft_ms(),
-                e2e_ms: r.e2e_ms(),
-                tpot_ms: r.tpot_ms(),
-                chunks: r.chunks,
-                output_tokens: r.output_tokens,
-                output_tokens_source: serde_json::to_value(r.output_tokens_source)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-                input_tokens: r.input_tokens,
-                outcome,
-                http_status: status,
-                error,
-                queue_time_ms: r.queue_time_ms,
-                backend_instance: r.backend_instance.as_deref(),
-            };
-            w.serialize(row).expect("writing CSV to memory cannot fail");
+impl RunTag {
+    /// The tag of a run of `policy` with `params` (its label by [`run_label`]).
+    pub fn new(policy: &str, params: &RunParams) -> Self {
+        Self {
+            policy: policy.to_owned(),
+            label: run_label(params),
         }
     }
-    w.into_inner().expect("flushing CSV to memory cannot fail")
+}
+
+/// What distinguishes a run besides its policy (sweep rate, ratio, label), or "".
+pub fn run_label(params: &RunParams) -> String {
+    let mut parts = Vec::new();
+    if let Some(rate) = params.request_rate_rps {
+        parts.push(format!("rate={rate}"));
+    }
+    if let Some(l) = params.llm_ratio {
+        parts.push(format!("llm_ratio={l}"));
+    }
+    if let Some(l) = &params.label {
+        parts.push(l.clone());
+    }
+    parts.join(" ")
+}
+
+/// Writes one record of the run `tag` as a CSV row (the header row comes before the first);
+/// `slo_met` is whether it met its SLO.
+pub fn write_row<W: std::io::Write>(
+    w: &mut ::csv::Writer<W>,
+    tag: &RunTag,
+    r: &RequestRecord,
+    slo_met: bool,
+) -> ::csv::Result<()> {
+    let (outcome, status, error) = match &r.outcome {
+        Outcome::Success => ("success", None, ""),
+        Outcome::Http { status, message } => ("http_error", Some(*status), message.as_str()),
+        Outcome::Timeout => ("timeout", None, ""),
+        Outcome::Connection { message } => ("connection", None, message.as_str()),
+        Outcome::StreamBroken { message } => ("stream_broken", None, message.as_str()),
+        Outcome::Malformed { message } => ("malformed", None, message.as_str()),
+        Outcome::TooLarge { what, .. } => ("too_large", None, what.as_str()),
+        Outcome::Cancelled => ("cancelled", None, ""),
+    };
+    w.serialize(Row {
+        policy: &tag.policy,
+        label: &tag.label,
+        id: r.id,
+        kind: r.kind.as_str(),
+        priority: r.priority.as_str(),
+        model: &r.model,
+        slo_deadline_ms: r.slo_deadline_ms,
+        slo_met,
+        intended_us: r.intended_us,
+        sent_us: r.sent_us,
+        lateness_ms: r.lateness_ms(),
+        concurrency_wait_us: r.concurrency_wait_us,
+        first_token_us: r.first_token_us,
+        end_us: r.end_us,
+        ttft_ms: r.ttft_ms(),
+        e2e_ms: r.e2e_ms(),
+        tpot_ms: r.tpot_ms(),
+        chunks: r.chunks,
+        output_tokens: r.output_tokens,
+        output_tokens_source: token_source(r.output_tokens_source),
+        input_tokens: r.input_tokens,
+        outcome,
+        http_status: status,
+        error,
+        queue_time_ms: r.queue_time_ms,
+        backend_instance: r.backend_instance.as_deref(),
+    })
+}
+
+/// How a record's output tokens were counted, as the JSON names it.
+fn token_source(s: TokenSource) -> &'static str {
+    match s {
+        TokenSource::Usage => "usage",
+        TokenSource::Chunks => "chunks",
+        TokenSource::Tokenizer => "tokenizer",
+        TokenSource::Estimated => "estimated",
+        TokenSource::None => "none",
+    }
 }

@@ -6,13 +6,14 @@ pub mod csv;
 pub mod document;
 pub mod html;
 pub mod markdown;
+pub mod records;
 pub mod report_set;
 pub mod table;
 pub mod visualize;
 
 use anyhow::{Context, Result};
-use cpbench_core::report::{PolicyRun, Report};
-use cpbench_core::slo::meets_slo;
+use cpbench_core::report::Report;
+use records::RecordsWriter;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -120,21 +121,29 @@ pub struct Written {
 const MAX_SAME_STAMP: u32 = 10_000;
 
 /// Writes a report's files into `dir`: `report_<stem>.json` (the whole result, compact
-/// unless `pretty`) and `requests_<stem>.csv` (one row per record of each run's
-/// `records_sample`: every measured request of a run of at most the sample's limit, else the
-/// sample; no CSV when no run kept records). The stem is
-/// the report's creation time, made unique in the folder: an existing result is never
-/// replaced (the JSON is created with a no-clobber link, so two writers racing for a name
-/// cannot both get it).
-pub fn write_results(report: &Report, dir: &Path, pretty: bool) -> Result<Written> {
-    let mut json = if pretty {
-        report.to_json_pretty()
-    } else {
-        report.to_json()
+/// unless `pretty`) and, when `records` holds any, the records file `requests_<stem>.csv`
+/// (every measured request of every run, streamed while the runs ran; see [`records`]),
+/// named with its SHA-256 in the report (`records_file`). A records file that could not be
+/// written is left out with a warning in the report. The stem is the report's creation
+/// time, made unique in the folder: an existing result is never replaced (each file is
+/// created with a no-clobber link, so two writers racing for a name cannot both get it).
+pub fn write_results(
+    report: &mut Report,
+    dir: &Path,
+    pretty: bool,
+    records: Option<RecordsWriter>,
+) -> Result<Written> {
+    let records = match records.map(RecordsWriter::finish).transpose() {
+        Ok(r) => r.flatten(),
+        Err(e) => {
+            report.warnings.push(format!(
+                "the per-request records file was not written: {e:#}"
+            ));
+            None
+        }
     };
-    json.push('\n');
     let base = file_stamp(&report.created_at);
-    let mut stem = None;
+    let mut claimed = None;
     for n in 1..=MAX_SAME_STAMP {
         let s = if n == 1 {
             base.clone()
@@ -144,48 +153,41 @@ pub fn write_results(report: &Report, dir: &Path, pretty: bool) -> Result<Writte
         if stem_in_use(dir, &s) {
             continue;
         }
+        let records_path = match &records {
+            Some(f) => {
+                let name = format!("requests_{s}.csv");
+                let path = dir.join(&name);
+                if !f.link_new(&path)? {
+                    continue;
+                }
+                report.records_file = Some(f.describe(&name));
+                Some(path)
+            }
+            None => None,
+        };
+        let mut json = if pretty {
+            report.to_json_pretty()
+        } else {
+            report.to_json()
+        };
+        json.push('\n');
         if write_atomic_new(&dir.join(format!("report_{s}.json")), json.as_bytes())? {
-            stem = Some(s);
+            claimed = Some((s, records_path));
             break;
         }
+        if let Some(p) = records_path {
+            let _ = std::fs::remove_file(p);
+            report.records_file = None;
+        }
     }
-    let stem = stem.with_context(|| {
+    let (stem, records_path) = claimed.with_context(|| {
         format!(
             "{}: {MAX_SAME_STAMP} reports named {base} already; use another --output folder",
             dir.display()
         )
     })?;
-    let json_path = dir.join(format!("report_{stem}.json"));
-    let targets = report.slo_targets();
-    let slo: Vec<Vec<bool>> = report
-        .runs
-        .iter()
-        .map(|r| {
-            r.sampled_records()
-                .iter()
-                .map(|rec| meets_slo(rec, &targets))
-                .collect()
-        })
-        .collect();
-    let labels: Vec<String> = report.runs.iter().map(run_label).collect();
-    let runs: Vec<csv::CsvRun<'_>> = report
-        .runs
-        .iter()
-        .zip(&slo)
-        .zip(&labels)
-        .map(|((r, met), label)| csv::CsvRun {
-            policy: &r.policy,
-            label,
-            records: r.sampled_records(),
-            slo_met: met,
-        })
-        .collect();
-    let mut paths = vec![json_path];
-    if runs.iter().any(|r| !r.records.is_empty()) {
-        let csv_path = dir.join(format!("requests_{stem}.csv"));
-        write_atomic(&csv_path, &csv::serialize(&runs))?;
-        paths.push(csv_path);
-    }
+    let mut paths = vec![dir.join(format!("report_{stem}.json"))];
+    paths.extend(records_path);
     Ok(Written { stem, paths })
 }
 
@@ -258,21 +260,6 @@ pub(crate) fn file_stamp(created_at: &str) -> String {
         .take(40)
         .collect();
     if s.is_empty() { "report".into() } else { s }
-}
-
-/// What distinguishes a run besides its policy (sweep rate, ratio, label), or "".
-fn run_label(r: &PolicyRun) -> String {
-    let mut parts = Vec::new();
-    if let Some(rate) = r.params.request_rate_rps {
-        parts.push(format!("rate={rate}"));
-    }
-    if let Some(l) = r.params.llm_ratio {
-        parts.push(format!("llm_ratio={l}"));
-    }
-    if let Some(l) = &r.params.label {
-        parts.push(l.clone());
-    }
-    parts.join(" ")
 }
 
 #[cfg(test)]
