@@ -2,10 +2,12 @@
 //! tokens were counted, the warmup), kept as running counts over the records as they end,
 //! so that no check needs the list of records.
 
-use crate::runner::LATENESS_WARN_MS;
 use cpbench_core::record::{RequestRecord, TokenSource};
 use cpbench_core::report::PolicyRun;
 use cpbench_core::workload::Workload;
+
+/// p99 send lateness above which the client is said to have fallen behind.
+pub const LATENESS_WARN_MS: f64 = 2.0;
 
 /// Running counts over a run's records, from which its warnings are drawn.
 #[derive(Debug, Clone, Default, PartialEq)]

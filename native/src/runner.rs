@@ -29,8 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// p99 send lateness above which the client is said to have fallen behind.
-pub const LATENESS_WARN_MS: f64 = 2.0;
+pub use crate::checks::LATENESS_WARN_MS;
 
 /// Which control plane to measure.
 #[derive(Debug, Clone, PartialEq)]

@@ -165,13 +165,16 @@ pub fn write_results(
             }
             None => None,
         };
-        let mut json = if pretty {
-            report.to_json_pretty()
-        } else {
-            report.to_json()
+        // Streamed into the file: the JSON of a long run is never held whole in memory.
+        let json = |w: &mut dyn Write| {
+            if pretty {
+                serde_json::to_writer_pretty(&mut *w, &*report)?;
+            } else {
+                serde_json::to_writer(&mut *w, &*report)?;
+            }
+            w.write_all(b"\n")
         };
-        json.push('\n');
-        if write_atomic_new(&dir.join(format!("report_{s}.json")), json.as_bytes())? {
+        if write_atomic_new_with(&dir.join(format!("report_{s}.json")), json)? {
             claimed = Some((s, records_path));
             break;
         }
@@ -222,6 +225,15 @@ pub(crate) fn free_stem(dir: &Path, base: &str) -> Result<String> {
 /// `path` (which fails if `path` exists) rather than renamed over it. `Ok(false)` when `path`
 /// exists.
 pub fn write_atomic_new(path: &Path, bytes: &[u8]) -> Result<bool> {
+    write_atomic_new_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic_new`] of the bytes `write` gives, streamed through a buffer into the
+/// temporary file (no copy of the whole content in memory).
+pub fn write_atomic_new_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<bool> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -234,10 +246,13 @@ pub fn write_atomic_new(path: &Path, bytes: &[u8]) -> Result<bool> {
         .into_owned();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| -> Result<bool> {
-        let mut f =
+        let f =
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, f);
+        write(&mut out).with_context(|| format!("writing {}", tmp.display()))?;
+        let f = out
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("writing {}: {}", tmp.display(), e.error()))?;
         f.sync_all()
             .with_context(|| format!("syncing {}", tmp.display()))?;
         match std::fs::hard_link(&tmp, path) {
