@@ -21,6 +21,26 @@ use std::path::{Path, PathBuf};
 /// synced, then renamed over the target. A reader never sees a half-written file, and an
 /// interrupted write leaves the previous file (if any) intact.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = write_temp_beside(path, bytes)?;
+    let result = std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes `bytes` to the temporary file of `path` (`.NAME.PID.tmp` in its folder, which is
+/// created), flushed and synced, and returns its path; removes it on failure.
+fn write_temp_beside(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf> {
+    write_temp_beside_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_temp_beside`] of the bytes `write` gives, through a buffer.
+fn write_temp_beside_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<std::path::PathBuf> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -33,20 +53,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .into_owned();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| -> Result<()> {
-        let mut f =
+        let f =
             std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, f);
+        write(&mut out).with_context(|| format!("writing {}", tmp.display()))?;
+        let f = out
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("writing {}: {}", tmp.display(), e.error()))?;
         f.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-        Ok(())
+            .with_context(|| format!("syncing {}", tmp.display()))
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
 }
 
 /// Makes sure results can be written into `dir` before anything is measured: creates it,
@@ -234,33 +257,12 @@ pub fn write_atomic_new_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<bool> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating folder {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file path", path.display()))?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> Result<bool> {
-        let f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, f);
-        write(&mut out).with_context(|| format!("writing {}", tmp.display()))?;
-        let f = out
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("writing {}: {}", tmp.display(), e.error()))?;
-        f.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
-        match std::fs::hard_link(&tmp, path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
-        }
-    })();
+    let tmp = write_temp_beside_with(path, write)?;
+    let result = match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    };
     let _ = std::fs::remove_file(&tmp);
     result
 }
