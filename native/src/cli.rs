@@ -383,8 +383,9 @@ pub struct OutputArgs {
     /// Suppress progress output.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Leave the sample of per-request records (up to 10,000 per run, chosen by request id) out
-    /// of the JSON result (and so write no per-request CSV).
+    /// Leave the per-request records out: no sample of them in the JSON result (up to 10,000
+    /// per run, chosen by request id) and no records file (`requests_<stamp>.csv`, every
+    /// request).
     #[arg(long)]
     pub no_records: bool,
     /// Do not write the HTML and Markdown reports and the charts beside the JSON result.
