@@ -39,6 +39,27 @@ fn stop_embedded_run_with(sig: Signal, code: i32, name: &str) {
     assert!(r.partial && r.runs[0].partial);
     let sent = r.runs[0].summary.requests_total;
     assert!(sent > 5 && sent < 4000, "{sent} requests recorded");
+    // The records file of the partial run is whole: every request recorded, hashed as named.
+    let file = r.records_file.as_ref().expect("a records file");
+    let bytes = std::fs::read(dir.join(&file.name)).unwrap();
+    assert_eq!(file.rows, sent);
+    assert_eq!(
+        String::from_utf8_lossy(&bytes).lines().count() as u64,
+        sent + 1,
+        "a header and a row a request"
+    );
+    use sha2::Digest;
+    let sha: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(file.sha256, sha);
+    let temporary: Vec<_> = std::fs::read_dir(&*dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(temporary.is_empty(), "{temporary:?}");
     assert!(
         r.warnings
             .iter()
