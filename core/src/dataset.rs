@@ -277,10 +277,7 @@ fn later_turns(conv: &[RawTurn], h: usize) -> Vec<DatasetTurn> {
     let mut out = Vec::new();
     let mut i = h + 1;
     // Each step: the reply to the last prompt, then the next human turn.
-    loop {
-        let Some(reply) = conv[i..].iter().position(|t| is_reply(&t.from)) else {
-            break;
-        };
+    while let Some(reply) = conv[i..].iter().position(|t| is_reply(&t.from)) {
         let reply = i + reply;
         if conv[i..reply].iter().any(|t| is_human(&t.from)) {
             break;
