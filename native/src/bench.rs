@@ -106,6 +106,7 @@ async fn over_http(mut plan: Plan, http: HttpPlan, records: Option<RecordsWriter
         keep_records: plan.output.keep_records,
         records: records.map(|w| Arc::new(Mutex::new(w))),
         drain: http.drain,
+        reset_urls: http.reset_urls,
         launch_timeout: http.launch_timeout,
         health: http.health,
         max_connections: http.max_connections,
