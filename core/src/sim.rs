@@ -22,7 +22,13 @@ pub struct SimOutput {
     pub records: Vec<RequestRecord>,
     /// The cluster's `/admin/metrics` snapshot at the end of the run.
     pub metrics: ClusterMetrics,
+    /// Its snapshot at every whole second of virtual time ([`SAMPLE_INTERVAL_US`]) from the
+    /// first arrival to the end, as a runner polling `/admin/metrics` sees it: `(µs, snapshot)`.
+    pub samples: Vec<(u64, ClusterMetrics)>,
 }
+
+/// How often [`simulate`] takes a snapshot of the cluster's metrics, µs of virtual time.
+pub const SAMPLE_INTERVAL_US: u64 = 1_000_000;
 
 #[derive(Debug, Clone, Default)]
 struct Track {
@@ -61,6 +67,8 @@ pub fn simulate(
     }
     let mut tracks: Vec<Track> = vec![Track::default(); requests.len()];
     let mut next = 0usize;
+    let mut samples = Vec::new();
+    let mut next_sample_us = 0u64;
     loop {
         let arrival = order.get(next).map(|&i| requests[i].offset_us);
         let timer = cluster.poll_timeout();
@@ -70,6 +78,15 @@ pub fn simulate(
             (Some(_), None) => true,
             (None, Some(_)) => false,
         };
+        // Snapshots of the instants before this event: what every event before them made.
+        let at = if take_arrival { arrival } else { timer }.unwrap_or(0);
+        while next_sample_us <= at {
+            samples.push((
+                next_sample_us,
+                cluster.metrics(next_sample_us.max(cluster.now_us())),
+            ));
+            next_sample_us += SAMPLE_INTERVAL_US;
+        }
         if take_arrival {
             let i = order[next];
             next += 1;
@@ -113,6 +130,7 @@ pub fn simulate(
     Ok(SimOutput {
         records,
         metrics: cluster.metrics(end_us),
+        samples,
     })
 }
 

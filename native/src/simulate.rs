@@ -2,10 +2,14 @@
 //! written as the same report a real run gives (marked simulated).
 
 use crate::runner::Step;
+use crate::telemetry::flatten::flatten_numbers;
 use anyhow::{Context, Result};
+use cpbench_core::cluster::ClusterMetrics;
 use cpbench_core::cluster::ClusterSpec;
 use cpbench_core::config::BenchmarkConfig;
-use cpbench_core::report::{PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
+use cpbench_core::report::{
+    PolicyRun, PolicySwitch, Report, ReportKind, RunParams, SeriesPoint, TimedValue,
+};
 use cpbench_core::sim;
 use cpbench_core::workload::Workload;
 use std::sync::Arc;
@@ -78,7 +82,27 @@ pub fn simulate_steps(
             keep_records,
         );
         run.control_plane.after = serde_json::to_value(&out.metrics).ok();
+        attach_samples(&mut run, &out.samples);
         report.runs.push(run);
     }
     Ok(report)
+}
+
+/// The cluster's snapshots taken every second of virtual time, as a real run records its
+/// polls of `/admin/metrics`: in `control_plane.samples`, and their numbers in `series` under
+/// `cp/` (`cp/instances.llm-0.running`).
+fn attach_samples(run: &mut PolicyRun, samples: &[(u64, ClusterMetrics)]) {
+    for (us, m) in samples {
+        let Ok(value) = serde_json::to_value(m) else {
+            continue;
+        };
+        let t_s = *us as f64 / 1e6;
+        for (path, value) in flatten_numbers(&value) {
+            run.series
+                .entry(format!("cp/{path}"))
+                .or_default()
+                .push(SeriesPoint { t_s, value });
+        }
+        run.control_plane.samples.push(TimedValue { t_s, value });
+    }
 }

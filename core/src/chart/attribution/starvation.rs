@@ -28,7 +28,11 @@ pub fn table(runs: &[NamedRun<'_>]) -> ViewTable {
                     r.name(),
                     p.as_str().to_owned(),
                     s.requests_total.to_string(),
-                    format!("{} ({timeouts} timed out)", s.requests_failed),
+                    if timeouts > 0 {
+                        format!("{} ({timeouts} timed out)", s.requests_failed)
+                    } else {
+                        s.requests_failed.to_string()
+                    },
                     ms(s.queue_time.map(|q| q.max_ms)),
                     ms(s.ttft.map(|t| t.max_ms)),
                     ms(s.ttft.map(|t| t.p99_ms)),
