@@ -21,22 +21,7 @@ use crate::stats::{
 use std::collections::BTreeMap;
 
 /// The metrics compared across trials: the summary table's numeric columns.
-pub const METRICS: [Column; 14] = [
-    Column::Throughput,
-    Column::OutputTokens,
-    Column::TtftP50,
-    Column::TtftP99,
-    Column::HighTtftP99,
-    Column::TpotP50,
-    Column::E2eAvg,
-    Column::E2eP99,
-    Column::LlmE2eAvg,
-    Column::EmbeddingE2eAvg,
-    Column::Slo,
-    Column::LlmSlo,
-    Column::EmbeddingSlo,
-    Column::Errors,
-];
+pub const METRICS: [Column; 14] = Column::NUMERIC;
 
 /// Confidence level of the intervals.
 pub const CONFIDENCE: f64 = 0.95;

@@ -140,6 +140,10 @@ fn no_usage_and_several_tokens_a_chunk_are_estimated_and_said_so() {
                 recs.iter()
                     .all(|x| x.output_tokens_source == TokenSource::Estimated)
             );
+            assert_eq!(
+                run.summary.output_tokens_estimated, run.summary.requests_succeeded,
+                "the summary says how many requests' output tokens are estimates"
+            );
             // Four words a chunk, not one: the estimate is near the real count, chunks are not.
             let (got, asked): (u32, u32) = recs
                 .iter()
@@ -174,6 +178,7 @@ fn no_usage_and_several_tokens_a_chunk_are_estimated_and_said_so() {
                 recs.iter().all(|x| x.output_tokens == x.max_tokens),
                 "{recs:?}"
             );
+            assert_eq!(run.summary.output_tokens_estimated, 0);
             assert!(!run.warnings.iter().any(|w| w.contains("--tokenizer")));
             let (code, err) = bench(&s.url(), &dir2, &["--tokenizer", "/nonexistent.json"]);
             assert_eq!(code, 2);

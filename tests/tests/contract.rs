@@ -248,6 +248,41 @@ async fn embeddings_return_one_vector_per_input() {
     s.shutdown().await;
 }
 
+/// What OpenAI's Python client sends by default (`encoding_format: "base64"`) and how it
+/// reads the answer (base64 of little-endian float32s): the same vectors as the float form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn base64_embeddings_read_as_openai_clients_read_them() {
+    use base64::Engine as _;
+    let s = tiny_server().await;
+    let c = client();
+    let ask = |format: &'static str| {
+        c.post(format!("{}/v1/embeddings", s.url()))
+            .header("Authorization", "Bearer sk-anything")
+            .json(&json!({"input": ["hello world", "abc"], "model": "tiny-embed", "encoding_format": format}))
+            .send()
+    };
+    let b64: Value = ask("base64").await.unwrap().json().await.unwrap();
+    let floats: Value = ask("float").await.unwrap().json().await.unwrap();
+    for i in 0..2 {
+        let text = b64["data"][i]["embedding"]
+            .as_str()
+            .expect("a base64 string");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap();
+        let got: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let want: Vec<f32> =
+            serde_json::from_value(floats["data"][i]["embedding"].clone()).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(got.len(), 8);
+    }
+    assert_eq!(b64["usage"], floats["usage"]);
+    s.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_openai_shaped_and_name_the_problem() {
     let s = tiny_server().await;

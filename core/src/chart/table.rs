@@ -46,6 +46,25 @@ pub enum Column {
 }
 
 impl Column {
+    /// Every column with a number (all but the name), in table order: the metrics compared
+    /// across trials.
+    pub const NUMERIC: [Column; 14] = [
+        Column::Throughput,
+        Column::OutputTokens,
+        Column::TtftP50,
+        Column::TtftP99,
+        Column::HighTtftP99,
+        Column::TpotP50,
+        Column::E2eAvg,
+        Column::E2eP99,
+        Column::LlmE2eAvg,
+        Column::EmbeddingE2eAvg,
+        Column::Slo,
+        Column::LlmSlo,
+        Column::EmbeddingSlo,
+        Column::Errors,
+    ];
+
     /// The columns of every table, in order.
     pub const BASE: [Column; 11] = [
         Self::Policy,
@@ -74,7 +93,9 @@ impl Column {
 
     /// The column of an identifier ([`Column::id`]).
     pub fn from_id(id: &str) -> Option<Column> {
-        ALL_COLUMNS.into_iter().find(|c| c.id() == id)
+        std::iter::once(Self::Policy)
+            .chain(Self::NUMERIC)
+            .find(|c| c.id() == id)
     }
 
     /// Sets the row's value in this column (no-op for the name column).
@@ -251,25 +272,6 @@ impl Column {
         }
     }
 }
-
-/// Every column.
-const ALL_COLUMNS: [Column; 15] = [
-    Column::Policy,
-    Column::Throughput,
-    Column::OutputTokens,
-    Column::TtftP50,
-    Column::TtftP99,
-    Column::HighTtftP99,
-    Column::TpotP50,
-    Column::E2eAvg,
-    Column::E2eP99,
-    Column::LlmE2eAvg,
-    Column::EmbeddingE2eAvg,
-    Column::Slo,
-    Column::LlmSlo,
-    Column::EmbeddingSlo,
-    Column::Errors,
-];
 
 /// Milliseconds as the terminal table writes them: no decimals from 100 ms, one below.
 pub fn ms(v: Option<f64>) -> String {

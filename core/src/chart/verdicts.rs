@@ -191,6 +191,40 @@ pub struct VerdictRow {
     pub significant: bool,
 }
 
+impl VerdictRow {
+    /// The table's column headers, with `Variant` first when `several` variants are shown.
+    pub fn headers(several: bool) -> Vec<&'static str> {
+        let mut h = if several { vec!["Variant"] } else { Vec::new() };
+        h.extend([
+            "Policy",
+            "Metric",
+            "Difference",
+            "95% interval",
+            "p (adjusted)",
+            "Verdict",
+        ]);
+        h
+    }
+
+    /// The row's cells, in the order of [`VerdictRow::headers`].
+    pub fn cells(&self, several: bool) -> Vec<String> {
+        let mut c = if several {
+            vec![self.variant.clone()]
+        } else {
+            Vec::new()
+        };
+        c.extend([
+            self.policy.clone(),
+            self.column.label().to_string(),
+            self.difference.clone(),
+            self.interval.clone(),
+            self.p_adjusted.clone(),
+            self.verdict.clone(),
+        ]);
+        c
+    }
+}
+
 /// The verdict table's rows: per variant, each policy against the baseline on each of
 /// [`verdict_columns`].
 pub fn verdict_rows(stats: &Statistics, hybrid: bool) -> Vec<VerdictRow> {

@@ -1,11 +1,11 @@
 //! Building an imported [`Report`] and its runs from what a file carries.
 
-use crate::metrics::{LatencyHistograms, Summary};
-use crate::report::{
-    ControlPlaneSection, ImportInfo, PolicyRun, PolicySwitch, ReportKind, ReportedLatency,
-    ReportedMetrics, RunParams, ToolInfo,
-};
+use crate::metrics::{LatencyHistograms, RunAggregates, Summary};
 use crate::report::{GpuSection, Report};
+use crate::report::{
+    ImportInfo, PolicyRun, PolicySwitch, ReportKind, ReportedLatency, ReportedMetrics, RunParams,
+    ToolInfo,
+};
 use std::collections::BTreeMap;
 
 /// Our metrics, by the words [`ImportInfo::lacks`] uses, that an imported run may lack.
@@ -60,32 +60,15 @@ pub(crate) fn run(
         total_tokens_per_s: reported.total_tokens_per_s.unwrap_or(0.0),
         ..Summary::default()
     };
-    PolicyRun {
-        policy,
-        policy_switch: PolicySwitch::NotSwitched,
-        params,
-        started_at,
-        partial: false,
+    let aggregates = RunAggregates {
         summary,
-        by_priority: BTreeMap::new(),
-        by_model: BTreeMap::new(),
-        by_kind: BTreeMap::new(),
         histograms,
-        time_series: Default::default(),
-        by_instance: BTreeMap::new(),
-        load_imbalance: None,
-        spans: Default::default(),
-        records_sample: None,
-        control_plane: ControlPlaneSection::default(),
-        gpu_samples: Vec::new(),
-        gpu_summary: Vec::new(),
-        series: BTreeMap::new(),
-        telemetry_sources: Vec::new(),
-        warnings: Vec::new(),
-        notes: Vec::new(),
-        launch: None,
-        reported: Some(reported),
-    }
+        ..RunAggregates::default()
+    };
+    let mut run = PolicyRun::from_aggregates(policy, PolicySwitch::NotSwitched, params, aggregates);
+    run.started_at = started_at;
+    run.reported = Some(reported);
+    run
 }
 
 /// The imported report of these runs.

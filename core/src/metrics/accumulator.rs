@@ -44,7 +44,7 @@ pub struct RunAccumulator {
 
 /// What a [`RunAccumulator`] gives: the sections of a
 /// [`PolicyRun`](crate::report::PolicyRun) computed from its records.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunAggregates {
     /// The summary of all the records.
     pub summary: Summary,

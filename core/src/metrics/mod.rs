@@ -98,6 +98,10 @@ pub struct Summary {
     pub input_tokens_estimated: u64,
     /// Output tokens of successful requests.
     pub output_tokens_total: u64,
+    /// Successful requests whose output tokens are estimated from their text (the server
+    /// sent no `usage` and several tokens a chunk, and no tokenizer was given).
+    #[serde(default)]
+    pub output_tokens_estimated: u64,
     /// Output tokens of successful requests per second of the window.
     pub output_tokens_per_s: f64,
     /// Input plus output tokens of successful requests per second of the window.

@@ -3,7 +3,7 @@
 //! [`BreakdownAccumulator`].
 
 use super::{LatencyHistograms, LatencyStats, MeasureWindow, Summary};
-use crate::record::{Outcome, RequestRecord};
+use crate::record::{Outcome, RequestRecord, TokenSource};
 use crate::slo::{SloTargets, meets_slo};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
@@ -45,6 +45,7 @@ pub(crate) struct SummaryAccumulator {
     input_tokens_total: u64,
     input_tokens_estimated: u64,
     output_tokens_total: u64,
+    output_tokens_estimated: u64,
     slo_met: u64,
     timeouts: u64,
     histograms: LatencyHistograms,
@@ -64,6 +65,9 @@ impl SummaryAccumulator {
                 self.input_tokens_total += u64::from(r.input_tokens_or_est());
                 if r.input_tokens.is_none() {
                     self.input_tokens_estimated += 1;
+                }
+                if r.output_tokens_source == TokenSource::Estimated {
+                    self.output_tokens_estimated += 1;
                 }
             }
             Some(key) => {
@@ -88,6 +92,7 @@ impl SummaryAccumulator {
         self.input_tokens_total += other.input_tokens_total;
         self.input_tokens_estimated += other.input_tokens_estimated;
         self.output_tokens_total += other.output_tokens_total;
+        self.output_tokens_estimated += other.output_tokens_estimated;
         self.slo_met += other.slo_met;
         self.timeouts += other.timeouts;
         self.histograms.merge(&other.histograms);
@@ -112,6 +117,7 @@ impl SummaryAccumulator {
             input_tokens_total: self.input_tokens_total,
             input_tokens_estimated: self.input_tokens_estimated,
             output_tokens_total: self.output_tokens_total,
+            output_tokens_estimated: self.output_tokens_estimated,
             output_tokens_per_s: per_second(self.output_tokens_total, duration_s),
             total_tokens_per_s: per_second(
                 self.input_tokens_total + self.output_tokens_total,

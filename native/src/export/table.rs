@@ -5,7 +5,7 @@
 use super::document::kind_title;
 use cpbench_core::chart::runs::name_runs;
 use cpbench_core::chart::table::{Column, has_embeddings, summary_rows};
-use cpbench_core::chart::verdicts::{best_lines, verdict_rows};
+use cpbench_core::chart::verdicts::{VerdictRow, best_lines, verdict_rows};
 use cpbench_core::report::Report;
 use cpbench_core::report::Statistics;
 use std::fmt::Write;
@@ -113,37 +113,11 @@ fn render_verdicts(stats: &Statistics, hybrid: bool) -> String {
         stats.confidence * 100.0
     );
     let several = rows.iter().any(|r| !r.variant.is_empty());
-    let header: Vec<String> = [
-        if several { "Variant" } else { "" },
-        "Policy",
-        "Metric",
-        "Difference",
-        "95% interval",
-        "p (adjusted)",
-        "Verdict",
-    ]
-    .iter()
-    .filter(|h| !h.is_empty())
-    .map(|h| h.to_string())
-    .collect();
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let mut c = Vec::new();
-            if several {
-                c.push(r.variant.clone());
-            }
-            c.extend([
-                r.policy.clone(),
-                r.column.label().to_string(),
-                r.difference.clone(),
-                r.interval.clone(),
-                r.p_adjusted.clone(),
-                r.verdict.clone(),
-            ]);
-            c
-        })
+    let header: Vec<String> = VerdictRow::headers(several)
+        .into_iter()
+        .map(String::from)
         .collect();
+    let cells: Vec<Vec<String>> = rows.iter().map(|r| r.cells(several)).collect();
     out.push_str(&aligned_table(&header, &cells));
     out
 }

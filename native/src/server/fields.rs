@@ -95,6 +95,48 @@ impl<'de> Deserialize<'de> for PromptChars {
     }
 }
 
+/// Visitor methods of the counting readers (whose value is a character count) for the
+/// scalar values that carry no text: they count 0.
+macro_rules! zero_for_scalars {
+    () => {
+        fn visit_bool<E>(self, _: bool) -> Result<u64, E> {
+            Ok(0)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<u64, E> {
+            Ok(0)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<u64, E> {
+            Ok(0)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<u64, E> {
+            Ok(0)
+        }
+        fn visit_unit<E>(self) -> Result<u64, E> {
+            Ok(0)
+        }
+    };
+}
+
+/// `visit_seq` of a counting reader for which an array carries no text: skipped, 0.
+macro_rules! zero_for_seq {
+    () => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(0)
+        }
+    };
+}
+
+/// `visit_map` of a counting reader for which an object carries no text: skipped, 0.
+macro_rules! zero_for_map {
+    () => {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(0)
+        }
+    };
+}
+
 /// The text of a content part, counted and hashed; any other value is ignored.
 struct PartText<'a>(&'a mut BlockHasher);
 
@@ -111,29 +153,9 @@ impl<'de> DeserializeSeed<'de> for PartText<'_> {
                 self.0.push_str(s);
                 Ok(chars(s))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<u64, E> {
-                Ok(0)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<u64, E> {
-                Ok(0)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<u64, E> {
-                Ok(0)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<u64, E> {
-                Ok(0)
-            }
-            fn visit_unit<E>(self) -> Result<u64, E> {
-                Ok(0)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(0)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(0)
-            }
+            zero_for_scalars!();
+            zero_for_seq!();
+            zero_for_map!();
         }
         d.deserialize_any(V(self.0))
     }
@@ -162,28 +184,11 @@ impl<'de> DeserializeSeed<'de> for Part<'_> {
                 }
                 Ok(n)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(0)
-            }
+            zero_for_seq!();
             fn visit_str<E>(self, _: &str) -> Result<u64, E> {
                 Ok(0)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<u64, E> {
-                Ok(0)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<u64, E> {
-                Ok(0)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<u64, E> {
-                Ok(0)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<u64, E> {
-                Ok(0)
-            }
-            fn visit_unit<E>(self) -> Result<u64, E> {
-                Ok(0)
-            }
+            zero_for_scalars!();
         }
         d.deserialize_any(V(self.0))
     }

@@ -126,10 +126,18 @@ pub(super) fn blocks(i: usize, r: &PolicyRun) -> Vec<Block> {
         (
             "Tokens".to_owned(),
             format!(
-                "{} out/s, {} in+out/s ({} output tokens; {} input tokens, {} of them estimated)",
+                "{} out/s, {} in+out/s ({} output tokens{}; {} input tokens, {} of them estimated)",
                 num(s.output_tokens_per_s, 0),
                 num(s.total_tokens_per_s, 0),
                 s.output_tokens_total,
+                if s.output_tokens_estimated > 0 {
+                    format!(
+                        ", estimated from the text for {} requests",
+                        s.output_tokens_estimated
+                    )
+                } else {
+                    String::new()
+                },
                 s.input_tokens_total,
                 s.input_tokens_estimated
             ),

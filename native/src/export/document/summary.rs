@@ -5,7 +5,7 @@ use super::{Card, Cell, Table};
 use crate::export::report_set::{experiment_summary, slo_target};
 use cpbench_core::chart::runs::run_label;
 use cpbench_core::chart::table::{Column, SummaryRow, best_row, has_embeddings, pct};
-use cpbench_core::chart::verdicts::verdict_rows;
+use cpbench_core::chart::verdicts::{VerdictRow, verdict_rows};
 use cpbench_core::report::Report;
 use std::collections::BTreeSet;
 
@@ -134,21 +134,10 @@ pub(super) fn verdicts(report: &Report, rows: &[SummaryRow]) -> Option<(String, 
         return None;
     }
     let several = verdicts.iter().any(|v| !v.variant.is_empty());
-    let mut headers: Vec<String> = Vec::new();
-    if several {
-        headers.push("Variant".into());
-    }
-    headers.extend(
-        [
-            "Policy",
-            "Metric",
-            "Difference",
-            "95% interval",
-            "p (adjusted)",
-            "Verdict",
-        ]
-        .map(String::from),
-    );
+    let headers: Vec<String> = VerdictRow::headers(several)
+        .into_iter()
+        .map(String::from)
+        .collect();
     let mut numeric = vec![false; headers.len()];
     let n = numeric.len();
     numeric[n - 4] = true;
@@ -159,19 +148,10 @@ pub(super) fn verdicts(report: &Report, rows: &[SummaryRow]) -> Option<(String, 
         rows: verdicts
             .iter()
             .map(|v| {
-                let mut cells: Vec<Cell> = Vec::new();
-                if several {
-                    cells.push(v.variant.as_str().into());
+                let mut cells: Vec<Cell> = v.cells(several).into_iter().map(Cell::from).collect();
+                if let Some(last) = cells.last_mut() {
+                    last.strong = v.significant;
                 }
-                cells.push(v.policy.as_str().into());
-                cells.push(v.column.label().into());
-                cells.push(v.difference.as_str().into());
-                cells.push(v.interval.as_str().into());
-                cells.push(v.p_adjusted.as_str().into());
-                cells.push(Cell {
-                    text: v.verdict.clone(),
-                    strong: v.significant,
-                });
                 cells
             })
             .collect(),
