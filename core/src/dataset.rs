@@ -13,7 +13,7 @@
 
 use crate::text::estimate_tokens;
 use serde::de::{self, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
 
@@ -64,6 +64,24 @@ pub struct DatasetEntry {
     /// Output length: the estimate of the recorded reply (ShareGPT) or the given
     /// `output_tokens` (JSONL); `None` when the entry has none.
     pub output_tokens_est: Option<u32>,
+    /// The rest of the conversation, when the dataset was read with its conversations
+    /// ([`Dataset::parse_conversations`]): the reply to the prompt and the next human turn,
+    /// and so on; empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<DatasetTurn>,
+}
+
+/// A later turn of a dataset conversation: the recorded reply to the turn before, then the
+/// next human prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetTurn {
+    /// The recorded reply to the previous prompt.
+    pub reply: String,
+    /// The next human prompt.
+    pub prompt: String,
+    /// Estimated tokens of the reply to this prompt; `None` when the conversation records
+    /// none.
+    pub output_tokens_est: Option<u32>,
 }
 
 impl DatasetEntry {
@@ -73,6 +91,20 @@ impl DatasetEntry {
             prompt_tokens_est: estimate_tokens(&prompt),
             prompt,
             output_tokens_est,
+            turns: Vec::new(),
+        }
+    }
+
+    /// Turns of its conversation: 1 plus its later [`turns`](Self::turns).
+    pub fn num_turns(&self) -> u32 {
+        u32::try_from(self.turns.len() + 1).unwrap_or(u32::MAX)
+    }
+
+    /// The output length of turn `turn` (0-based): the estimate of the recorded reply.
+    pub fn output_tokens_of(&self, turn: u32) -> Option<u32> {
+        match turn {
+            0 => self.output_tokens_est,
+            t => self.turns.get(t as usize - 1)?.output_tokens_est,
         }
     }
 }
@@ -128,8 +160,26 @@ impl Dataset {
 
     /// Parses ShareGPT JSON (see the module doc).
     pub fn parse_sharegpt(bytes: &[u8]) -> Result<Self, DatasetError> {
-        let ShareGptFile(ds) =
-            serde_json::from_slice(bytes).map_err(|e| DatasetError::ShareGpt {
+        Self::sharegpt(bytes, false)
+    }
+
+    /// Parses a dataset keeping each ShareGPT conversation's later turns
+    /// ([`DatasetEntry::turns`]), for sessions that replay them: after the first human turn,
+    /// each reply and the human turn after it, up to the first human turn with no reply
+    /// (which is kept, without an output length, when it is the last) or two human turns in
+    /// a row. JSONL has no conversations and is read as [`Self::parse`] does.
+    pub fn parse_conversations(bytes: &[u8], format: DatasetFormat) -> Result<Self, DatasetError> {
+        match format {
+            DatasetFormat::Sharegpt => Self::sharegpt(bytes, true),
+            DatasetFormat::Jsonl => Self::parse_jsonl(bytes),
+        }
+    }
+
+    fn sharegpt(bytes: &[u8], conversations: bool) -> Result<Self, DatasetError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let ds = serde::Deserializer::deserialize_seq(&mut de, ShareGptVisitor { conversations })
+            .and_then(|ds| de.end().map(|()| ds))
+            .map_err(|e| DatasetError::ShareGpt {
                 message: e.to_string(),
             })?;
         if ds.entries.is_empty() {
@@ -216,16 +266,46 @@ fn is_reply(from: &str) -> bool {
 }
 
 /// A streaming visitor over the top-level array, so each entry is converted as it is read
-/// (no whole-file `Value` tree) and errors carry the entry's index.
-struct ShareGptFile(Dataset);
-
-impl<'de> Deserialize<'de> for ShareGptFile {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(ShareGptVisitor).map(ShareGptFile)
-    }
+/// (no whole-file `Value` tree) and errors carry the entry's index; `conversations` keeps
+/// the later turns.
+struct ShareGptVisitor {
+    conversations: bool,
 }
 
-struct ShareGptVisitor;
+/// The later turns of a conversation whose first human turn is at `h`.
+fn later_turns(conv: &[RawTurn], h: usize) -> Vec<DatasetTurn> {
+    let mut out = Vec::new();
+    let mut i = h + 1;
+    // Each step: the reply to the last prompt, then the next human turn.
+    while let Some(reply) = conv[i..].iter().position(|t| is_reply(&t.from)) {
+        let reply = i + reply;
+        if conv[i..reply].iter().any(|t| is_human(&t.from)) {
+            break;
+        }
+        let Some(next) = conv[reply + 1..].iter().position(|t| is_human(&t.from)) else {
+            break;
+        };
+        let next = reply + 1 + next;
+        if conv[next].value.is_empty() {
+            break;
+        }
+        let answer = conv[next + 1..]
+            .iter()
+            .take_while(|t| !is_human(&t.from))
+            .find(|t| is_reply(&t.from))
+            .map(|t| estimate_tokens(&t.value).max(1));
+        out.push(DatasetTurn {
+            reply: conv[reply].value.clone(),
+            prompt: conv[next].value.clone(),
+            output_tokens_est: answer,
+        });
+        if answer.is_none() {
+            break;
+        }
+        i = next + 1;
+    }
+    out
+}
 
 impl<'de> Visitor<'de> for ShareGptVisitor {
     type Value = Dataset;
@@ -249,9 +329,15 @@ impl<'de> Visitor<'de> for ShareGptVisitor {
                         .iter()
                         .find(|t| is_reply(&t.from))
                         .map(|t| estimate_tokens(&t.value).max(1));
+                    let turns = if self.conversations && reply.is_some() {
+                        later_turns(&conv.conversations, h)
+                    } else {
+                        Vec::new()
+                    };
                     let prompt = conv.conversations.into_iter().nth(h).map(|t| t.value);
-                    ds.entries
-                        .push(DatasetEntry::new(prompt.unwrap_or_default(), reply));
+                    let mut entry = DatasetEntry::new(prompt.unwrap_or_default(), reply);
+                    entry.turns = turns;
+                    ds.entries.push(entry);
                 }
                 _ => ds.skipped += 1,
             }

@@ -335,6 +335,14 @@ impl Sink for Count {
     }
 }
 
+/// Characters of [`synthetic_text`]`(seed, target_tokens)`, without building the text: what
+/// the token estimate of a text joined from pieces is computed from.
+pub fn synthetic_chars(seed: u64, target_tokens: u32) -> u64 {
+    let mut count = Count::default();
+    write_synthetic(seed, target_tokens, &mut count);
+    count.chars
+}
+
 /// The one definition of synthetic text, written into `out`.
 fn write_synthetic(seed: u64, target_tokens: u32, out: &mut impl Sink) {
     let target_chars = u64::from(target_tokens) * 4;

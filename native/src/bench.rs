@@ -97,6 +97,7 @@ async fn over_http(mut plan: Plan, http: HttpPlan) -> Result<i32> {
         quiet: plan.output.quiet,
         keep_records: plan.output.keep_records,
         drain: http.drain,
+        reset_urls: http.reset_urls,
         launch_timeout: http.launch_timeout,
         health: http.health,
         max_connections: http.max_connections,

@@ -319,6 +319,11 @@ pub struct TargetArgs {
     #[arg(long, default_value_t = crate::plan::defaults::LAUNCH_TIMEOUT_S, value_name = "SECONDS",
           allow_negative_numbers = true)]
     pub launch_timeout: f64,
+    /// Before each run (each policy, each trial), POST `{}` to this URL to clear the serving
+    /// engines' caches, e.g. vLLM's http://HOST:8000/reset_prefix_cache or SGLang's
+    /// http://HOST:30000/flush_cache; repeatable. A non-2xx answer, or none, fails the run.
+    #[arg(long = "reset-url", value_name = "URL")]
+    pub reset_url: Vec<String>,
     /// Between policies without /admin/reset: wait at most this long for queues to drain, in
     /// seconds.
     #[arg(long, default_value_t = crate::plan::defaults::DRAIN_S, value_name = "SECONDS",

@@ -61,6 +61,8 @@ pub struct BenchOptions {
     pub keep_records: bool,
     /// Longest wait for queues to drain between steps.
     pub drain: Duration,
+    /// URLs POSTed before each run to clear the serving engines' caches (`--reset-url`).
+    pub reset_urls: Vec<String>,
     /// Longest wait for a launched control plane to become healthy.
     pub launch_timeout: Duration,
     /// How a control plane's readiness is checked (`--health-path`).
@@ -94,6 +96,7 @@ impl BenchOptions {
             quiet: true,
             keep_records: true,
             drain: Duration::from_secs_f64(defaults::DRAIN_S),
+            reset_urls: Vec::new(),
             launch_timeout: Duration::from_secs_f64(defaults::LAUNCH_TIMEOUT_S),
             health: HealthCheck::Auto,
             admin_token: None,
@@ -340,6 +343,10 @@ async fn run_all_steps(
                 run
             }
         };
+        let mut run = run;
+        if i > 0 && opts.reset_urls.is_empty() && !matches!(opts.target, Target::Embedded(_)) {
+            run.warnings.push(WARM_CACHE_WARNING.into());
+        }
         for n in &run.notes {
             say(opts.quiet, format!("  note: {n}"));
         }
@@ -350,6 +357,10 @@ async fn run_all_steps(
     }
     Ok(())
 }
+
+/// The warning of a run after the first against a control plane other than the embedded one,
+/// with no `--reset-url`: nothing cleared the serving engines' prefix caches in between.
+pub const WARM_CACHE_WARNING: &str = "no --reset-url: the serving engines' prefix caches were not cleared after the previous run, so its warm cache may favour this one (give --reset-url, e.g. vLLM's /reset_prefix_cache or SGLang's /flush_cache, unless the control plane's /admin/reset clears them, as the reference control plane's does)";
 
 /// How the measured requests were sent: client, threads, pacing.
 fn sending_note(opts: &BenchOptions, base_url: &str) -> String {
@@ -410,6 +421,12 @@ async fn run_step(
     if switch != PolicySwitch::Launched {
         let how = cp.prepare_run(first_run, opts.drain).await;
         notes.push(format!("before the run: {how}"));
+    }
+    for reset in &opts.reset_urls {
+        let status = crate::control::reset::call(client.http(), reset).await?;
+        notes.push(format!(
+            "before the run: POST {reset} (--reset-url) answered {status}"
+        ));
     }
     let send_opts = SendOptions {
         max_concurrency: step.config.max_concurrency.map(|n| n as usize),

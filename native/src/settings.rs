@@ -92,9 +92,13 @@ pub fn load_data(resolved: &Resolved) -> Result<WorkloadData> {
         let bytes = std::fs::read(&path)
             .with_context(|| format!("dataset: cannot read {}", path.display()))?;
         data.dataset = Some(
-            Dataset::parse(&bytes, format)
-                .with_context(|| format!("dataset {}", path.display()))?
-                .into(),
+            if c.replays_conversations() {
+                Dataset::parse_conversations(&bytes, format)
+            } else {
+                Dataset::parse(&bytes, format)
+            }
+            .with_context(|| format!("dataset {}", path.display()))?
+            .into(),
         );
     }
     if let Some(t) = &c.trace {

@@ -366,3 +366,121 @@ fn a_launched_router_that_never_becomes_healthy_is_stopped() {
         .collect();
     assert!(alive.is_empty(), "still running: {alive:?}");
 }
+
+/// `compare` of two policies against `url`, with `extra` flags.
+fn compare(url: &str, dir: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec![
+        "compare",
+        "-c",
+        url,
+        "-p",
+        "fifo,priority",
+        "-n",
+        "6",
+        "-r",
+        "40",
+        "-w",
+        "0",
+        "-q",
+        "--no-visualize",
+        "--format",
+        "json",
+        "-o",
+        dir.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn reset_urls_are_posted_before_each_run_and_recorded() {
+    with_server(Behavior::default(), |s| {
+        let reset = format!("{}/reset_prefix_cache", s.url());
+        let flush = format!("{}/flush_cache", s.url());
+        let dir = out_dir("reset");
+        let (code, err) = compare(
+            &s.url(),
+            &dir,
+            &["--reset-url", &reset, "--reset-url", &flush],
+        );
+        assert_eq!(code, 0, "{err}");
+        let captured = s.captured();
+        let calls: Vec<_> = captured
+            .iter()
+            .filter(|c| c.path == "/reset_prefix_cache" || c.path == "/flush_cache")
+            .collect();
+        let paths: Vec<&str> = calls.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/reset_prefix_cache",
+                "/flush_cache",
+                "/reset_prefix_cache",
+                "/flush_cache"
+            ]
+        );
+        for c in &calls {
+            assert_eq!(c.method, "POST");
+            assert_eq!(c.header("content-type"), Some("application/json"));
+            assert_eq!(&c.body[..], b"{}");
+        }
+        // Each pair comes before its run's requests: the second pair after the first run's.
+        let first_inference = captured
+            .iter()
+            .position(|c| c.path.starts_with("/v1/chat"))
+            .unwrap();
+        let second_reset = captured
+            .iter()
+            .rposition(|c| c.path == "/reset_prefix_cache")
+            .unwrap();
+        assert!(first_inference < second_reset);
+        let r = report_in(&dir);
+        assert_eq!(r.runs.len(), 2);
+        for run in &r.runs {
+            for url in [&reset, &flush] {
+                let note = format!("POST {url} (--reset-url) answered 200 OK");
+                assert!(
+                    run.notes.iter().any(|n| n.contains(&note)),
+                    "{:?}",
+                    run.notes
+                );
+            }
+            assert!(!run.warnings.iter().any(|w| w.contains("--reset-url")));
+        }
+
+        // Without one, the second run warns that the first one's warm cache may favour it.
+        let dir = out_dir("noreset");
+        let (code, err) = compare(&s.url(), &dir, &[]);
+        assert_eq!(code, 0, "{err}");
+        let r = report_in(&dir);
+        assert!(!r.runs[0].warnings.iter().any(|w| w.contains("--reset-url")));
+        assert!(
+            r.runs[1]
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("no --reset-url")),
+            "{:?}",
+            r.runs[1].warnings
+        );
+
+        // A reset that fails fails the run: exit code 1, the URL and the status named.
+        let bad = format!("{}/no_such_reset", s.url());
+        let dir = out_dir("badreset");
+        let (code, err) = compare(&s.url(), &dir, &["--reset-url", &bad]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains(&bad) && err.contains("404"), "{err}");
+        let (code, err) = compare(
+            &s.url(),
+            &dir,
+            &["--reset-url", "http://127.0.0.1:9/reset_prefix_cache"],
+        );
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("127.0.0.1:9") && err.contains("no answer"),
+            "{err}"
+        );
+        let (code, err) = compare(&s.url(), &dir, &["--reset-url", "localhost/reset"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.starts_with("--reset-url"), "{err}");
+    });
+}

@@ -83,6 +83,18 @@ stream: true
 seed: 42
 # Prompt dataset (ShareGPT .json or .jsonl); then use prompt_length: {{dist: empirical}}.
 # dataset: {{path: ShareGPT_V3_unfiltered_cleaned_split.json, format: sharegpt}}
+# Prompt reuse, for cache-aware routing (both off unless set).
+# Shared prefixes: each LLM prompt is one of `groups` prefixes (synthetic text from the seed,
+# prefix_length tokens: a number or a distribution drawn once per group), a blank line, then
+# its own text of prompt_length tokens. popularity: uniform | zipf | {{dist: zipf, s: 1.1}}.
+# shared_prefixes: {{groups: 32, prefix_length: 2048, popularity: {{dist: zipf, s: 1.1}}}}
+# Multi-turn sessions (llm mode): sessions start by the arrival pattern at request_rate
+# sessions/s until their turns make num_requests requests. Turn k's prompt is the whole
+# conversation so far (earlier user messages of prompt_length tokens and synthetic answers of
+# their max_tokens) plus a new message. Turn k+1 is scheduled open loop at turn k's scheduled
+# time + max_tokens * answer_ms_per_token + think_time_ms (a number or a distribution).
+# turns: {{dist: empirical}} with a ShareGPT dataset replays its conversations.
+# sessions: {{turns: {{dist: uniform, min: 2, max: 8}}, think_time_ms: 2000, answer_ms_per_token: 20.0}}
 "
     )
 }

@@ -190,6 +190,13 @@ pub struct BenchmarkConfig {
     pub dataset: Option<DatasetRef>,
     /// Replay trace file for `arrival: {pattern: trace}` without inline timestamps.
     pub trace: Option<TraceRef>,
+    /// Prompts that begin with one of a few shared prefixes ([`SharedPrefixes`]); none when
+    /// absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_prefixes: Option<SharedPrefixes>,
+    /// Multi-turn conversations instead of independent requests ([`Sessions`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Sessions>,
 }
 
 impl Default for BenchmarkConfig {
@@ -241,6 +248,8 @@ impl Default for BenchmarkConfig {
             seed: 42,
             dataset: None,
             trace: None,
+            shared_prefixes: None,
+            sessions: None,
         }
     }
 }
@@ -272,12 +281,17 @@ fn de_embedding_input_length<'de, D: Deserializer<'de>>(d: D) -> Result<LengthDi
 mod errors;
 mod example;
 pub mod legacy;
+mod reuse;
 #[cfg(test)]
 mod tests;
 mod validate;
 
 pub use errors::{ConfigError, ConfigErrors, ConfigFormat, ConfigProblem, ParseError};
 pub use example::example_yaml;
+pub use reuse::{
+    DEFAULT_ANSWER_MS_PER_TOKEN, DEFAULT_THINK_TIME_MS, MAX_PREFIX_GROUPS, Popularity, Sessions,
+    SharedPrefixes,
+};
 pub(crate) use validate::tagged_fields_error;
 
 /// Which keys a config text gives, where a default depends on it (the hybrid ratios, the

@@ -290,3 +290,23 @@ fn format_hints() {
     assert_eq!(Mode::parse("Hybrid"), Some(Mode::Hybrid));
     assert_eq!(Mode::parse("both"), None);
 }
+
+#[test]
+fn the_examples_reuse_lines_parse_and_validate_uncommented() {
+    let text = example_yaml(Mode::Llm)
+        .lines()
+        .map(|l| {
+            l.strip_prefix("# shared_prefixes:")
+                .map(|r| format!("shared_prefixes:{r}"))
+                .or_else(|| {
+                    l.strip_prefix("# sessions:")
+                        .map(|r| format!("sessions:{r}"))
+                })
+                .unwrap_or_else(|| l.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let c = BenchmarkConfig::load(&text, None).unwrap();
+    assert_eq!(c.shared_prefixes.unwrap().groups, 32);
+    assert_eq!(c.sessions.unwrap().answer_ms_per_token, 20.0);
+}

@@ -131,6 +131,7 @@ impl BenchmarkConfig {
         }
 
         self.check_slo(e);
+        self.check_reuse(e);
 
         if !(self.timeout_s.is_finite() && self.timeout_s > 0.0 && self.timeout_s <= MAX_TIMEOUT_S)
         {
@@ -182,7 +183,11 @@ impl BenchmarkConfig {
                         "either a trace file or inline arrival.timestamps_ms, not both",
                     );
                 }
-                if !timestamps_ms.is_empty() && (timestamps_ms.len() as u64) < self.num_requests {
+                // With sessions the timestamps start sessions: generation checks their number.
+                if !timestamps_ms.is_empty()
+                    && self.sessions.is_none()
+                    && (timestamps_ms.len() as u64) < self.num_requests
+                {
                     e.push(
                         "arrival.timestamps_ms",
                         format!("{} timestamps", timestamps_ms.len()),

@@ -1,6 +1,10 @@
 //! [`generate`]: the per-aspect random streams and the sampler that draws each request.
 
-use super::{RequestSpec, TextSource, Texts, Workload, WorkloadData, WorkloadError};
+use super::prefixes::{GroupPicker, prefix_texts};
+use super::sessions;
+use super::{
+    ConversationLengths, RequestSpec, TextSource, Texts, Workload, WorkloadData, WorkloadError,
+};
 use crate::arrival::{self, ArrivalConfig, Trace, TraceRecord};
 use crate::config::{BenchmarkConfig, Mode};
 use crate::dataset::Dataset;
@@ -14,7 +18,7 @@ use std::sync::Arc;
 
 // Stream tags: one independent ChaCha8 stream per aspect, so changing one aspect's settings
 // (say, the priority mix) leaves every other aspect's draws where they were.
-const TAG_ARRIVAL: u64 = 1;
+pub(super) const TAG_ARRIVAL: u64 = 1;
 const TAG_KIND: u64 = 2;
 const TAG_MODEL: u64 = 3;
 const TAG_PRIORITY: u64 = 4;
@@ -24,11 +28,17 @@ const TAG_BATCH: u64 = 7;
 const TAG_TEXT: u64 = 8;
 const TAG_DATASET: u64 = 9;
 const TAG_EMBEDDING: u64 = 10;
+const TAG_PREFIX_GROUP: u64 = 11;
+const TAG_PREFIX_LENGTH: u64 = 12;
+const TAG_PREFIX_TEXT: u64 = 13;
+pub(super) const TAG_SESSION: u64 = 14;
+pub(super) const TAG_TURNS: u64 = 15;
+pub(super) const TAG_THINK: u64 = 16;
 /// Added to every tag for the warmup's streams.
 const TAG_WARMUP: u64 = 0x100;
 
 /// The stream of one aspect: `ChaCha8Rng::seed_from_u64(mix64(mix64(seed) ^ tag))`.
-fn stream(seed: u64, tag: u64) -> ChaCha8Rng {
+pub(super) fn stream(seed: u64, tag: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(mix64(mix64(seed) ^ tag))
 }
 
@@ -53,7 +63,7 @@ pub(super) fn pick<T: Copy>(items: &[(T, f64)], total: f64, u: f64) -> T {
 
 /// The workload's model names, each once, indexed by [`RequestSpec::model`].
 #[derive(Default)]
-struct ModelTable {
+pub(super) struct ModelTable {
     names: Vec<String>,
     index: BTreeMap<String, u32>,
 }
@@ -72,19 +82,21 @@ impl ModelTable {
 }
 
 /// Per-aspect streams and the config's resolved tables.
-struct Sampler<'a> {
-    config: &'a BenchmarkConfig,
-    dataset: Option<&'a Dataset>,
-    texts: &'a Texts,
+pub(super) struct Sampler<'a> {
+    pub(super) config: &'a BenchmarkConfig,
+    pub(super) dataset: Option<&'a Dataset>,
+    pub(super) texts: &'a Texts,
     kind: ChaCha8Rng,
     model: ChaCha8Rng,
     priority: ChaCha8Rng,
     prompt_len: ChaCha8Rng,
-    output_len: ChaCha8Rng,
+    pub(super) output_len: ChaCha8Rng,
     batch: ChaCha8Rng,
     text: ChaCha8Rng,
-    dataset_index: ChaCha8Rng,
+    pub(super) dataset_index: ChaCha8Rng,
     embedding: ChaCha8Rng,
+    /// The prefix group of each request (with `shared_prefixes`).
+    pub(super) groups: Option<GroupPicker>,
     /// The config's model mix, by index into the model table.
     models: Vec<(u32, f64)>,
     models_total: f64,
@@ -131,12 +143,36 @@ impl<'a> Sampler<'a> {
             text: s(TAG_TEXT),
             dataset_index: s(TAG_DATASET),
             embedding: s(TAG_EMBEDDING),
+            groups: config
+                .shared_prefixes
+                .as_ref()
+                .map(|p| GroupPicker::new(p, s(TAG_PREFIX_GROUP))),
             models_total: models.iter().map(|m| m.1).sum(),
             models,
             priorities_total: priorities.iter().map(|p| p.1).sum(),
             priorities,
             llm_share,
         }
+    }
+
+    /// The kind, model and priority of a session's every turn, drawn once per session from the
+    /// streams [`Self::request`] draws them from.
+    pub(super) fn session_head(&mut self) -> (RequestKind, u32, Priority) {
+        let c = self.config;
+        let _ = uniform01(&mut self.kind);
+        let u_generate = uniform01(&mut self.kind);
+        let u_model = uniform01(&mut self.model);
+        let u_priority = uniform01(&mut self.priority);
+        let kind = if u_generate < c.completions_ratio {
+            RequestKind::LlmGenerate
+        } else {
+            RequestKind::LlmChat
+        };
+        (
+            kind,
+            pick(&self.models, self.models_total, u_model),
+            pick(&self.priorities, self.priorities_total, u_priority),
+        )
     }
 
     /// Request `id` at `offset_us`. Every stream is advanced by the same amount whatever the
@@ -159,6 +195,7 @@ impl<'a> Sampler<'a> {
         let text_seed = self.text.next_u64();
         let entry_draw = self.dataset_index.next_u64();
         let embedding_seed = self.embedding.next_u64();
+        let group = self.groups.as_mut().map(GroupPicker::draw);
 
         let kind = match over.and_then(|r| r.kind) {
             Some(k) => k,
@@ -206,6 +243,17 @@ impl<'a> Sampler<'a> {
                 // Validation guarantees empirical prompt lengths come with a dataset.
                 (None, None, None) => unreachable!("empirical prompt_length without a dataset"),
             };
+            spec.text = match (group, spec.text) {
+                (Some(group), TextSource::Synthetic { seed, tokens }) => TextSource::Prefixed {
+                    group,
+                    seed,
+                    tokens,
+                },
+                (Some(group), TextSource::Dataset { entry }) => {
+                    TextSource::PrefixedEntry { group, entry }
+                }
+                (_, text) => text,
+            };
             spec.max_tokens = match (over.and_then(|r| r.output_tokens), output_len, entry) {
                 (Some(tokens), _, _) | (None, Some(tokens), _) => tokens,
                 (None, None, Some((index, e))) => e
@@ -240,6 +288,47 @@ impl<'a> Sampler<'a> {
 /// A uniform index in `0..n` from one 64-bit word (multiply-and-shift).
 fn uniform_index_of(word: u64, n: usize) -> usize {
     ((u128::from(word) * n as u128) >> 64) as usize
+}
+
+/// The measured requests of a config without sessions: one per arrival.
+fn independent_requests(
+    trace: Option<&Trace>,
+    sampler: &mut Sampler<'_>,
+    table: &mut ModelTable,
+) -> Result<Vec<RequestSpec>, WorkloadError> {
+    let config = sampler.config;
+    let n = config.num_requests;
+    let offsets = match trace {
+        Some(t) => {
+            if (t.len() as u64) < n {
+                return Err(WorkloadError::TraceTooShort {
+                    records: t.len(),
+                    requests: n,
+                });
+            }
+            t.offsets_us(n as usize)
+        }
+        None => {
+            let mut rng = stream(config.seed, TAG_ARRIVAL);
+            arrival::offsets_us(&config.arrival, config.request_rate, n as usize, &mut rng)
+                .expect("generative arrival pattern")
+        }
+    };
+    let mut requests = Vec::with_capacity(offsets.len());
+    for (i, &offset_us) in offsets.iter().enumerate() {
+        let over = trace.map(|t| &t.records[i]);
+        if config.mode == Mode::Llm
+            && let Some(r) = over
+            && r.kind == Some(RequestKind::Embedding)
+        {
+            return Err(WorkloadError::EmbeddingInLlmMode {
+                index: i,
+                timestamp_ms: r.timestamp_ms,
+            });
+        }
+        requests.push(sampler.request(i as u64, offset_us, over, table)?);
+    }
+    Ok(requests)
 }
 
 /// Generates the workload of a config (validated first) from its seed and the parsed files
@@ -281,45 +370,32 @@ pub fn generate(config: &BenchmarkConfig, data: &WorkloadData) -> Result<Workloa
         (_, None, None) => None,
     };
 
-    let n = config.num_requests;
-    let offsets = match trace {
-        Some(t) => {
-            if (t.len() as u64) < n {
-                return Err(WorkloadError::TraceTooShort {
-                    records: t.len(),
-                    requests: n,
-                });
-            }
-            t.offsets_us(n as usize)
-        }
-        None => {
-            let mut rng = stream(config.seed, TAG_ARRIVAL);
-            arrival::offsets_us(&config.arrival, config.request_rate, n as usize, &mut rng)
-                .expect("generative arrival pattern")
-        }
-    };
-
     let texts = Texts {
         dataset,
         embedding_input_length: config.embedding_input_length.clone(),
+        prefixes: match &config.shared_prefixes {
+            Some(p) => prefix_texts(
+                p,
+                &mut stream(config.seed, TAG_PREFIX_LENGTH),
+                mix64(mix64(config.seed) ^ TAG_PREFIX_TEXT),
+            ),
+            None => Arc::from(Vec::new()),
+        },
+        conversation: config
+            .sessions
+            .as_ref()
+            .filter(|s| !s.turns.is_empirical())
+            .map(|_| ConversationLengths {
+                user: config.prompt_length.clone(),
+                answer: config.output_length.clone(),
+            }),
     };
     let mut table = ModelTable::default();
     let mut sampler = Sampler::new(config, &texts, &mut table, 0);
-    let mut requests = Vec::with_capacity(offsets.len());
-    for (i, &offset_us) in offsets.iter().enumerate() {
-        let over = trace.map(|t| &t.records[i]);
-        if config.mode == Mode::Llm
-            && let Some(r) = over
-            && r.kind == Some(RequestKind::Embedding)
-        {
-            return Err(WorkloadError::EmbeddingInLlmMode {
-                index: i,
-                timestamp_ms: r.timestamp_ms,
-            });
-        }
-        requests.push(sampler.request(i as u64, offset_us, over, &mut table)?);
-    }
-    drop(offsets);
+    let requests = match &config.sessions {
+        Some(s) => sessions::requests(s, trace, &mut sampler)?,
+        None => independent_requests(trace, &mut sampler, &mut table)?,
+    };
 
     let mut warmup_sampler = Sampler::new(config, &texts, &mut table, TAG_WARMUP);
     let warmup_offsets = arrival::offsets_us(

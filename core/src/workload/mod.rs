@@ -12,12 +12,17 @@
 
 mod generation;
 mod hash;
+mod prefixes;
+mod sessions;
 #[cfg(test)]
 mod tests;
 mod text;
 
 pub use generation::generate;
-pub use text::{RequestText, TextSource, Texts};
+pub use text::{
+    ConversationLengths, PrefixText, RequestText, SEPARATOR, TextSource, Texts, conversation_turns,
+    message_seed,
+};
 
 use crate::arrival::Trace;
 use crate::config::ConfigErrors;

@@ -3,6 +3,7 @@
 //! as a child process per policy (`--launch`, in [`launch`]).
 
 pub mod launch;
+pub mod reset;
 
 pub use launch::{Launched, fill_launch_template};
 

@@ -13,6 +13,8 @@ pub const MAX_DURATION_S: f64 = 86_400.0;
 pub const LAUNCH_TIMEOUT_S: f64 = 120.0;
 /// `--drain`: the longest wait for the control plane's queues to drain between runs, s.
 pub const DRAIN_S: f64 = 10.0;
+/// `--reset-url`: how long each reset call may take before the run fails, s.
+pub const RESET_TIMEOUT_S: f64 = 120.0;
 /// `--connections`: most connections to the control plane.
 pub const CONNECTIONS: usize = 1024;
 /// `--max-response-mib`: the largest response body accepted.

@@ -164,6 +164,8 @@ pub struct HttpPlan {
     pub admin_token: Option<AdminToken>,
     /// Longest wait for queues to drain between runs.
     pub drain: Duration,
+    /// URLs POSTed before each run to clear the serving engines' caches (`--reset-url`).
+    pub reset_urls: Vec<String>,
     /// Longest wait for a launched control plane to become healthy.
     pub launch_timeout: Duration,
     /// How a control plane's readiness is checked.

@@ -79,6 +79,11 @@ pub(super) fn http(
             .transpose()
             .map_err(|e| usage(format!("--admin-token (or {}): {e}", admin_token::ENV)))?,
         drain: seconds("--drain", t.drain)?,
+        reset_urls: t
+            .reset_url
+            .iter()
+            .map(|u| reset_url(u))
+            .collect::<Result<_>>()?,
         launch_timeout: seconds("--launch-timeout", t.launch_timeout)?,
         health,
         max_connections: t.connections,
@@ -102,6 +107,20 @@ pub(super) fn http(
         client_threads: usize::from(t.client_threads),
         telemetry: telemetry_options(telemetry)?,
     })
+}
+
+/// A `--reset-url`: an `http://` or `https://` URL with a host, called as given.
+fn reset_url(u: &str) -> Result<String> {
+    let u = u.trim();
+    let rest = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"));
+    if rest.is_none_or(|r| r.is_empty() || r.starts_with('/') || r.contains(char::is_whitespace)) {
+        return Err(usage(format!(
+            "--reset-url: {u:?} is not accepted; give an http:// or https:// URL, e.g. http://localhost:8000/reset_prefix_cache"
+        )));
+    }
+    Ok(u.to_string())
 }
 
 fn target(t: &TargetArgs, config: &BenchmarkConfig) -> Result<(Target, SwitchMode)> {

@@ -215,6 +215,11 @@ async fn route(state: &State, parts: &Parts, body: &Bytes) -> Response<FakeBody>
             inference(state, api, &parts.headers, body).await
         }
         p if p == "/admin" || p.starts_with("/admin/") => admin(state, method, path, body),
+        // The cache resets of vLLM and SGLang (what `--reset-url` calls): 200, empty body.
+        "/reset_prefix_cache" | "/flush_cache" => match *method {
+            Method::POST => json_response(StatusCode::OK, ""),
+            _ => method_not_allowed(path, "POST"),
+        },
         _ => error(
             StatusCode::NOT_FOUND,
             "not_found_error",

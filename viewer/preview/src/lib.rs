@@ -157,7 +157,12 @@ pub fn evaluate(input: &PreviewInput<'_>) -> Preview {
         let format = d
             .resolved_format()
             .expect("validated: the dataset has a format");
-        match Dataset::parse(bytes, format) {
+        let parsed = if config.replays_conversations() {
+            Dataset::parse_conversations(bytes, format)
+        } else {
+            Dataset::parse(bytes, format)
+        };
+        match parsed {
             Ok(ds) => data.dataset = Some(ds.into()),
             Err(e) => {
                 return Preview::BadFile {
