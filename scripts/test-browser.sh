@@ -25,4 +25,4 @@ echo "== node --test (headless Chromium)"
 cd tests/browser
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium} \
   WORKLOAD_HASH_BIN="$root/target/debug/examples/workload_hash" \
-  node --test --test-concurrency=1 viewer.test.mjs
+  node --test --test-concurrency=1 viewer.test.mjs attribution.test.mjs

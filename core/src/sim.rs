@@ -23,7 +23,22 @@ pub struct SimOutput {
     pub records: Vec<RequestRecord>,
     /// The cluster's `/admin/metrics` snapshot at the end of the run.
     pub metrics: ClusterMetrics,
+    /// Its snapshot at every whole second of virtual time ([`SAMPLE_INTERVAL_US`]) from the
+    /// first arrival to the end, as a runner polling `/admin/metrics` sees it: `(µs, snapshot)`.
+    pub samples: Vec<(u64, ClusterMetrics)>,
 }
+
+/// The cluster's metrics of a simulation run by [`simulate_with`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimMetrics {
+    /// The cluster's `/admin/metrics` snapshot at the end of the run.
+    pub metrics: ClusterMetrics,
+    /// Its snapshot at every whole second of virtual time, as in [`SimOutput::samples`].
+    pub samples: Vec<(u64, ClusterMetrics)>,
+}
+
+/// How often [`simulate`] takes a snapshot of the cluster's metrics, µs of virtual time.
+pub const SAMPLE_INTERVAL_US: u64 = 1_000_000;
 
 #[derive(Debug, Clone, Default)]
 struct Track {
@@ -51,15 +66,20 @@ pub fn simulate(
     seed: u64,
 ) -> Result<SimOutput, ClusterError> {
     let mut records = Vec::with_capacity(workload.requests.len());
-    let metrics = simulate_with(workload, spec, policy, seed, |r| records.push(r))?;
+    let SimMetrics { metrics, samples } =
+        simulate_with(workload, spec, policy, seed, |r| records.push(r))?;
     records.sort_by_key(|r| r.id);
-    Ok(SimOutput { records, metrics })
+    Ok(SimOutput {
+        records,
+        metrics,
+        samples,
+    })
 }
 
 /// [`simulate`], handing each request's record to `on_record` as soon as the request ends
 /// (in the order they end, the same for the same inputs; requests the cluster never ended,
 /// which cannot happen, last, by position), and giving the cluster's `/admin/metrics`
-/// snapshot at the end. Only the requests in flight are kept: memory beyond the workload's
+/// snapshots (every second, and at the end). Only the requests in flight are kept: memory beyond the workload's
 /// schedule does not grow with the number of requests. The requests' sizes (estimated
 /// prompt tokens, `max_tokens`, number of inputs) drive the cluster; an LLM request's prompt
 /// text is made only to name its prefix blocks, then dropped.
@@ -69,7 +89,7 @@ pub fn simulate_with(
     policy: &str,
     seed: u64,
     mut on_record: impl FnMut(RequestRecord),
-) -> Result<ClusterMetrics, ClusterError> {
+) -> Result<SimMetrics, ClusterError> {
     let requests = &workload.requests;
     let models = &workload.models;
     let mut cluster = Cluster::new(spec, policy, seed)?;
@@ -82,12 +102,16 @@ pub fn simulate_with(
         o.sort_by_key(|&i| (requests[i].offset_us, i));
         o
     });
-    let at = |n: usize| order.as_ref().map_or(Some(n), |o| o.get(n).copied());
+    let position = |n: usize| order.as_ref().map_or(Some(n), |o| o.get(n).copied());
     // The requests in flight, by position.
     let mut tracks: HashMap<u64, Track> = HashMap::new();
     let mut next = 0usize;
+    let mut samples = Vec::new();
+    let mut next_sample_us = 0u64;
     loop {
-        let arrival = at(next).and_then(|i| requests.get(i)).map(|r| r.offset_us);
+        let arrival = position(next)
+            .and_then(|i| requests.get(i))
+            .map(|r| r.offset_us);
         let timer = cluster.poll_timeout();
         let take_arrival = match (arrival, timer) {
             (None, None) => break,
@@ -95,8 +119,17 @@ pub fn simulate_with(
             (Some(_), None) => true,
             (None, Some(_)) => false,
         };
+        // Snapshots of the instants before this event: what every event before them made.
+        let at = if take_arrival { arrival } else { timer }.unwrap_or(0);
+        while next_sample_us <= at {
+            samples.push((
+                next_sample_us,
+                cluster.metrics(next_sample_us.max(cluster.now_us())),
+            ));
+            next_sample_us += SAMPLE_INTERVAL_US;
+        }
         if take_arrival {
-            let i = at(next).expect("an arrival is due");
+            let i = position(next).expect("an arrival is due");
             next += 1;
             let r = &requests[i];
             tracks.insert(i as u64, Track::default());
@@ -144,7 +177,10 @@ pub fn simulate_with(
         let r = &requests[key as usize];
         on_record(to_record(r, &models[r.model as usize], t, end_us));
     }
-    Ok(cluster.metrics(end_us))
+    Ok(SimMetrics {
+        metrics: cluster.metrics(end_us),
+        samples,
+    })
 }
 
 /// Applies one event to its request's track; `true` when the request has ended.

@@ -274,9 +274,12 @@ proptest! {
             s.requests += 1;
             if s.requests_per_s.is_empty() {
                 s.requests_per_s = vec![0; counts.len()];
+                s.tokens_per_s = vec![0; counts.len()];
             }
             s.requests_per_s[(r.intended_us / 1_000_000) as usize] += 1;
             if r.outcome.is_success() {
+                s.tokens_per_s[(r.intended_us / 1_000_000) as usize] +=
+                    u64::from(r.output_tokens) + u64::from(r.input_tokens_or_est());
                 s.requests_succeeded += 1;
                 s.output_tokens_total += u64::from(r.output_tokens);
                 s.input_tokens_total += u64::from(r.input_tokens_or_est());
@@ -356,6 +359,48 @@ proptest! {
         prop_assert_eq!(&merged.by_instance, &one.by_instance);
         prop_assert_eq!(&merged.records_sample, &one.records_sample);
         prop_assert!(merged == one, "every section equal");
+    }
+
+    #[test]
+    fn ttft_splits_into_queue_and_the_rest(
+        (records, arrival) in shuffled(),
+        split in 0usize..120,
+    ) {
+        // The two parts hold the same requests (successful LLM ones with a first token and a
+        // queue time), each part at most the TTFT, and they add up to it request by request.
+        let t = targets();
+        let a = accumulate(&arrival, &t, None).finish(MeasureWindow::UntilLastEnd);
+        let mut queue = LatencyHistogram::new();
+        let mut rest = LatencyHistogram::new();
+        let mut ttft = LatencyHistogram::new();
+        for r in &records {
+            let (Some(first), Some(q)) = (r.first_token_us, r.queue_time_ms) else { continue };
+            if !r.outcome.is_success() || !r.kind.is_llm() || !q.is_finite() || q < 0.0 {
+                continue;
+            }
+            let total = first - r.intended_us;
+            let q = ((q * 1000.0).round() as u64).min(total);
+            queue.record(q);
+            rest.record(total - q);
+            ttft.record(total);
+        }
+        prop_assert_eq!(&a.histograms.ttft_queue, &queue);
+        prop_assert_eq!(&a.histograms.ttft_after_queue, &rest);
+        prop_assert_eq!(a.histograms.ttft_queue.count(), ttft.count());
+        prop_assert!(a.histograms.ttft_queue.count() <= a.histograms.ttft.count());
+        if ttft.count() > 0 {
+            // Means read from the buckets: within the histogram's precision of the TTFT's.
+            let sum = queue.moments_us().0 + rest.moments_us().0;
+            let want = ttft.moments_us().0;
+            prop_assert!((sum - want).abs() <= want / 256.0 + 2.0, "{sum} vs {want}");
+        }
+        // Split between two accumulators and merged: the same histograms.
+        let cut = split.min(arrival.len());
+        let mut first = accumulate(&arrival[..cut], &t, None);
+        first.merge(accumulate(&arrival[cut..], &t, None));
+        let merged = first.finish(MeasureWindow::UntilLastEnd);
+        prop_assert_eq!(&merged.histograms.ttft_queue, &a.histograms.ttft_queue);
+        prop_assert_eq!(&merged.histograms.ttft_after_queue, &a.histograms.ttft_after_queue);
     }
 
     #[test]

@@ -4,11 +4,15 @@
 use crate::export::csv::RunTag;
 use crate::export::records::RecordsWriter;
 use crate::runner::Step;
+use crate::telemetry::flatten::flatten_numbers;
 use anyhow::{Context, Result};
+use cpbench_core::cluster::ClusterMetrics;
 use cpbench_core::cluster::ClusterSpec;
 use cpbench_core::config::BenchmarkConfig;
 use cpbench_core::metrics::{DEFAULT_SAMPLE_LIMIT, MeasureWindow, RunAccumulator};
-use cpbench_core::report::{PolicyRun, PolicySwitch, Report, ReportKind, RunParams};
+use cpbench_core::report::{
+    PolicyRun, PolicySwitch, Report, ReportKind, RunParams, SeriesPoint, TimedValue,
+};
 use cpbench_core::sim;
 use cpbench_core::slo::meets_slo;
 use cpbench_core::workload::Workload;
@@ -80,7 +84,7 @@ pub fn simulate_steps(
         let targets = &step.config.slo;
         let mut acc = RunAccumulator::new(targets, keep_records.then_some(DEFAULT_SAMPLE_LIMIT));
         let tag = RunTag::new(&step.policy, &step.params);
-        let metrics = sim::simulate_with(
+        let out = sim::simulate_with(
             &step.workload,
             cluster,
             &step.policy,
@@ -99,8 +103,28 @@ pub fn simulate_steps(
             step.params.clone(),
             acc.finish(MeasureWindow::UntilLastEnd),
         );
-        run.control_plane.after = serde_json::to_value(&metrics).ok();
+        run.control_plane.after = serde_json::to_value(&out.metrics).ok();
+        attach_samples(&mut run, &out.samples);
         report.runs.push(run);
     }
     Ok(report)
+}
+
+/// The cluster's snapshots taken every second of virtual time, as a real run records its
+/// polls of `/admin/metrics`: in `control_plane.samples`, and their numbers in `series` under
+/// `cp/` (`cp/instances.llm-0.running`).
+fn attach_samples(run: &mut PolicyRun, samples: &[(u64, ClusterMetrics)]) {
+    for (us, m) in samples {
+        let Ok(value) = serde_json::to_value(m) else {
+            continue;
+        };
+        let t_s = *us as f64 / 1e6;
+        for (path, value) in flatten_numbers(&value) {
+            run.series
+                .entry(format!("cp/{path}"))
+                .or_default()
+                .push(SeriesPoint { t_s, value });
+        }
+        run.control_plane.samples.push(TimedValue { t_s, value });
+    }
 }

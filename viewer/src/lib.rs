@@ -12,7 +12,7 @@
 //! without the config parser and the workload generator.
 //!
 //! The logic that needs no browser ([`load`]) builds and is tested on every target; the page
-//! itself (`app`, `charts`, `results`, `workload`, `web`) exists only on `wasm32`.
+//! itself (`app`, `attribution`, `charts`, `results`, `workload`, `web`) exists only on `wasm32`.
 
 pub mod load;
 
@@ -21,6 +21,9 @@ pub mod load;
 #[cfg(target_arch = "wasm32")]
 #[allow(unreachable_pub)]
 mod app;
+#[cfg(target_arch = "wasm32")]
+#[allow(unreachable_pub)]
+mod attribution;
 #[cfg(target_arch = "wasm32")]
 #[allow(unreachable_pub)]
 mod charts;

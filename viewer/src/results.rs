@@ -116,7 +116,7 @@ impl Files {
     }
 
     /// Runs `f` on the named runs of every loaded file.
-    fn with_runs<T>(&self, f: impl FnOnce(&[NamedRun<'_>]) -> T) -> T {
+    pub(crate) fn with_runs<T>(&self, f: impl FnOnce(&[NamedRun<'_>]) -> T) -> T {
         self.files.with(|fs| {
             let pairs: Vec<(&str, &Report)> = fs
                 .iter()
@@ -563,6 +563,7 @@ fn Comparison(files: Files) -> impl IntoView {
                 <ChartView key="instances" spec=instances />
             </Show>
         </div>
+        <crate::attribution::Attribution files=files />
     }
 }
 

@@ -7,17 +7,22 @@
 //! the report's shape); `UPDATE_FIXTURES=1 cargo test -p cpbench-viewer --test fixtures`
 //! rewrites them.
 
-use cpbench_core::config::{BenchmarkConfig, LengthDist, Mode};
+use cpbench_core::cluster::presets;
+use cpbench_core::config::{BenchmarkConfig, DatasetRef, LengthDist, Mode};
+use cpbench_core::dataset::{Dataset, DatasetEntry};
 use cpbench_core::record::{Outcome, RequestRecord, TokenSource};
 use cpbench_core::report::{
     GpuDevice, GpuSample, GpuSection, GpuStatus, PolicyRun, PolicySwitch, Report, ReportKind,
-    RunParams, TimedValue,
+    RunParams, SeriesPoint, TimedValue,
 };
 use cpbench_core::request::{Priority, RequestKind};
+use cpbench_core::sim;
 use cpbench_core::text::mix64;
+use cpbench_core::text::synthetic_text;
 use cpbench_core::workload::{RequestSpec, Workload, WorkloadData, generate};
 use serde_json::json;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 const CREATED_AT: &str = "2026-01-15T10:00:00Z";
 /// A request still waiting this long after its intended send time times out.
@@ -361,6 +366,79 @@ fn hostile() -> Report {
     rep
 }
 
+/// Shared prefixes through the reference cluster in virtual time (`core::sim`, as `simulate`
+/// runs it): 32 tenants' 2,048-token system prompts, each before a short unique question, at
+/// 16 req/s on four Llama-2-13B instances, under `fifo` and `cache_aware`; with the cluster's
+/// per-second running, waiting and KV-cache readings of each instance as `cp/` series.
+fn cache() -> Report {
+    const LLAMA: &str = "meta-llama/Llama-2-13b-chat-hf";
+    let mut c = config(Mode::Llm, &["fifo", "cache_aware"], 400, 16.0);
+    c.model_distribution = [(LLAMA.to_owned(), 1.0)].into_iter().collect();
+    c.prompt_length = LengthDist::Empirical;
+    c.output_length = LengthDist::Fixed { value: 64 };
+    c.dataset = Some(DatasetRef {
+        path: "shared-prefixes.jsonl".into(),
+        format: None,
+    });
+    let mut entries = Vec::new();
+    for tenant in 0..32u64 {
+        let system = synthetic_text(1_000 + tenant, 2_048);
+        for q in 0..6u64 {
+            let question = synthetic_text(50_000 + tenant * 10 + q, 32 + (q as u32) * 40);
+            entries.push(DatasetEntry::new(format!("{system}{question}"), None));
+        }
+    }
+    let data = WorkloadData {
+        dataset: Some(Arc::new(Dataset {
+            entries,
+            skipped: 0,
+        })),
+        trace: None,
+    };
+    let w = generate(&c, &data).expect("the cache fixture's config is valid");
+    let mut spec = presets::default_cluster();
+    let llama = spec.llm_instances[1].clone();
+    spec.llm_instances = (0..4)
+        .map(|n| {
+            let mut i = llama.clone();
+            i.id = format!("llm-{n}");
+            i
+        })
+        .collect();
+    let mut rep = report(ReportKind::Simulation, &c, &w);
+    rep.environment.control_plane_url = None;
+    rep.environment.embedded_control_plane = false;
+    for policy in &c.policies {
+        let out = sim::simulate(&w, &spec, policy, c.seed).expect("the cluster runs the policy");
+        let mut pr = PolicyRun::from_records(
+            policy.as_str(),
+            PolicySwitch::Simulated,
+            RunParams::default(),
+            out.records,
+            &c.slo,
+            false,
+        );
+        pr.control_plane.after = serde_json::to_value(&out.metrics).ok();
+        for (us, m) in &out.samples {
+            let t_s = *us as f64 / 1e6;
+            for i in &m.instances {
+                for (field, value) in [
+                    ("running", i.running as f64),
+                    ("waiting", i.waiting as f64),
+                    ("kv_cache_usage", i.kv_cache_usage),
+                ] {
+                    pr.series
+                        .entry(format!("cp/instances.{}.{field}", i.id))
+                        .or_default()
+                        .push(SeriesPoint { t_s, value });
+                }
+            }
+        }
+        rep.runs.push(pr);
+    }
+    rep
+}
+
 fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/browser/fixtures")
 }
@@ -375,6 +453,7 @@ fn fixtures_are_current() {
         ("sweep.json", sweep()),
         ("hybrid.json", hybrid()),
         ("hostile.json", hostile()),
+        ("cache.json", cache()),
     ] {
         let mut text = report.to_json_pretty();
         text.push('\n');

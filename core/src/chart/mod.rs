@@ -22,6 +22,7 @@
 //!
 //! Nothing here reads files or clocks; every value shown comes from the spec's data.
 
+pub mod attribution;
 pub mod compare;
 pub mod control_plane;
 pub mod distribution;

@@ -28,6 +28,11 @@ pub struct InstanceStats {
     /// Requests routed to it per second, by intended send time: entry `t` counts the requests
     /// due in second `t` (the seconds of the run's `time_series`, same length).
     pub requests_per_s: Vec<u64>,
+    /// Tokens routed to it per second, by intended send time: entry `t` holds the input plus
+    /// output tokens of its successful requests due in second `t` (same seconds as
+    /// `requests_per_s`); empty in files written before it was kept.
+    #[serde(default)]
+    pub tokens_per_s: Vec<u64>,
 }
 
 impl InstanceStats {
@@ -43,8 +48,16 @@ impl InstanceStats {
             return;
         }
         self.requests_succeeded += 1;
-        self.output_tokens_total += u64::from(r.output_tokens);
-        self.input_tokens_total += u64::from(r.input_tokens_or_est());
+        let (input, output) = (
+            u64::from(r.input_tokens_or_est()),
+            u64::from(r.output_tokens),
+        );
+        self.output_tokens_total += output;
+        self.input_tokens_total += input;
+        if t >= self.tokens_per_s.len() {
+            self.tokens_per_s.resize(t + 1, 0);
+        }
+        self.tokens_per_s[t] += input + output;
         self.e2e.record(r.end_us.saturating_sub(r.intended_us));
         if r.kind.is_llm()
             && let Some(first) = r.first_token_us
@@ -65,6 +78,12 @@ impl InstanceStats {
             self.requests_per_s.resize(other.requests_per_s.len(), 0);
         }
         for (n, m) in self.requests_per_s.iter_mut().zip(&other.requests_per_s) {
+            *n += m;
+        }
+        if self.tokens_per_s.len() < other.tokens_per_s.len() {
+            self.tokens_per_s.resize(other.tokens_per_s.len(), 0);
+        }
+        for (n, m) in self.tokens_per_s.iter_mut().zip(&other.tokens_per_s) {
             *n += m;
         }
     }
@@ -117,11 +136,16 @@ impl InstanceAccumulator {
         }
     }
 
-    /// The statistics, each per-second list padded to `seconds` entries.
+    /// The statistics, each per-second list padded to `seconds` entries (and the tokens'
+    /// to the requests').
     pub(crate) fn finish(mut self, seconds: usize) -> BTreeMap<String, InstanceStats> {
         for s in self.by_instance.values_mut() {
             if s.requests_per_s.len() < seconds {
                 s.requests_per_s.resize(seconds, 0);
+            }
+            let n = s.requests_per_s.len();
+            if s.tokens_per_s.len() < n {
+                s.tokens_per_s.resize(n, 0);
             }
         }
         self.by_instance

@@ -72,6 +72,11 @@ impl LatencyStats {
 /// - `lateness`: every request except cancelled ones (which may never have been sent):
 ///   `sent_us - intended_us`. This measures the client, so failures are included.
 /// - `queue_time`: successful requests whose response carried `X-Queue-Time-Ms`, rounded to µs.
+/// - `ttft_queue` and `ttft_after_queue`: the time to first token split in two, over the
+///   successful LLM requests with a first-token time whose response carried `X-Queue-Time-Ms`:
+///   the queue time (rounded to µs, at most the TTFT) and the rest of the TTFT
+///   (`ttft - queue`: sending, routing, prefill, first token back). Both hold the same requests,
+///   so their means add up to the mean TTFT of those requests.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
@@ -88,6 +93,12 @@ pub struct LatencyHistograms {
     pub lateness: LatencyHistogram,
     /// Server-reported queue time, µs.
     pub queue_time: LatencyHistogram,
+    /// The control-plane queue time part of the TTFT, µs (see the type's docs).
+    #[serde(default)]
+    pub ttft_queue: LatencyHistogram,
+    /// The TTFT after the control-plane queue, µs (see the type's docs).
+    #[serde(default)]
+    pub ttft_after_queue: LatencyHistogram,
 }
 
 impl LatencyHistograms {
@@ -110,18 +121,25 @@ impl LatencyHistograms {
             return;
         }
         self.e2e.record(r.end_us.saturating_sub(r.intended_us));
-        if let Some(q) = r.queue_time_ms
-            && q.is_finite()
-            && q >= 0.0
-        {
+        let queue_us = r
+            .queue_time_ms
+            .filter(|q| q.is_finite() && *q >= 0.0)
             // Saturating float-to-int conversion; the value is finite and non-negative.
-            self.queue_time.record(libm::round(q * 1000.0) as u64);
+            .map(|q| libm::round(q * 1000.0) as u64);
+        if let Some(q) = queue_us {
+            self.queue_time.record(q);
         }
         if !r.kind.is_llm() {
             return;
         }
         if let Some(first) = r.first_token_us {
-            self.ttft.record(first.saturating_sub(r.intended_us));
+            let ttft = first.saturating_sub(r.intended_us);
+            self.ttft.record(ttft);
+            if let Some(q) = queue_us {
+                let q = q.min(ttft);
+                self.ttft_queue.record(q);
+                self.ttft_after_queue.record(ttft - q);
+            }
             if r.output_tokens >= 2 {
                 let gaps = u64::from(r.output_tokens - 1);
                 let decode_us = r.end_us.saturating_sub(first);
@@ -141,5 +159,7 @@ impl LatencyHistograms {
         self.e2e.merge(&other.e2e);
         self.lateness.merge(&other.lateness);
         self.queue_time.merge(&other.queue_time);
+        self.ttft_queue.merge(&other.ttft_queue);
+        self.ttft_after_queue.merge(&other.ttft_after_queue);
     }
 }

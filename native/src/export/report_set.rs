@@ -2,6 +2,7 @@
 //! in the order the HTML and Markdown reports show them.
 
 use crate::settings::{self, Resolved};
+use cpbench_core::chart::attribution::{instance_timeline, ttft_split};
 use cpbench_core::chart::guide::{Guide, GuidedChart, slo_target_guide};
 use cpbench_core::chart::metric::{Breakdown, GpuMetric, LatencyMetric, Percentile, SeriesField};
 use cpbench_core::chart::runs::name_runs;
@@ -197,6 +198,10 @@ pub fn report_charts(report: &Report, inputs: &[BTreeMap<u64, u32>]) -> ReportCh
         out.push(plain(control_plane::field_chart(&runs, &key)));
     }
     out.push(plain(control_plane::requests_by_instance(&runs)));
+    for q in instance_timeline::available(&runs) {
+        out.push(plain(instance_timeline::chart(&runs, q)));
+    }
+    out.push(plain(ttft_split::chart(&runs)));
     out.retain(|c| c.spec.has_data());
     // Ids name files: keep them unique.
     let mut seen = std::collections::BTreeSet::new();

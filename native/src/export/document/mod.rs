@@ -4,9 +4,11 @@
 //! came from the result file: the writers escape all of it.
 //!
 //! The sections are built by the submodules: `summary` (cards, comparison table, best-of
-//! lines), `experiment`, `runs` (one section per run) and `environment` (GPU and
-//! configuration).
+//! lines), `experiment`, `attribution` (why a policy wins: load imbalance, TTFT split,
+//! prefix-cache hit rate, longest wait per class), `runs` (one section per run) and
+//! `environment` (GPU and configuration).
 
+mod attribution;
 mod environment;
 mod experiment;
 mod runs;
@@ -260,6 +262,8 @@ pub fn build(report: &Report, charts: &ReportCharts) -> Document {
     if let Some(exp) = report.experiment.as_ref() {
         b.extend(experiment::blocks(report, exp));
     }
+
+    b.extend(attribution::blocks(report));
 
     b.push(heading(2, "Charts", "charts"));
     if charts.charts.is_empty() {
