@@ -25,6 +25,8 @@ pub struct SimOutput {
     pub metrics: ClusterMetrics,
     /// Its snapshot at every whole second of virtual time ([`SAMPLE_INTERVAL_US`]) from the
     /// first arrival to the end, as a runner polling `/admin/metrics` sees it: `(µs, snapshot)`.
+    /// A run longer than [`MAX_SAMPLES`] seconds keeps every 2nd, 4th, ... second instead, so
+    /// at most [`MAX_SAMPLES`] snapshots whatever its length.
     pub samples: Vec<(u64, ClusterMetrics)>,
 }
 
@@ -33,12 +35,17 @@ pub struct SimOutput {
 pub struct SimMetrics {
     /// The cluster's `/admin/metrics` snapshot at the end of the run.
     pub metrics: ClusterMetrics,
-    /// Its snapshot at every whole second of virtual time, as in [`SimOutput::samples`].
+    /// Its snapshots over virtual time, as in [`SimOutput::samples`] (at most
+    /// [`MAX_SAMPLES`]).
     pub samples: Vec<(u64, ClusterMetrics)>,
 }
 
 /// How often [`simulate`] takes a snapshot of the cluster's metrics, µs of virtual time.
 pub const SAMPLE_INTERVAL_US: u64 = 1_000_000;
+
+/// The most snapshots a simulation keeps (an hour of seconds): beyond it the interval
+/// doubles and every other snapshot is dropped, so memory and the report stay bounded.
+pub const MAX_SAMPLES: usize = 3600;
 
 #[derive(Debug, Clone, Default)]
 struct Track {
@@ -106,8 +113,9 @@ pub fn simulate_with(
     // The requests in flight, by position.
     let mut tracks: HashMap<u64, Track> = HashMap::new();
     let mut next = 0usize;
-    let mut samples = Vec::new();
+    let mut samples: Vec<(u64, ClusterMetrics)> = Vec::new();
     let mut next_sample_us = 0u64;
+    let mut sample_interval_us = SAMPLE_INTERVAL_US;
     loop {
         let arrival = position(next)
             .and_then(|i| requests.get(i))
@@ -126,7 +134,13 @@ pub fn simulate_with(
                 next_sample_us,
                 cluster.metrics(next_sample_us.max(cluster.now_us())),
             ));
-            next_sample_us += SAMPLE_INTERVAL_US;
+            next_sample_us += sample_interval_us;
+            if samples.len() > MAX_SAMPLES {
+                // Keep the snapshots at multiples of the doubled interval (0 included).
+                sample_interval_us *= 2;
+                samples.retain(|(t, _)| t % sample_interval_us == 0);
+                next_sample_us = next_sample_us.div_ceil(sample_interval_us) * sample_interval_us;
+            }
         }
         if take_arrival {
             let i = position(next).expect("an arrival is due");
@@ -302,6 +316,22 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// A run of several hours keeps at most `MAX_SAMPLES` snapshots, evenly spaced from 0.
+    #[test]
+    fn snapshots_stay_bounded_on_long_runs() {
+        let mut reqs = workload(&[(0, 4, 4, 0, false), (0, 4, 4, 0, false)]);
+        reqs[1].offset_us = 3 * 3600 * 1_000_000; // three hours later
+        let w = Workload::from_requests(1, models(), reqs);
+        let out = simulate(&w, &presets::tiny(), "fifo", 1).unwrap();
+        assert!(out.samples.len() <= MAX_SAMPLES, "{}", out.samples.len());
+        assert!(out.samples.len() > MAX_SAMPLES / 2, "{}", out.samples.len());
+        let step = out.samples[1].0 - out.samples[0].0;
+        assert_eq!(out.samples[0].0, 0);
+        assert!(step > SAMPLE_INTERVAL_US && step % SAMPLE_INTERVAL_US == 0);
+        assert!(out.samples.windows(2).all(|p| p[1].0 - p[0].0 == step));
+        assert_eq!(out.records.len(), 2);
     }
 
     proptest! {
