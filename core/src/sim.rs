@@ -138,7 +138,7 @@ pub fn simulate_with(
             if samples.len() > MAX_SAMPLES {
                 // Keep the snapshots at multiples of the doubled interval (0 included).
                 sample_interval_us *= 2;
-                samples.retain(|(t, _)| t % sample_interval_us == 0);
+                samples.retain(|(t, _)| t.is_multiple_of(sample_interval_us));
                 next_sample_us = next_sample_us.div_ceil(sample_interval_us) * sample_interval_us;
             }
         }
@@ -329,7 +329,7 @@ mod tests {
         assert!(out.samples.len() > MAX_SAMPLES / 2, "{}", out.samples.len());
         let step = out.samples[1].0 - out.samples[0].0;
         assert_eq!(out.samples[0].0, 0);
-        assert!(step > SAMPLE_INTERVAL_US && step % SAMPLE_INTERVAL_US == 0);
+        assert!(step > SAMPLE_INTERVAL_US && step.is_multiple_of(SAMPLE_INTERVAL_US));
         assert!(out.samples.windows(2).all(|p| p[1].0 - p[0].0 == step));
         assert_eq!(out.records.len(), 2);
     }
