@@ -6,21 +6,12 @@
 //! to run every property that many times instead.
 
 mod invariants;
+#[path = "../../core/tests/mutation/mod.rs"]
+mod mutation;
 
 use invariants::{chunked, cuts, head};
+use mutation::{apply, config_with_cases, edit};
 use proptest::prelude::*;
-
-/// `default` cases, or `PROPTEST_CASES` when set.
-fn config_with_cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
 
 /// Tokens of HTTP/1.1 heads and chunked bodies that mutations insert.
 const HTTP_TOKENS: &[&[u8]] = &[
@@ -61,67 +52,12 @@ const HTTP_TOKENS: &[&[u8]] = &[
     b"\xff",
 ];
 
-/// One edit of a byte string; positions are taken modulo its length.
-#[derive(Debug, Clone)]
-enum Edit {
-    InsertToken(usize, usize),
-    InsertBytes(usize, Vec<u8>),
-    Remove(usize, usize),
-    Replace(usize, u8),
-    Duplicate(usize, usize, usize),
-    Truncate(usize),
-}
-
-fn edit() -> impl Strategy<Value = Edit> {
-    prop_oneof![
-        3 => (any::<usize>(), any::<usize>()).prop_map(|(at, t)| Edit::InsertToken(at, t)),
-        1 => (any::<usize>(), prop::collection::vec(any::<u8>(), 1..6))
-            .prop_map(|(at, b)| Edit::InsertBytes(at, b)),
-        2 => (any::<usize>(), 1usize..16).prop_map(|(at, n)| Edit::Remove(at, n)),
-        2 => (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Edit::Replace(at, b)),
-        1 => (any::<usize>(), 1usize..32, any::<usize>())
-            .prop_map(|(from, n, to)| Edit::Duplicate(from, n, to)),
-        1 => any::<usize>().prop_map(Edit::Truncate),
-    ]
-}
-
-fn apply(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
-    for e in edits {
-        let at = |i: usize, len: usize| i % (len + 1);
-        let len = bytes.len();
-        match e {
-            Edit::InsertToken(i, t) => {
-                let i = at(*i, len);
-                bytes.splice(i..i, HTTP_TOKENS[t % HTTP_TOKENS.len()].iter().copied());
-            }
-            Edit::InsertBytes(i, b) => {
-                let i = at(*i, len);
-                bytes.splice(i..i, b.iter().copied());
-            }
-            Edit::Remove(i, n) => {
-                let i = at(*i, len);
-                bytes.drain(i..(i + n).min(len));
-            }
-            Edit::Replace(i, b) if len > 0 => bytes[i % len] = *b,
-            Edit::Replace(..) => {}
-            Edit::Duplicate(from, n, to) => {
-                let from = at(*from, len);
-                let span = bytes[from..(from + n).min(len)].to_vec();
-                let to = at(*to, len);
-                bytes.splice(to..to, span);
-            }
-            Edit::Truncate(i) => bytes.truncate(at(*i, len)),
-        }
-    }
-    bytes
-}
-
 /// Arbitrary bytes, or (mostly) a valid sample with a few edits.
 fn input(bases: Vec<Vec<u8>>) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         1 => prop::collection::vec(any::<u8>(), 0..256),
         4 => (prop::sample::select(bases), prop::collection::vec(edit(), 0..4))
-            .prop_map(|(base, edits)| apply(base, &edits)),
+            .prop_map(|(base, edits)| apply(base, &edits, HTTP_TOKENS)),
     ]
 }
 
