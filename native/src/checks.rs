@@ -2,6 +2,7 @@
 //! tokens were counted, the warmup), kept as running counts over the records as they end,
 //! so that no check needs the list of records.
 
+use cpbench_core::metrics::EventSpan;
 use cpbench_core::record::{RequestRecord, TokenSource};
 use cpbench_core::report::PolicyRun;
 use cpbench_core::workload::Workload;
@@ -12,10 +13,6 @@ pub const LATENESS_WARN_MS: f64 = 2.0;
 /// Running counts over a run's records, from which its warnings are drawn.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunChecks {
-    /// Records seen.
-    records: u64,
-    /// Earliest and latest send times.
-    sent: Option<(u64, u64)>,
     /// Successful LLM requests with a `max_tokens`: tokens got, tokens asked, how many; and
     /// records whose output tokens the server's usage counted.
     output_got: u64,
@@ -29,11 +26,6 @@ pub struct RunChecks {
 impl RunChecks {
     /// Counts one record.
     pub fn add(&mut self, r: &RequestRecord) {
-        self.records += 1;
-        self.sent = Some(match self.sent {
-            None => (r.sent_us, r.sent_us),
-            Some((lo, hi)) => (lo.min(r.sent_us), hi.max(r.sent_us)),
-        });
         if r.outcome.is_success() && r.kind.is_llm() && r.max_tokens > 0 {
             self.output_got += u64::from(r.output_tokens);
             self.output_asked += u64::from(r.max_tokens);
@@ -47,37 +39,18 @@ impl RunChecks {
         }
     }
 
-    /// The warnings of these counts for a run of `workload`'s measured requests, in order:
-    /// send rate, output lengths, token counts.
-    pub fn warnings(&self, workload: &Workload) -> Vec<String> {
+    /// The warnings of these counts for a run of `workload`'s measured requests whose send
+    /// times span `sent` (the run's `RunSpans::sent`), in order: send rate, output lengths,
+    /// token counts.
+    pub fn warnings(&self, workload: &Workload, sent: &EventSpan) -> Vec<String> {
         [
-            self.send_rate_warning(workload),
+            send_rate_warning(workload, sent),
             self.output_length_warning(),
             self.token_count_warning(),
         ]
         .into_iter()
         .flatten()
         .collect()
-    }
-
-    /// A warning when requests left the client at a lower rate than the schedule asked for.
-    fn send_rate_warning(&self, workload: &Workload) -> Option<String> {
-        if self.records < 20 {
-            return None;
-        }
-        let first = workload.requests.first()?.offset_us;
-        let last = workload.requests.last()?.offset_us;
-        let (sent_min, sent_max) = self.sent?;
-        if last <= first || sent_max <= sent_min {
-            return None;
-        }
-        let scheduled = (workload.requests.len() - 1) as f64 / ((last - first) as f64 / 1e6);
-        let achieved = (self.records - 1) as f64 / ((sent_max - sent_min) as f64 / 1e6);
-        (achieved < 0.95 * scheduled).then(|| {
-            format!(
-                "achieved send rate {achieved:.1} req/s is below the schedule's {scheduled:.1} req/s"
-            )
-        })
     }
 
     /// A warning when the server generated a different number of tokens than asked for
@@ -114,6 +87,27 @@ impl RunChecks {
             )
         })
     }
+}
+
+/// A warning when requests left the client (their send times spanning `sent`) at a lower
+/// rate than `workload`'s schedule asked for.
+fn send_rate_warning(workload: &Workload, sent: &EventSpan) -> Option<String> {
+    if sent.count < 20 {
+        return None;
+    }
+    let first = workload.requests.first()?.offset_us;
+    let last = workload.requests.last()?.offset_us;
+    let (sent_min, sent_max) = (sent.first_us, sent.last_us);
+    if last <= first || sent_max <= sent_min {
+        return None;
+    }
+    let scheduled = (workload.requests.len() - 1) as f64 / ((last - first) as f64 / 1e6);
+    let achieved = (sent.count - 1) as f64 / ((sent_max - sent_min) as f64 / 1e6);
+    (achieved < 0.95 * scheduled).then(|| {
+        format!(
+            "achieved send rate {achieved:.1} req/s is below the schedule's {scheduled:.1} req/s"
+        )
+    })
 }
 
 /// Running counts over the warmup's records: how many, how many failed, and the failure of

@@ -520,7 +520,8 @@ async fn run_step(
         ));
     }
     run.warnings.extend(lateness_warning(&run));
-    run.warnings.extend(records.checks.warnings(&step.workload));
+    run.warnings
+        .extend(records.checks.warnings(&step.workload, &run.spans.sent));
     run.notes.extend(notes);
     Ok(run)
 }
