@@ -6,7 +6,9 @@
 # - wasm-bindgen-cli of exactly the wasm-bindgen version in Cargo.lock (cargo install; it
 #   runs core's tests on wasm32 and builds the viewer);
 # - Debian's chromium and chromium-driver, and nodejs and npm, with apt-get (through sudo when
-#   not root), for the viewer's tests in headless Chromium.
+#   not root), for the viewer's tests in headless Chromium;
+# - kubernetes-validate from PyPI, in a virtual environment under target/tools (python3's venv,
+#   from Debian's python3-venv when missing), to check deploy/kubernetes against the schemas.
 # The browser tests' npm packages are installed from the committed lockfile by
 # scripts/test-browser.sh.
 #
@@ -77,6 +79,14 @@ has_node() { # node >= 18 and npm
   [ -n "$major" ] && [ "$major" -ge 18 ]
 }
 
+# kubernetes-validate, pinned: it ships the Kubernetes schemas the manifests are checked against.
+kv_want=1.37.0
+kv_venv=target/tools/kubernetes-validate
+kv_bin=$kv_venv/bin/kubernetes-validate
+has_kubernetes_validate() {
+  [ -x "$kv_bin" ] && [ "$("$kv_bin" --version 2>/dev/null | awk '{print $NF}')" = "$kv_want" ]
+}
+
 # Prints one line per missing tool: what it is, and the command that installs it.
 missing() {
   has_component rustfmt || echo "rustfmt: rustup component add rustfmt"
@@ -85,6 +95,7 @@ missing() {
   has_wasm_bindgen || echo "wasm-bindgen-cli $wb_want (have: $(wasm-bindgen --version 2>/dev/null || echo none)): cargo install wasm-bindgen-cli --version $wb_want"
   has_chromium || echo "Chromium (${CHROMIUM:-/usr/bin/chromium}): apt-get install chromium chromium-driver, or set CHROMIUM=/path/to/chromium"
   has_node || echo "node >= 18 and npm (have: node $(node --version 2>/dev/null || echo none), npm $(npm --version 2>/dev/null || echo none)): apt-get install nodejs npm"
+  has_kubernetes_validate || echo "kubernetes-validate $kv_want in $kv_venv: python3 -m venv $kv_venv && $kv_venv/bin/pip install kubernetes-validate==$kv_want"
 }
 
 fail_missing() { # $1: what was (not) done
@@ -132,6 +143,13 @@ if [ -n "$(missing)" ]; then
   apt_packages=()
   has_chromium || apt_packages+=(chromium chromium-driver)
   has_node || apt_packages+=(nodejs npm)
+  if ! has_kubernetes_validate; then
+    if ! command -v python3 >/dev/null 2>&1; then
+      apt_packages+=(python3 python3-venv)
+    elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+      apt_packages+=(python3-venv)
+    fi
+  fi
   if [ "${#apt_packages[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
       fail_missing "no apt-get to install ${apt_packages[*]} with"
@@ -141,6 +159,14 @@ if [ -n "$(missing)" ]; then
       fail_missing "apt-get update failed"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null ||
       fail_missing "apt-get install ${apt_packages[*]} failed"
+  fi
+
+  if ! has_kubernetes_validate; then
+    echo "== pip install kubernetes-validate==$kv_want (in $kv_venv)"
+    rm -rf "$kv_venv"
+    python3 -m venv "$kv_venv" || fail_missing "python3 -m venv $kv_venv failed"
+    "$kv_venv/bin/pip" install -q "kubernetes-validate==$kv_want" ||
+      fail_missing "pip install kubernetes-validate==$kv_want failed"
   fi
 
   if [ -n "$(missing)" ]; then
@@ -158,6 +184,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== core builds for wasm32 (no I/O, no clock)"
 cargo build --locked -p cpbench-core --target wasm32-unknown-unknown
+
+echo "== Kubernetes manifests against the schemas"
+"$kv_bin" --strict --quiet --kubernetes-version "$kv_want" deploy/kubernetes/*.yaml
 
 echo "== native tests"
 cargo test --workspace --locked
