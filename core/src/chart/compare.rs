@@ -270,12 +270,11 @@ pub fn time_series(runs: &[NamedRun<'_>], field: SeriesField) -> ChartSpec {
         series: runs
             .iter()
             .map(|r| {
-                let points = r
-                    .run
-                    .time_series
+                let ts = &r.run.time_series;
+                let points = ts
                     .seconds
                     .iter()
-                    .filter_map(|b| field.of(b).map(|v| Point::new(b.t_s as f64, v)))
+                    .filter_map(|b| field.of(b, ts.bucket_s).map(|v| Point::new(b.t_s as f64, v)))
                     .collect();
                 r.series(points)
             })

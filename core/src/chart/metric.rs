@@ -299,14 +299,16 @@ impl SeriesField {
         }
     }
 
-    /// The field's value in a second; `None` where no request gave one.
-    pub fn of(self, b: &SecondBucket) -> Option<f64> {
+    /// The field's value in a bucket of `bucket_s` seconds (counts as rates per second);
+    /// `None` where no request gave one.
+    pub fn of(self, b: &SecondBucket, bucket_s: u64) -> Option<f64> {
+        let rate = |n: u64| Some(n as f64 / bucket_s.max(1) as f64);
         match self {
-            Self::Sent => Some(b.sent as f64),
-            Self::Completed => Some(b.completed as f64),
-            Self::Errors => Some(b.errors as f64),
-            Self::SloMet => Some(b.slo_met as f64),
-            Self::OutputTokens => Some(b.output_tokens as f64),
+            Self::Sent => rate(b.sent),
+            Self::Completed => rate(b.completed),
+            Self::Errors => rate(b.errors),
+            Self::SloMet => rate(b.slo_met),
+            Self::OutputTokens => rate(b.output_tokens),
             Self::E2eP50 => b.e2e_p50_ms,
             Self::E2eP99 => b.e2e_p99_ms,
             Self::TtftP50 => b.ttft_p50_ms,

@@ -154,15 +154,18 @@ impl RunAccumulator {
         };
         let (summary, histograms) = self.all.finish(duration_us);
         let groups = self.groups.finish(duration_us);
-        let seconds = self.series.len();
-        let by_instance = self.instances.finish(seconds);
+        // One bucket width for the series and the instances' lists (the instances' buckets,
+        // by intended send time, are never wider than the series', which also counts ends).
+        let mut series = self.series;
+        series.widen_to(self.instances.bucket_s());
+        let by_instance = self.instances.finish(series.len(), series.bucket_s());
         RunAggregates {
             summary,
             histograms,
             by_priority: groups.by_priority,
             by_model: groups.by_model,
             by_kind: groups.by_kind,
-            time_series: self.series.finish(),
+            time_series: series.finish(),
             load_imbalance: load_imbalance(&by_instance),
             by_instance,
             spans: self.spans,

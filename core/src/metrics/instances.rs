@@ -2,6 +2,8 @@
 //! header of their responses), their outcome, tokens and latencies, and how evenly the load
 //! was spread.
 
+use super::buckets::{MAX_BUCKETS, add_counts, widen};
+use super::time_series::second_of;
 use crate::histogram::LatencyHistogram;
 use crate::record::RequestRecord;
 use serde::{Deserialize, Serialize};
@@ -25,21 +27,21 @@ pub struct InstanceStats {
     pub ttft: LatencyHistogram,
     /// End-to-end latency of its successful requests, µs.
     pub e2e: LatencyHistogram,
-    /// Requests routed to it per second, by intended send time: entry `t` counts the requests
-    /// due in second `t` (the seconds of the run's `time_series`, same length).
+    /// Requests routed to it per bucket of the run's `time_series` (one second, or
+    /// `time_series.bucket_s` seconds in a long run), by intended send time: entry `t` counts
+    /// the requests due in bucket `t` (same length as the series).
     pub requests_per_s: Vec<u64>,
-    /// Tokens routed to it per second, by intended send time: entry `t` holds the input plus
-    /// output tokens of its successful requests due in second `t` (same seconds as
+    /// Tokens routed to it per bucket, by intended send time: entry `t` holds the input plus
+    /// output tokens of its successful requests due in bucket `t` (same buckets as
     /// `requests_per_s`); empty in files written before it was kept.
     #[serde(default)]
     pub tokens_per_s: Vec<u64>,
 }
 
 impl InstanceStats {
-    /// Adds one record that named this instance.
-    pub(crate) fn add(&mut self, r: &RequestRecord) {
+    /// Adds one record that named this instance; `t` is the bucket of its intended send time.
+    pub(crate) fn add(&mut self, r: &RequestRecord, t: usize) {
         self.requests += 1;
-        let t = super::time_series::second_of(r.intended_us);
         if t >= self.requests_per_s.len() {
             self.requests_per_s.resize(t + 1, 0);
         }
@@ -66,26 +68,35 @@ impl InstanceStats {
         }
     }
 
-    /// Adds what `other` counted for the same instance.
+    /// Adds what `other` counted for the same instance (its per-bucket lists with buckets as
+    /// wide as this one's: [`merge_bucketed`](Self::merge_bucketed) for others).
     pub fn merge(&mut self, other: &InstanceStats) {
+        self.merge_bucketed(1, other, 1);
+    }
+
+    /// Adds what `other` counted for the same instance, its per-bucket lists having buckets of
+    /// `other_s` seconds and this one's of `self_s` (a power-of-two multiple of `other_s`).
+    pub fn merge_bucketed(&mut self, self_s: u64, other: &InstanceStats, other_s: u64) {
         self.requests += other.requests;
         self.requests_succeeded += other.requests_succeeded;
         self.output_tokens_total += other.output_tokens_total;
         self.input_tokens_total += other.input_tokens_total;
         self.ttft.merge(&other.ttft);
         self.e2e.merge(&other.e2e);
-        if self.requests_per_s.len() < other.requests_per_s.len() {
-            self.requests_per_s.resize(other.requests_per_s.len(), 0);
-        }
-        for (n, m) in self.requests_per_s.iter_mut().zip(&other.requests_per_s) {
-            *n += m;
-        }
-        if self.tokens_per_s.len() < other.tokens_per_s.len() {
-            self.tokens_per_s.resize(other.tokens_per_s.len(), 0);
-        }
-        for (n, m) in self.tokens_per_s.iter_mut().zip(&other.tokens_per_s) {
-            *n += m;
-        }
+        add_counts(
+            &mut self.requests_per_s,
+            self_s,
+            &other.requests_per_s,
+            other_s,
+        );
+        add_counts(&mut self.tokens_per_s, self_s, &other.tokens_per_s, other_s);
+    }
+
+    /// Widens the per-bucket lists from `from_s` to `to_s` seconds a bucket.
+    fn widen(&mut self, from_s: u64, to_s: u64) {
+        let add = |a: &mut u64, b: u64| *a += b;
+        widen(&mut self.requests_per_s, &mut from_s.clone(), to_s, add);
+        widen(&mut self.tokens_per_s, &mut from_s.clone(), to_s, add);
     }
 
     /// The statistics of each instance named by `records`, with `seconds` entries per second
@@ -98,7 +109,7 @@ impl InstanceStats {
         for r in records {
             acc.add(r);
         }
-        acc.finish(seconds)
+        acc.finish(seconds, 1)
     }
 }
 
@@ -112,9 +123,21 @@ pub fn load_imbalance(by_instance: &BTreeMap<String, InstanceStats>) -> Option<f
 }
 
 /// [`InstanceStats`] by instance, taken one record at a time in any order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct InstanceAccumulator {
     by_instance: BTreeMap<String, InstanceStats>,
+    /// Seconds a bucket of the per-bucket lists covers (a power of two), the same for every
+    /// instance.
+    bucket_s: u64,
+}
+
+impl Default for InstanceAccumulator {
+    fn default() -> Self {
+        InstanceAccumulator {
+            by_instance: BTreeMap::new(),
+            bucket_s: 1,
+        }
+    }
 }
 
 impl InstanceAccumulator {
@@ -123,22 +146,60 @@ impl InstanceAccumulator {
         let Some(name) = r.backend_instance.as_deref() else {
             return;
         };
-        match self.by_instance.get_mut(name) {
-            Some(s) => s.add(r),
-            None => self.by_instance.entry(name.to_owned()).or_default().add(r),
+        let second = second_of(r.intended_us);
+        if second / self.bucket_s >= MAX_BUCKETS as u64 {
+            let mut to_s = self.bucket_s;
+            while second / to_s >= MAX_BUCKETS as u64 {
+                to_s *= 2;
+            }
+            self.widen_to(to_s);
         }
+        let t = (second / self.bucket_s) as usize;
+        match self.by_instance.get_mut(name) {
+            Some(s) => s.add(r, t),
+            None => self
+                .by_instance
+                .entry(name.to_owned())
+                .or_default()
+                .add(r, t),
+        }
+    }
+
+    /// Seconds a bucket covers now.
+    pub(crate) fn bucket_s(&self) -> u64 {
+        self.bucket_s
+    }
+
+    /// Widens every instance's buckets to `to_s` seconds (nothing when as wide already).
+    pub(crate) fn widen_to(&mut self, to_s: u64) {
+        if to_s <= self.bucket_s {
+            return;
+        }
+        for s in self.by_instance.values_mut() {
+            s.widen(self.bucket_s, to_s);
+        }
+        self.bucket_s = to_s;
     }
 
     /// Adds the records taken by `other`.
     pub(crate) fn merge(&mut self, other: &InstanceAccumulator) {
+        self.widen_to(other.bucket_s);
         for (name, s) in &other.by_instance {
-            self.by_instance.entry(name.clone()).or_default().merge(s);
+            self.by_instance
+                .entry(name.clone())
+                .or_default()
+                .merge_bucketed(self.bucket_s, s, other.bucket_s);
         }
     }
 
-    /// The statistics, each per-second list padded to `seconds` entries (and the tokens'
-    /// to the requests').
-    pub(crate) fn finish(mut self, seconds: usize) -> BTreeMap<String, InstanceStats> {
+    /// The statistics, their per-bucket lists widened to `bucket_s` seconds a bucket and
+    /// padded to `seconds` entries (and the tokens' to the requests').
+    pub(crate) fn finish(
+        mut self,
+        seconds: usize,
+        bucket_s: u64,
+    ) -> BTreeMap<String, InstanceStats> {
+        self.widen_to(bucket_s);
         for s in self.by_instance.values_mut() {
             if s.requests_per_s.len() < seconds {
                 s.requests_per_s.resize(seconds, 0);

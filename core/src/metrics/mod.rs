@@ -32,6 +32,7 @@
 //! [`SecondBucket`]).
 
 mod accumulator;
+mod buckets;
 mod instances;
 mod latency;
 mod sample;
@@ -43,6 +44,7 @@ mod tests;
 mod time_series;
 
 pub use accumulator::{RunAccumulator, RunAggregates};
+pub use buckets::MAX_BUCKETS;
 pub use instances::{InstanceStats, load_imbalance};
 pub use latency::{LatencyHistograms, LatencyStats};
 pub use sample::{DEFAULT_SAMPLE_LIMIT, RecordSample, RecordSampler, sample_key};

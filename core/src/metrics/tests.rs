@@ -241,3 +241,62 @@ fn histograms_merge_like_concatenation() {
     let all: Vec<_> = a.into_iter().chain(b).collect();
     assert_eq!(h, LatencyHistograms::from_records(&all));
 }
+
+/// A record of instance `b0` or `b1` due at second `s`, ending 300 ms later.
+fn long_run_rec(id: u64, s: u64) -> RequestRecord {
+    RequestRecord {
+        backend_instance: Some(format!("b{}", id % 2)),
+        ..rec(id, s * 1_000_000, s * 1_000_000 + 300_000)
+    }
+}
+
+#[test]
+fn a_long_run_widens_its_buckets_and_keeps_every_count() {
+    // Three requests a second for 10,000 s: past the 3,600-bucket limit twice.
+    let seconds = 10_000u64;
+    let mut all = RunAccumulator::new(&e2e_targets(), None);
+    let (mut early, mut late) = (
+        RunAccumulator::new(&e2e_targets(), None),
+        RunAccumulator::new(&e2e_targets(), None),
+    );
+    let mut id = 0;
+    for s in 0..seconds {
+        for _ in 0..3 {
+            let r = long_run_rec(id, s);
+            all.add(&r);
+            // One part sees only the first 1,000 s (one-second buckets), the other the rest.
+            if s < 1000 {
+                early.add(&r)
+            } else {
+                late.add(&r)
+            }
+            id += 1;
+        }
+    }
+    early.merge(late);
+    let a = all.finish(MeasureWindow::UntilLastEnd);
+    let m = early.finish(MeasureWindow::UntilLastEnd);
+    assert_eq!(
+        a.time_series, m.time_series,
+        "merging is lossless across widths"
+    );
+    assert_eq!(a.by_instance, m.by_instance);
+
+    let ts = &a.time_series;
+    assert_eq!(ts.bucket_s, 4);
+    assert!(ts.seconds.len() <= MAX_BUCKETS);
+    assert_eq!(ts.seconds.len(), 2500);
+    assert_eq!(ts.seconds[1].t_s, 4);
+    assert_eq!(ts.seconds.iter().map(|b| b.sent).sum::<u64>(), 3 * seconds);
+    assert_eq!(
+        ts.seconds.iter().map(|b| b.completed).sum::<u64>(),
+        3 * seconds
+    );
+    assert!(ts.seconds.iter().all(|b| b.sent == 12));
+    for s in a.by_instance.values() {
+        assert_eq!(s.requests_per_s.len(), ts.seconds.len());
+        assert_eq!(s.tokens_per_s.len(), ts.seconds.len());
+        assert_eq!(s.requests_per_s.iter().sum::<u64>(), s.requests);
+    }
+    assert_eq!(a.by_instance["b0"].requests_per_s[0], 6);
+}

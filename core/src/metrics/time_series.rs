@@ -1,13 +1,16 @@
 //! A run's per-second series.
 
+use super::buckets::{bucket_for, widen};
 use super::sparse::SparseHistogram;
 use crate::record::RequestRecord;
 use crate::slo::{SloTargets, meets_slo};
 use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 
-/// One second of a run. Second `t_s` covers `[t_s * 1e6, (t_s + 1) * 1e6)` µs from the run's
-/// start. `sent` counts requests by their **intended** send time; every other field counts
+/// One bucket of a run's series: one second, or [`TimeSeries::bucket_s`] seconds for a run
+/// longer than [`MAX_BUCKETS`](super::MAX_BUCKETS) seconds. The bucket starting at `t_s` covers
+/// `[t_s * 1e6, (t_s + bucket_s) * 1e6)` µs from the run's start; its counts are totals over
+/// the bucket (divide by `bucket_s` for rates). `sent` counts requests by their **intended** send time; every other field counts
 /// requests by their **end** time (`end_us`). Percentiles are nearest-rank values over the
 /// requests that ended in the second (successful ones; TTFT: successful LLM requests), read
 /// from histogram buckets like every other latency statistic (3 significant digits: exact below
@@ -38,15 +41,34 @@ pub struct SecondBucket {
     pub output_tokens: u64,
 }
 
-/// A run's per-second series: one [`SecondBucket`] for every second from 0 to the last second
-/// in which a request was due or ended, in ascending `t_s` with no gaps (quiet seconds are
-/// zero buckets). Empty for no records.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// A run's per-second series: one [`SecondBucket`] for every second (every `bucket_s`
+/// seconds) from 0 to the last one in which a request was due or ended, in ascending `t_s`
+/// with no gaps (quiet seconds are zero buckets). At most
+/// [`MAX_BUCKETS`](super::MAX_BUCKETS) buckets: a longer run has buckets of 2, 4, 8...
+/// seconds, so the report's size does not grow with the run's length. Empty for no records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TimeSeries {
-    /// The seconds, ascending.
+    /// Seconds each bucket covers: 1, or a power of two for a run longer than
+    /// [`MAX_BUCKETS`](super::MAX_BUCKETS) seconds (1 in files written before buckets widened).
+    #[serde(default = "one_second")]
+    pub bucket_s: u64,
+    /// The buckets, ascending.
     pub seconds: Vec<SecondBucket>,
+}
+
+impl Default for TimeSeries {
+    fn default() -> Self {
+        TimeSeries {
+            bucket_s: 1,
+            seconds: Vec::new(),
+        }
+    }
+}
+
+fn one_second() -> u64 {
+    1
 }
 
 impl TimeSeries {
@@ -66,9 +88,20 @@ impl TimeSeries {
 /// of a [`LatencyHistogram`](crate::histogram::LatencyHistogram)), so a percentile read back is
 /// the highest value of the bucket holding the exact nearest-rank value: the same value below
 /// 2,048 µs, within 1/1024 of it above.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct SeriesAccumulator {
+    /// Seconds a bucket covers (a power of two).
+    bucket_s: u64,
     seconds: Vec<SecondAccumulator>,
+}
+
+impl Default for SeriesAccumulator {
+    fn default() -> Self {
+        SeriesAccumulator {
+            bucket_s: 1,
+            seconds: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -82,23 +115,52 @@ struct SecondAccumulator {
     ttft: SparseHistogram,
 }
 
+impl SecondAccumulator {
+    /// Adds the counts of `o` (a neighbouring bucket merged into this one).
+    fn absorb(&mut self, o: &SecondAccumulator) {
+        self.sent += o.sent;
+        self.completed += o.completed;
+        self.errors += o.errors;
+        self.slo_met += o.slo_met;
+        self.output_tokens += o.output_tokens;
+        self.e2e.merge(&o.e2e);
+        self.ttft.merge(&o.ttft);
+    }
+}
+
 /// The second holding `us` µs.
-pub(crate) fn second_of(us: u64) -> usize {
-    usize::try_from(us / 1_000_000).expect("seconds fit in usize")
+pub(crate) fn second_of(us: u64) -> u64 {
+    us / 1_000_000
 }
 
 impl SeriesAccumulator {
-    /// The accumulator of second `i`, growing the series to hold it.
-    fn second(&mut self, i: usize) -> &mut SecondAccumulator {
+    /// The accumulator of the bucket holding second `s`, widening the buckets or growing the
+    /// series to hold it.
+    fn second(&mut self, s: u64) -> &mut SecondAccumulator {
+        let i = bucket_for(&mut self.seconds, &mut self.bucket_s, s, |a, b| {
+            a.absorb(&b)
+        });
         if i >= self.seconds.len() {
             self.seconds.resize_with(i + 1, SecondAccumulator::default);
         }
         &mut self.seconds[i]
     }
 
-    /// Seconds in the series so far (from 0 to the last one with a request due or ended).
+    /// Buckets in the series so far (from 0 to the last one with a request due or ended).
     pub(crate) fn len(&self) -> usize {
         self.seconds.len()
+    }
+
+    /// Seconds a bucket covers now.
+    pub(crate) fn bucket_s(&self) -> u64 {
+        self.bucket_s
+    }
+
+    /// Widens the buckets to `bucket_s` seconds (nothing when they are as wide already).
+    pub(crate) fn widen_to(&mut self, bucket_s: u64) {
+        widen(&mut self.seconds, &mut self.bucket_s, bucket_s, |a, b| {
+            a.absorb(&b)
+        });
     }
 
     /// Adds one record; `met` is whether it met its SLO.
@@ -124,27 +186,31 @@ impl SeriesAccumulator {
 
     /// Adds the records taken by `other`.
     pub(crate) fn merge(&mut self, other: &SeriesAccumulator) {
-        for (i, o) in other.seconds.iter().enumerate() {
-            let b = self.second(i);
-            b.sent += o.sent;
-            b.completed += o.completed;
-            b.errors += o.errors;
-            b.slo_met += o.slo_met;
-            b.output_tokens += o.output_tokens;
-            b.e2e.merge(&o.e2e);
-            b.ttft.merge(&o.ttft);
+        self.widen_to(other.bucket_s);
+        for (j, o) in other.seconds.iter().enumerate() {
+            if o.sent == 0 && o.completed == 0 && o.errors == 0 {
+                continue;
+            }
+            // The first second of `other`'s bucket j lies in this series' (wider or equal)
+            // bucket; `second` widens further when that bucket is past the limit.
+            self.second(j as u64 * other.bucket_s).absorb(o);
+        }
+        // Zero buckets at the end count: they say how long the other series ran.
+        if let Some(last) = other.seconds.len().checked_sub(1) {
+            self.second(last as u64 * other.bucket_s);
         }
     }
 
     /// The series.
     pub(crate) fn finish(self) -> TimeSeries {
         let ms = |us: Option<u64>| us.map(|us| us as f64 / 1000.0);
+        let bucket_s = self.bucket_s;
         let seconds = self
             .seconds
             .into_iter()
             .enumerate()
-            .map(|(t_s, b)| SecondBucket {
-                t_s: t_s as u64,
+            .map(|(i, b)| SecondBucket {
+                t_s: i as u64 * bucket_s,
                 sent: b.sent,
                 completed: b.completed,
                 errors: b.errors,
@@ -156,6 +222,6 @@ impl SeriesAccumulator {
                 output_tokens: b.output_tokens,
             })
             .collect();
-        TimeSeries { seconds }
+        TimeSeries { bucket_s, seconds }
     }
 }

@@ -131,6 +131,8 @@ impl InstanceQuantity {
 
 /// One run's lines of `q`: `(instance, points)`, sorted by instance.
 pub fn instance_lines(run: &PolicyRun, q: InstanceQuantity) -> Vec<(String, Vec<Point>)> {
+    // Counts per bucket of the run's series, as rates per second at each bucket's start.
+    let bucket_s = run.time_series.bucket_s.max(1) as f64;
     let per_second = |f: fn(&InstanceStats) -> &Vec<u64>| {
         run.by_instance
             .iter()
@@ -138,7 +140,7 @@ pub fn instance_lines(run: &PolicyRun, q: InstanceQuantity) -> Vec<(String, Vec<
                 let points = f(s)
                     .iter()
                     .enumerate()
-                    .map(|(t, &n)| Point::new(t as f64, n as f64))
+                    .map(|(t, &n)| Point::new(t as f64 * bucket_s, n as f64 / bucket_s))
                     .collect();
                 (name.clone(), points)
             })
