@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The viewer's browser tests: lints the viewer for wasm32, builds the bundle (www/build.sh) and
-# the native workload-hash example, installs the tests' npm packages from the committed
+# The viewer's browser tests: lints the viewer for wasm32, builds the bundle (www/build.sh),
+# then sage-cp-bench (which embeds that bundle in its single-file HTML reports) and the native
+# workload-hash example, installs the tests' npm packages from the committed
 # lockfile, and runs them with node's test runner in headless Chromium (/usr/bin/chromium, or
 # CHROMIUM=...). Needs: the wasm32-unknown-unknown target, wasm-bindgen-cli matching
 # Cargo.lock, node >= 18, npm, Chromium.
@@ -15,6 +16,9 @@ cargo clippy --locked --target wasm32-unknown-unknown -p cpbench-viewer -p cpben
 echo "== viewer bundle"
 bash www/build.sh
 
+echo "== sage-cp-bench, with the bundle built in (the single-file report)"
+cargo build --locked -q -p sage-cp-bench --bin sage-cp-bench
+
 echo "== native workload hash (the preview must match it)"
 cargo build --locked -q -p cpbench-core --example workload_hash
 
@@ -25,4 +29,5 @@ echo "== node --test (headless Chromium)"
 cd tests/browser
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium} \
   WORKLOAD_HASH_BIN="$root/target/debug/examples/workload_hash" \
-  node --test --test-concurrency=1 viewer.test.mjs attribution.test.mjs
+  SAGE_CP_BENCH_BIN="$root/target/debug/sage-cp-bench" \
+  node --test --test-concurrency=1 viewer.test.mjs attribution.test.mjs single-file.test.mjs

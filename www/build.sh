@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the deployable viewer into www/dist/ (index.html, styles.css, main.js, pkg/ with the
 # viewer, preview/ with the workload-preview module that the page loads when the preview tab
-# is first opened): copy that folder to any static host. Prints raw and gzipped sizes of what
+# is first opened): copy that folder to any static host. Building sage-cp-bench after this
+# embeds the viewer in its HTML reports (native/build.rs). Prints raw and gzipped sizes of what
 # a visit loads (goal: at most 300 KB gzipped) and of the preview module.
 #
 # Needs the wasm32-unknown-unknown target and wasm-bindgen-cli of exactly the wasm-bindgen
@@ -45,6 +46,10 @@ bindgen() {
 }
 bindgen "$wasm_dir/cpbench_viewer.wasm" "$out/pkg"
 bindgen "$wasm_dir/cpbench_viewer_preview.wasm" "$out/preview"
+# The gzipped viewer module that sage-cp-bench builds into its single-file HTML reports
+# (native/build.rs embeds this folder when it exists at build time). A static host needs
+# only the plain .wasm.
+gzip -9 -n -c "$out/pkg/cpbench_viewer_bg.wasm" > "$out/pkg/cpbench_viewer_bg.wasm.gz"
 
 cp www/index.html www/styles.css www/main.js "$out/"
 

@@ -560,7 +560,8 @@ pub struct ServeArgs {
 pub enum VisualFormatArg {
     /// SVG and PNG files of every chart.
     Charts,
-    /// The self-contained HTML report (charts inline).
+    /// The self-contained HTML report: the interactive viewer with the result embedded (the
+    /// static report, charts inline as SVG, with --static or when scripts are blocked).
     Html,
     /// The Markdown report and the PNG charts it shows.
     Markdown,
@@ -584,6 +585,10 @@ pub struct VisualizeArgs {
     /// What to write.
     #[arg(short = 'f', long, value_enum, default_value_t)]
     pub format: VisualFormatArg,
+    /// Write the HTML report as the static report only (charts as SVG, no script), not the
+    /// interactive viewer with the result embedded.
+    #[arg(long = "static")]
+    pub static_html: bool,
 }
 
 #[cfg(test)]
@@ -649,6 +654,12 @@ mod tests {
             panic!()
         };
         assert_eq!(v.format, VisualFormatArg::Html);
+        assert!(!v.static_html);
+        let Command::Visualize(v) = parse(&["visualize", "-i", "x.json", "--static"]).command
+        else {
+            panic!()
+        };
+        assert!(v.static_html);
     }
 
     #[test]

@@ -65,8 +65,11 @@ export const CHROMIUM_ARGS = [
   '--disable-dev-shm-usage',
 ];
 
-/** A fresh headless Chromium profile (its own user-data-dir). `close()` removes it. */
-export async function launch({ viewport = { width: 1280, height: 900 } } = {}) {
+/**
+ * A fresh headless Chromium profile (its own user-data-dir). `close()` removes it. `options`
+ * go to playwright's `launchPersistentContext` (`javaScriptEnabled: false`, for one).
+ */
+export async function launch({ viewport = { width: 1280, height: 900 }, ...options } = {}) {
   const userDataDir = await mkdtemp(join(tmpdir(), 'cpbench-viewer-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -74,6 +77,7 @@ export async function launch({ viewport = { width: 1280, height: 900 } } = {}) {
     args: CHROMIUM_ARGS,
     viewport,
     deviceScaleFactor: 1,
+    ...options,
   });
   return {
     context,

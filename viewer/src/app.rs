@@ -30,11 +30,14 @@ enum Tab {
 /// The whole viewer.
 #[component]
 fn App() -> impl IntoView {
+    // A single-file report carries only the results view: the workload preview's module is
+    // not embedded in it.
+    let single_file = crate::embedded::is_single_file();
     let start = match web_sys::window()
         .and_then(|w| w.location().hash().ok())
         .as_deref()
     {
-        Some("#preview") => Tab::Preview,
+        Some("#preview") if !single_file => Tab::Preview,
         _ => Tab::Results,
     };
     let tab = RwSignal::new(start);
@@ -68,6 +71,8 @@ fn App() -> impl IntoView {
                     (Tab::Results, "tab-results", "Results"),
                     (Tab::Preview, "tab-preview", "Workload preview"),
                 ]
+                    .into_iter()
+                    .filter(|(t, _, _)| !single_file || *t == Tab::Results)
                     .map(|(t, id, label)| {
                         view! {
                             <button
@@ -80,7 +85,8 @@ fn App() -> impl IntoView {
                                 {label}
                             </button>
                         }
-                    })}
+                    })
+                    .collect::<Vec<_>>()}
             </nav>
         </header>
         <main>

@@ -11,8 +11,12 @@
 //! module that the page loads when the preview is first opened, so the results view loads
 //! without the config parser and the workload generator.
 //!
+//! A page that embeds a result file (the single-file HTML report of `sage-cp-bench`) opens
+//! with it loaded (`embedded`); more files can be added to compare as on the hosted page.
+//!
 //! The logic that needs no browser ([`load`]) builds and is tested on every target; the page
-//! itself (`app`, `attribution`, `charts`, `results`, `workload`, `web`) exists only on `wasm32`.
+//! itself (`app`, `attribution`, `charts`, `embedded`, `results`, `workload`, `web`) exists
+//! only on `wasm32`.
 
 pub mod load;
 
@@ -27,6 +31,8 @@ mod attribution;
 #[cfg(target_arch = "wasm32")]
 #[allow(unreachable_pub)]
 mod charts;
+#[cfg(target_arch = "wasm32")]
+mod embedded;
 #[cfg(target_arch = "wasm32")]
 #[allow(unreachable_pub)]
 mod results;

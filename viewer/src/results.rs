@@ -1,6 +1,7 @@
 //! The results tab: loading result files, the summary table, the comparison charts.
 
 use crate::charts::{ChartView, Select};
+use crate::embedded;
 use crate::load::{LoadError, load_error, unique_name, url_file_name};
 use crate::web;
 use cpbench_core::chart::metric::{Breakdown, GpuMetric, LatencyMetric, Percentile, SeriesField};
@@ -151,6 +152,10 @@ pub(crate) fn Results(
     /// The loaded files.
     files: Files,
 ) -> impl IntoView {
+    // The result file of a single-file report comes first.
+    if let Some((name, text)) = embedded::result_file() {
+        spawn_local(async move { files.add_text(&name, &text) });
+    }
     // `?url=...` (repeatable): fetch each once, at start, adding them in the order given.
     let urls = web::url_params();
     if !urls.is_empty() {

@@ -25,6 +25,7 @@ pub(super) fn visualize(a: &VisualizeArgs) -> Result<i32> {
     let formats = export::visualize::Formats {
         charts,
         html,
+        interactive: !a.static_html,
         markdown,
     };
     // A dataset or trace the config names is read from where the benchmark ran.

@@ -22,7 +22,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = r#"
+/// The report's style sheet.
+pub const STYLE: &str = r#"
 :root { --fg: #1d2430; --muted: #5b6573; --line: #dde2e8; --bg: #f6f7f9; --accent: #1f77b4; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: var(--fg); background: var(--bg); }
@@ -69,10 +70,18 @@ pub fn render(doc: &Document, svgs: &[String]) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         escape(&doc.title),
-        escape(&doc.title)
     );
+    out.push_str(&main_element(doc, svgs));
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// The report's `<main>` element (styled by [`STYLE`]): what [`render`] puts in its body.
+pub fn main_element(doc: &Document, svgs: &[String]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "<main>\n<h1>{}</h1>", escape(&doc.title));
     let sections: Vec<(&str, &str)> = doc
         .blocks
         .iter()
@@ -112,7 +121,7 @@ pub fn render(doc: &Document, svgs: &[String]) -> String {
     if let Some(f) = footer {
         let _ = writeln!(out, "<footer>{}</footer>", escape(f));
     }
-    out.push_str("</main>\n</body>\n</html>\n");
+    out.push_str("</main>\n");
     out
 }
 

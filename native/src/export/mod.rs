@@ -5,6 +5,7 @@ pub mod charts;
 pub mod csv;
 pub mod document;
 pub mod html;
+pub mod interactive;
 pub mod markdown;
 pub mod records;
 pub mod report_set;

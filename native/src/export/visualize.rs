@@ -1,8 +1,10 @@
-//! Writing a report's visualizations: `report_<stamp>.html` (self-contained),
-//! `report_<stamp>.md` and `charts_<stamp>/<chart>.svg|png`, beside `report_<stamp>.json`.
+//! Writing a report's visualizations: `report_<stamp>.html` (one self-contained file: the
+//! interactive viewer with the result embedded, or the static report), `report_<stamp>.md` and
+//! `charts_<stamp>/<chart>.svg|png`, beside `report_<stamp>.json`.
 
+use super::document::{AlertKind, Block};
 use super::report_set::{ReportCharts, embedding_inputs, report_charts};
-use super::{charts, document, file_stamp, html, markdown, write_atomic};
+use super::{charts, document, file_stamp, html, interactive, markdown, write_atomic};
 use anyhow::{Context, Result};
 use cpbench_core::report::Report;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,9 @@ pub struct Formats {
     pub charts: bool,
     /// The self-contained HTML report.
     pub html: bool,
+    /// The HTML report embeds the interactive viewer (when it is built into the binary; the
+    /// static report otherwise), rather than being the static report only.
+    pub interactive: bool,
     /// The Markdown report (and the PNG charts it references).
     pub markdown: bool,
 }
@@ -23,6 +28,7 @@ impl Formats {
     pub const ALL: Formats = Formats {
         charts: true,
         html: true,
+        interactive: true,
         markdown: true,
     };
 }
@@ -59,13 +65,46 @@ impl Visuals {
 
     /// The HTML page (charts inline as SVG).
     pub fn html(&self) -> Result<String> {
-        let svgs = self
-            .charts
+        Ok(html::render(&self.document, &self.svgs()?))
+    }
+
+    /// The HTML file of `report` (whose visuals these are): the interactive page when
+    /// `interactive` and the viewer is built in ([`interactive::render`]), otherwise the static
+    /// page ([`Self::html`]); the second value says why a wanted interactive page is static.
+    pub fn html_file(
+        &self,
+        report: &Report,
+        interactive: bool,
+    ) -> Result<(String, Option<String>)> {
+        if !interactive {
+            return Ok((self.html()?, None));
+        }
+        let svgs = self.svgs()?;
+        if let Err(why) = interactive::bundled() {
+            let mut doc = self.document.clone();
+            doc.blocks.insert(
+                0,
+                Block::Alert {
+                    kind: AlertKind::Note,
+                    text: format!("This report is static: {why}."),
+                },
+            );
+            return Ok((html::render(&doc, &svgs), Some(why)));
+        }
+        let json = serde_json::to_string(report).context("serializing the result file")?;
+        let name = format!("report_{}.json", self.stamp);
+        let main = html::main_element(&self.document, &svgs);
+        let page = interactive::render(&self.document.title, &name, &json, &main)
+            .context("the viewer bundle vanished")?;
+        Ok((page, None))
+    }
+
+    fn svgs(&self) -> Result<Vec<String>> {
+        self.charts
             .charts
             .iter()
             .map(|c| charts::render_svg(c, false))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(html::render(&self.document, &svgs))
+            .collect()
     }
 
     /// The Markdown text (charts as `charts_<stamp>/<id>.png`).
@@ -117,7 +156,11 @@ pub fn write(
     }
     if formats.html {
         let path = dir.join(format!("report_{}.html", v.stamp));
-        write_atomic(&path, v.html()?.as_bytes())
+        let (page, static_why) = v.html_file(report, formats.interactive)?;
+        if let Some(why) = static_why {
+            tell_static_once(&why);
+        }
+        write_atomic(&path, page.as_bytes())
             .with_context(|| format!("writing the HTML report {}", path.display()))?;
         written.insert(0, path);
     }
@@ -131,4 +174,10 @@ pub fn write(
         written.insert(at, path);
     }
     Ok(written)
+}
+
+/// Tells the user, once per process (on stderr), why the HTML reports are static.
+fn tell_static_once(why: &str) {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    TOLD.call_once(|| eprintln!("note: the HTML report is static: {why}"));
 }
