@@ -26,7 +26,10 @@ pub fn execute(plan: Plan) -> Result<i32> {
     export::prepare_output_dir(&plan.output.dir)
         .map_err(|e| crate::plan::usage(format!("--output: {e:#}")))?;
     let mut records = if plan.output.keep_records {
-        Some(RecordsWriter::create(&plan.output.dir)?)
+        Some(RecordsWriter::create(
+            &plan.output.dir,
+            plan.output.records_csv,
+        )?)
     } else {
         None
     };

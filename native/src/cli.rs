@@ -389,10 +389,14 @@ pub struct OutputArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// Leave the per-request records out: no sample of them in the JSON result (up to 10,000
-    /// per run, chosen by request id) and no records file (`requests_<stamp>.csv`, every
-    /// request).
+    /// per run, chosen by request id) and no records files (`requests_<stamp>.parquet`,
+    /// every request, nor the CSV of `--records-csv`).
     #[arg(long)]
     pub no_records: bool,
+    /// Also write the per-request records as CSV, `requests_<stamp>.csv` (the Parquet file's
+    /// columns but the inter-token gaps), beside `requests_<stamp>.parquet`.
+    #[arg(long)]
+    pub records_csv: bool,
     /// Do not write the HTML and Markdown reports and the charts beside the JSON result.
     #[arg(long)]
     pub no_visualize: bool,

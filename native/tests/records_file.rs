@@ -1,10 +1,13 @@
-//! The per-request records file a run writes beside its report: every measured request (not
-//! only the report's bounded sample), named in the report with its SHA-256, agreeing with the
-//! report's aggregates; none with `--no-records`.
+//! The per-request records files a run writes beside its report: every measured request (not
+//! only the report's bounded sample) in `requests_<stem>.parquet`, read back with the
+//! `parquet` crate's reader, named in the report with its SHA-256, agreeing with the report's
+//! aggregates; the CSV only with `--records-csv`; none with `--no-records`.
 
-use cpbench_core::report::Report;
+use cpbench_core::report::{RecordsFile, Report};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,14 +46,72 @@ fn names(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// The bytes of the records file `file` in `dir`, checked against its size and SHA-256.
+fn checked_bytes(dir: &Path, file: &RecordsFile) -> Vec<u8> {
+    let bytes = std::fs::read(dir.join(&file.name)).unwrap();
+    assert_eq!(file.bytes, bytes.len() as u64);
+    let sha: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(file.sha256, sha);
+    bytes
+}
+
+/// The rows of a Parquet file, each as its columns by name.
+fn parquet_rows(bytes: Vec<u8>) -> Vec<BTreeMap<String, Field>> {
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).unwrap();
+    reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|row| {
+            row.unwrap()
+                .get_column_iter()
+                .map(|(name, f)| (name.clone(), f.clone()))
+                .collect()
+        })
+        .collect()
+}
+
+fn text(f: &Field) -> &str {
+    match f {
+        Field::Str(s) => s,
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+fn int(f: &Field) -> u64 {
+    match *f {
+        Field::Long(v) => u64::try_from(v).unwrap(),
+        Field::UInt(v) => u64::from(v),
+        Field::UShort(v) => u64::from(v),
+        ref other => panic!("not an integer: {other:?}"),
+    }
+}
+
+fn float(f: &Field) -> Option<f64> {
+    match *f {
+        Field::Double(v) => Some(v),
+        Field::Null => None,
+        ref other => panic!("not a double: {other:?}"),
+    }
+}
+
+/// The `q` quantile (nearest rank) of sorted values.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank - 1]
+}
+
 #[test]
 fn the_records_file_holds_every_request_and_agrees_with_the_report() {
     let dir = tempfile::tempdir().unwrap();
-    // Short requests, so that a debug build simulates more than the sample's 10,000 quickly.
+    // Short requests, so that a debug build simulates more than the sample's 10,000 quickly;
+    // a few embeddings, which have no inter-token gaps.
     let config = dir.path().join("short.yaml");
     std::fs::write(
         &config,
-        "prompt_length: {dist: fixed, value: 16}\noutput_length: {dist: fixed, value: 4}\nwarmup_requests: 0\n",
+        "prompt_length: {dist: fixed, value: 16}\noutput_length: {dist: fixed, value: 4}\nwarmup_requests: 0\nmode: hybrid\nllm_ratio: 0.9\nembedding_ratio: 0.1\nembedding_batch_sizes: [1]\nembedding_input_length: {dist: fixed, value: 16}\n",
     )
     .unwrap();
     let out = dir.path().join("out");
@@ -75,53 +136,136 @@ fn the_records_file_holds_every_request_and_agrees_with_the_report() {
         .trim_start_matches("report_")
         .to_owned();
     let file = report.records_file.as_ref().expect("a records file");
-    assert_eq!(file.name, format!("requests_{stem}.csv"));
-    assert_eq!(file.format, "csv");
+    assert_eq!(file.name, format!("requests_{stem}.parquet"));
+    assert_eq!(file.format, "parquet");
+    assert!(report.records_csv.is_none(), "no CSV unless asked for");
     assert_eq!(
         names(&out),
         BTreeSet::from([format!("report_{stem}.json"), file.name.clone()]),
-        "no temporary file is left"
+        "no CSV and no temporary file"
     );
-    let bytes = std::fs::read(out.join(&file.name)).unwrap();
-    assert_eq!(file.bytes, bytes.len() as u64);
-    let sha: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(file.sha256, sha);
+    let bytes = checked_bytes(&out, file);
 
     let run = &report.runs[0];
     let sample = run.records_sample.as_ref().unwrap();
     assert_eq!((sample.total, sample.records.len()), (n, 10_000));
 
-    let mut rows = csv::Reader::from_reader(bytes.as_slice());
-    let header = rows.headers().unwrap().clone();
-    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
-    let (id, outcome, e2e) = (col("id"), col("outcome"), col("e2e_ms"));
+    let rows = parquet_rows(bytes);
+    assert_eq!(rows.len() as u64, n);
+    assert_eq!(file.rows, n);
     let mut ids = BTreeSet::new();
-    let mut e2e_ms = Vec::new();
-    for row in rows.records() {
-        let row = row.unwrap();
-        assert_eq!(&row[col("policy")], "fifo");
-        assert!(
-            ids.insert(row[id].parse::<u64>().unwrap()),
-            "one row a request"
-        );
-        if &row[outcome] == "success" {
-            e2e_ms.push(row[e2e].parse::<f64>().unwrap());
+    let mut errors = BTreeMap::new();
+    let (mut succeeded, mut gaps, mut embeddings) = (0, 0, 0);
+    let (mut ttft_ms, mut e2e_ms) = (Vec::new(), Vec::new());
+    for row in &rows {
+        assert_eq!(text(&row["policy"]), "fifo");
+        assert!(ids.insert(int(&row["id"])), "one row a request");
+        let itl = match &row["itl_us"] {
+            Field::ListInternal(l) => l.elements().len() as u64,
+            other => panic!("itl_us is not a list: {other:?}"),
+        };
+        match text(&row["outcome"]) {
+            "success" => {
+                succeeded += 1;
+                gaps += itl;
+                e2e_ms.push(float(&row["e2e_ms"]).unwrap());
+                if text(&row["kind"]) == "embedding" {
+                    embeddings += 1;
+                    assert_eq!(itl, 0, "an embedding has no gaps");
+                } else {
+                    ttft_ms.push(float(&row["ttft_ms"]).unwrap());
+                    assert_eq!(
+                        itl,
+                        int(&row["output_tokens"]) - 1,
+                        "a gap a token after the first"
+                    );
+                    assert_eq!(itl, int(&row["chunks"]) - 1);
+                }
+            }
+            "http_error" => {
+                let status = int(&row["http_status"]);
+                *errors.entry(format!("http_{status}")).or_insert(0u64) += 1;
+            }
+            other => *errors.entry(other.to_owned()).or_insert(0u64) += 1,
         }
     }
-    assert_eq!(file.rows, n);
     assert_eq!(ids, (0..n).collect());
-    assert_eq!(e2e_ms.len() as u64, run.summary.requests_succeeded);
+    assert!(embeddings > 0, "the mix has embeddings");
+    assert_eq!(succeeded, run.summary.requests_succeeded);
+    assert_eq!(n - succeeded, run.summary.requests_failed);
+    assert_eq!(errors, run.summary.errors_by_kind);
+    assert_eq!(gaps, run.summary.itl.as_ref().unwrap().count);
     // The report's percentiles come from histograms (3 significant digits).
-    e2e_ms.sort_by(f64::total_cmp);
-    let p50 = e2e_ms[(e2e_ms.len() - 1) / 2];
-    let reported = run.summary.e2e.as_ref().unwrap().p50_ms;
-    assert!(
-        (p50 - reported).abs() <= 0.01 * p50,
-        "p50 e2e {p50} ms in the file, {reported} ms in the report"
+    for (values, stats, what) in [
+        (&mut ttft_ms, run.summary.ttft.as_ref().unwrap(), "ttft"),
+        (&mut e2e_ms, run.summary.e2e.as_ref().unwrap(), "e2e"),
+    ] {
+        values.sort_by(f64::total_cmp);
+        assert_eq!(values.len() as u64, stats.count, "{what}");
+        for (q, reported) in [(0.5, stats.p50_ms), (0.99, stats.p99_ms)] {
+            let exact = quantile(values, q);
+            assert!(
+                (exact - reported).abs() <= 0.002 * exact + 0.001,
+                "p{} {what} {exact} ms in the file, {reported} ms in the report",
+                q * 100.0
+            );
+        }
+    }
+}
+
+#[test]
+fn records_csv_writes_the_csv_beside_the_parquet_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, json) = simulate(
+        dir.path(),
+        &[
+            "-n",
+            "40",
+            "--cluster",
+            "tiny",
+            "-p",
+            "fifo,priority",
+            "--records-csv",
+        ],
     );
+    let parquet = report.records_file.as_ref().expect("a Parquet file");
+    let csv = report.records_csv.as_ref().expect("a CSV file");
+    assert_eq!(
+        (parquet.format.as_str(), csv.format.as_str()),
+        ("parquet", "csv")
+    );
+    assert_eq!(
+        names(dir.path()),
+        BTreeSet::from([
+            json.file_name().unwrap().to_string_lossy().into_owned(),
+            parquet.name.clone(),
+            csv.name.clone()
+        ])
+    );
+    let rows = parquet_rows(checked_bytes(dir.path(), parquet));
+    let csv_bytes = checked_bytes(dir.path(), csv);
+    let mut table = csv::Reader::from_reader(csv_bytes.as_slice());
+    let header: Vec<String> = table.headers().unwrap().iter().map(str::to_owned).collect();
+    let lines: Vec<csv::StringRecord> = table.records().map(Result::unwrap).collect();
+    assert_eq!((parquet.rows, csv.rows), (80, 80));
+    assert_eq!(rows.len(), lines.len());
+    // The same columns, the Parquet file's inter-token gaps besides, and the same rows.
+    let mut columns: Vec<&String> = rows[0].keys().filter(|k| *k != "itl_us").collect();
+    columns.sort();
+    let mut csv_columns: Vec<&String> = header.iter().collect();
+    csv_columns.sort();
+    assert_eq!(columns, csv_columns);
+    for (row, line) in rows.iter().zip(&lines) {
+        for (name, value) in header.iter().zip(line.iter()) {
+            match &row[name] {
+                Field::Null => assert_eq!(value, "", "{name}"),
+                Field::Str(s) => assert_eq!(s, value, "{name}"),
+                Field::Bool(b) => assert_eq!(b.to_string(), value, "{name}"),
+                Field::Double(d) => assert_eq!(*d, value.parse::<f64>().unwrap(), "{name}"),
+                f => assert_eq!(int(f).to_string(), value, "{name}"),
+            }
+        }
+    }
 }
 
 #[test]
@@ -131,7 +275,7 @@ fn no_records_writes_no_records_file() {
         dir.path(),
         &["-n", "20", "--cluster", "tiny", "--no-records"],
     );
-    assert!(report.records_file.is_none());
+    assert!(report.records_file.is_none() && report.records_csv.is_none());
     assert!(report.runs.iter().all(|r| r.records_sample.is_none()));
     assert_eq!(
         names(dir.path()),

@@ -491,7 +491,7 @@ fn no_visualize_writes_only_the_result_files() {
     assert!(
         files
             .iter()
-            .all(|f| f.ends_with(".json") || f.ends_with(".csv")),
+            .all(|f| f.ends_with(".json") || f.ends_with(".parquet")),
         "{files:?}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

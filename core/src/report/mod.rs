@@ -87,10 +87,15 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<ImportInfo>,
     /// The file beside this one holding every per-request record of its runs (the report
-    /// keeps only a sample of them); absent when none was written (`--no-records`, no
-    /// request measured, or a report not written by a run).
+    /// keeps only a sample of them), in Parquet (in reports of older versions, CSV); absent
+    /// when none was written (`--no-records`, no request measured, or a report not written
+    /// by a run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_file: Option<RecordsFile>,
+    /// The same records as CSV, written beside `records_file` when asked for
+    /// (`--records-csv`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_csv: Option<RecordsFile>,
 }
 
 /// The tool that wrote a report.
@@ -188,6 +193,7 @@ impl Report {
             statistics: None,
             imported: None,
             records_file: None,
+            records_csv: None,
         }
     }
 }

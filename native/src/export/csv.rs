@@ -1,4 +1,5 @@
-//! Per-request CSV rows: one row per measured request, with the run it belongs to.
+//! Per-request CSV rows: one row per measured request, with the run it belongs to (the
+//! columns of the Parquet records file, [`super::records`], but for the inter-token gaps).
 
 use cpbench_core::record::{Outcome, RequestRecord, TokenSource};
 use cpbench_core::report::RunParams;
@@ -77,16 +78,7 @@ pub fn write_row<W: std::io::Write>(
     r: &RequestRecord,
     slo_met: bool,
 ) -> ::csv::Result<()> {
-    let (outcome, status, error) = match &r.outcome {
-        Outcome::Success => ("success", None, ""),
-        Outcome::Http { status, message } => ("http_error", Some(*status), message.as_str()),
-        Outcome::Timeout => ("timeout", None, ""),
-        Outcome::Connection { message } => ("connection", None, message.as_str()),
-        Outcome::StreamBroken { message } => ("stream_broken", None, message.as_str()),
-        Outcome::Malformed { message } => ("malformed", None, message.as_str()),
-        Outcome::TooLarge { what, .. } => ("too_large", None, what.as_str()),
-        Outcome::Cancelled => ("cancelled", None, ""),
-    };
+    let (outcome, status, error) = outcome_columns(&r.outcome);
     w.serialize(Row {
         policy: &tag.policy,
         label: &tag.label,
@@ -111,14 +103,31 @@ pub fn write_row<W: std::io::Write>(
         input_tokens: r.input_tokens,
         outcome,
         http_status: status,
-        error,
+        error: error.unwrap_or(""),
         queue_time_ms: r.queue_time_ms,
         backend_instance: r.backend_instance.as_deref(),
     })
 }
 
+/// A record's outcome as the records files give it: its kind (`success`, `http_error`,
+/// `timeout`, `connection`, `stream_broken`, `malformed`, `too_large`, `cancelled`), the HTTP
+/// status of an `http_error`, and the error's message (for `too_large`, what was too large),
+/// if the outcome has one.
+pub fn outcome_columns(o: &Outcome) -> (&'static str, Option<u16>, Option<&str>) {
+    match o {
+        Outcome::Success => ("success", None, None),
+        Outcome::Http { status, message } => ("http_error", Some(*status), Some(message)),
+        Outcome::Timeout => ("timeout", None, None),
+        Outcome::Connection { message } => ("connection", None, Some(message)),
+        Outcome::StreamBroken { message } => ("stream_broken", None, Some(message)),
+        Outcome::Malformed { message } => ("malformed", None, Some(message)),
+        Outcome::TooLarge { what, .. } => ("too_large", None, Some(what)),
+        Outcome::Cancelled => ("cancelled", None, None),
+    }
+}
+
 /// How a record's output tokens were counted, as the JSON names it.
-fn token_source(s: TokenSource) -> &'static str {
+pub fn token_source(s: TokenSource) -> &'static str {
     match s {
         TokenSource::Usage => "usage",
         TokenSource::Chunks => "chunks",

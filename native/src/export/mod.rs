@@ -145,10 +145,11 @@ pub struct Written {
 const MAX_SAME_STAMP: u32 = 10_000;
 
 /// Writes a report's files into `dir`: `report_<stem>.json` (the whole result, compact
-/// unless `pretty`) and, when `records` holds any, the records file `requests_<stem>.csv`
-/// (every measured request of every run, streamed while the runs ran; see [`records`]),
-/// named with its SHA-256 in the report (`records_file`). A records file that could not be
-/// written is left out with a warning in the report. The stem is the report's creation
+/// unless `pretty`) and, when `records` holds any, the records files
+/// `requests_<stem>.parquet` and, if asked for, `requests_<stem>.csv` (every measured
+/// request of every run, streamed while the runs ran; see [`records`]), named with their
+/// SHA-256 in the report (`records_file`, `records_csv`). Records files that could not be
+/// written are left out with a warning in the report. The stem is the report's creation
 /// time, made unique in the folder: an existing result is never replaced (each file is
 /// created with a no-clobber link, so two writers racing for a name cannot both get it).
 pub fn write_results(
@@ -177,17 +178,12 @@ pub fn write_results(
         if stem_in_use(dir, &s) {
             continue;
         }
-        let records_path = match &records {
-            Some(f) => {
-                let name = format!("requests_{s}.csv");
-                let path = dir.join(&name);
-                if !f.link_new(&path)? {
-                    continue;
-                }
-                report.records_file = Some(f.describe(&name));
-                Some(path)
-            }
-            None => None,
+        let records_paths = match &records {
+            Some(f) => match f.link_new(dir, &s, report)? {
+                Some(paths) => paths,
+                None => continue,
+            },
+            None => Vec::new(),
         };
         // Streamed into the file: the JSON of a long run is never held whole in memory.
         let json = |w: &mut dyn Write| {
@@ -199,22 +195,23 @@ pub fn write_results(
             w.write_all(b"\n")
         };
         if write_atomic_new_with(&dir.join(format!("report_{s}.json")), json)? {
-            claimed = Some((s, records_path));
+            claimed = Some((s, records_paths));
             break;
         }
-        if let Some(p) = records_path {
+        for p in records_paths {
             let _ = std::fs::remove_file(p);
-            report.records_file = None;
         }
+        report.records_file = None;
+        report.records_csv = None;
     }
-    let (stem, records_path) = claimed.with_context(|| {
+    let (stem, records_paths) = claimed.with_context(|| {
         format!(
             "{}: {MAX_SAME_STAMP} reports named {base} already; use another --output folder",
             dir.display()
         )
     })?;
     let mut paths = vec![dir.join(format!("report_{stem}.json"))];
-    paths.extend(records_path);
+    paths.extend(records_paths);
     Ok(Written { stem, paths })
 }
 
@@ -224,6 +221,7 @@ pub(crate) fn stem_in_use(dir: &Path, stem: &str) -> bool {
         format!("report_{stem}.json"),
         format!("report_{stem}.html"),
         format!("report_{stem}.md"),
+        format!("requests_{stem}.parquet"),
         format!("requests_{stem}.csv"),
         format!("charts_{stem}"),
     ]

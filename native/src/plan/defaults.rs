@@ -27,6 +27,9 @@ pub const CLIENT_THREADS: u16 = 1;
 pub const MAX_CLIENT_THREADS: i64 = 64;
 /// `--output` of the result-writing commands.
 pub const OUTPUT_DIR: &str = "./benchmark_results";
+/// Whether the per-request records are also written as CSV beside the Parquet file
+/// (`--records-csv` turns it on).
+pub const RECORDS_CSV: bool = false;
 /// `visualize --output`.
 pub const VISUALIZE_DIR: &str = "./visualizations";
 /// `--gpu-interval`, ms.

@@ -193,8 +193,11 @@ pub struct OutputPlan {
     pub format: FormatArg,
     /// No progress output.
     pub quiet: bool,
-    /// Keep a sample of the per-request records in the result (and write the CSV of it).
+    /// Keep a sample of the per-request records in the result, and write the records files
+    /// (Parquet; CSV too with `records_csv`).
     pub keep_records: bool,
+    /// Write the records as CSV too (`--records-csv`).
+    pub records_csv: bool,
     /// Write the HTML and Markdown reports and the charts.
     pub visualize: bool,
     /// Pretty-print the JSON result.
@@ -212,11 +215,17 @@ impl OutputPlan {
                 "--max-error-rate: {r} is not accepted; give a fraction from 0 to 1 (e.g. 0.01 for 1 %)"
             )));
         }
+        if o.no_records && o.records_csv {
+            return Err(usage(
+                "--records-csv: no records file is written with --no-records; give one of them",
+            ));
+        }
         Ok(Self {
             dir: o.output.clone(),
             format: o.format,
             quiet: o.quiet,
             keep_records: !o.no_records,
+            records_csv: o.records_csv || defaults::RECORDS_CSV,
             visualize: !o.no_visualize,
             pretty: o.pretty,
             max_error_rate: o.max_error_rate,

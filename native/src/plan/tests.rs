@@ -322,6 +322,7 @@ fn output_flags_become_the_output_plan() {
             format: FormatArg::Table,
             quiet: true,
             keep_records: false,
+            records_csv: false,
             visualize: false,
             pretty: false,
             max_error_rate: None,
@@ -340,6 +341,16 @@ fn output_flags_become_the_output_plan() {
         let e = usage_error(&["run", "--max-error-rate", bad]);
         assert!(e.starts_with("--max-error-rate"), "{e}");
     }
+    assert_eq!(p.output.records_csv, defaults::RECORDS_CSV);
+    assert!(p.output.keep_records);
+    assert!(
+        plan(&["simulate", "--records-csv"])
+            .unwrap()
+            .output
+            .records_csv
+    );
+    let e = usage_error(&["run", "--no-records", "--records-csv"]);
+    assert!(e.starts_with("--records-csv"), "{e}");
 }
 
 #[test]

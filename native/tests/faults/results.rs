@@ -46,10 +46,13 @@ fn same_second_results_get_distinct_names_and_none_is_overwritten() {
         .collect();
     seeds.sort();
     assert_eq!(seeds, vec![1, 2, 3, 4, 5], "every run kept its own file");
-    // Each JSON has the CSV of the same name.
+    // Each JSON has the records file of the same name.
     for n in &names {
         let stem = n.trim_start_matches("report_").trim_end_matches(".json");
-        assert!(dir.join(format!("requests_{stem}.csv")).exists(), "{stem}");
+        assert!(
+            dir.join(format!("requests_{stem}.parquet")).exists(),
+            "{stem}"
+        );
     }
 }
 
