@@ -112,7 +112,8 @@ pub fn load_imbalance(by_instance: &BTreeMap<String, InstanceStats>) -> Option<f
 }
 
 /// [`InstanceStats`] by instance, taken one record at a time in any order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub(crate) struct InstanceAccumulator {
     by_instance: BTreeMap<String, InstanceStats>,
 }

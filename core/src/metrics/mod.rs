@@ -42,7 +42,7 @@ mod summary;
 mod tests;
 mod time_series;
 
-pub use accumulator::{RunAccumulator, RunAggregates};
+pub use accumulator::{AccumulatorState, RunAccumulator, RunAggregates};
 pub use instances::{InstanceStats, load_imbalance};
 pub use latency::{LatencyHistograms, LatencyStats};
 pub use sample::{DEFAULT_SAMPLE_LIMIT, RecordSample, RecordSampler, sample_key};
