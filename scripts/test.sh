@@ -6,7 +6,8 @@
 # - wasm-bindgen-cli of exactly the wasm-bindgen version in Cargo.lock (cargo install; it
 #   runs core's tests on wasm32 and builds the viewer);
 # - Debian's chromium and chromium-driver, and nodejs and npm, with apt-get (through sudo when
-#   not root), for the viewer's tests in headless Chromium.
+#   not root), for the viewer's tests in headless Chromium; and faketime (libfaketime), for
+#   the sharded end-to-end test's shard with a shifted clock.
 # The browser tests' npm packages are installed from the committed lockfile by
 # scripts/test-browser.sh.
 #
@@ -21,7 +22,7 @@ for arg in "$@"; do
   case "$arg" in
     --no-install) install=0 ;;
     -h | --help)
-      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -77,6 +78,8 @@ has_node() { # node >= 18 and npm
   [ -n "$major" ] && [ "$major" -ge 18 ]
 }
 
+has_faketime() { command -v faketime >/dev/null 2>&1; }
+
 # Prints one line per missing tool: what it is, and the command that installs it.
 missing() {
   has_component rustfmt || echo "rustfmt: rustup component add rustfmt"
@@ -85,6 +88,7 @@ missing() {
   has_wasm_bindgen || echo "wasm-bindgen-cli $wb_want (have: $(wasm-bindgen --version 2>/dev/null || echo none)): cargo install wasm-bindgen-cli --version $wb_want"
   has_chromium || echo "Chromium (${CHROMIUM:-/usr/bin/chromium}): apt-get install chromium chromium-driver, or set CHROMIUM=/path/to/chromium"
   has_node || echo "node >= 18 and npm (have: node $(node --version 2>/dev/null || echo none), npm $(npm --version 2>/dev/null || echo none)): apt-get install nodejs npm"
+  has_faketime || echo "faketime (libfaketime): apt-get install faketime"
 }
 
 fail_missing() { # $1: what was (not) done
@@ -132,6 +136,7 @@ if [ -n "$(missing)" ]; then
   apt_packages=()
   has_chromium || apt_packages+=(chromium chromium-driver)
   has_node || apt_packages+=(nodejs npm)
+  has_faketime || apt_packages+=(faketime)
   if [ "${#apt_packages[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
       fail_missing "no apt-get to install ${apt_packages[*]} with"
