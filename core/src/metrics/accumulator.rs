@@ -162,7 +162,7 @@ impl RunAccumulator {
             groups: self.groups.clone(),
             series: self.series.clone(),
             instances: self.instances.clone(),
-            spans: self.spans.clone(),
+            spans: self.spans,
             last_end_us: self.last_end_us,
         }
     }
