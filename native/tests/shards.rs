@@ -391,3 +391,33 @@ fn three_shards_on_a_shared_timeline_merge_into_one_run() {
         );
     }
 }
+
+#[test]
+fn bad_shard_flags_are_usage_errors_naming_the_flag() {
+    let dir = temp_dir("usage");
+    let cases: [(&[&str], &str); 4] = [
+        (&["--shard", "3/3"], "--shard"),
+        (&["--shard", "1/0"], "--shard"),
+        (&["--shard", "0/2", "--start-at", "yesterday"], "--start-at"),
+        (&["--shard", "0/2", "--start-at", "1000"], "in the past"),
+    ];
+    for (extra, needle) in cases {
+        let out = bin()
+            .args(["run", "-n", "5", "-w", "0", "-o"])
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(needle),
+            "{extra:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}

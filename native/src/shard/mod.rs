@@ -20,8 +20,8 @@ use crate::clock;
 use crate::control::{ControlPlane, SwitchMode};
 use crate::plan::shard::{ShardPlan, now_unix_ms};
 use crate::runner::{
-    self, BenchOptions, PREOPEN_CONNECTIONS, READY_TIMEOUT, Step, client_for, file_stamp, sanitize,
-    say,
+    self, BenchOptions, PREOPEN_CONNECTIONS, READY_TIMEOUT, Step, Target, client_for, file_stamp,
+    sanitize, say,
 };
 use crate::sender::Cancel;
 use anyhow::{Result, bail};
@@ -125,6 +125,8 @@ async fn phases(
         .environment
         .notes
         .push(format!("shard {}/{}: {said}", plan.index, plan.count));
+    // Shard 0 switches the policy; with the embedded control plane each shard has its own.
+    let switcher = plan.index == 0 || matches!(opts.target, Target::Embedded(_));
     let total = steps.len();
     for (i, (step, slot)) in steps.iter().zip(slots).enumerate() {
         if cancel.stop.is_cancelled() {
@@ -145,7 +147,7 @@ async fn phases(
             .with_admin_token(opts.admin_token.clone());
         let mut notes = Vec::new();
         wait_until(slot.switch_at_ms, cancel).await;
-        if plan.index == 0 && opts.switch == SwitchMode::Admin {
+        if switcher && opts.switch == SwitchMode::Admin {
             let v = cp.set_policy(&step.policy).await?;
             notes.push(format!(
                 "shard 0 set policy {:?} with POST /admin/set_policy at the start of the phase's gap, confirmed by {}",
@@ -213,10 +215,16 @@ async fn phases(
         let mut send_opts = runner::send_options(opts, step);
         send_opts.t0 = Some(t0);
         let tag = format!("{}-{}", sanitize(&step.policy), file_stamp());
-        let (run, state) = runner::measure(
+        let (mut run, state) = runner::measure(
             opts, &client, &cp, step, switch, cancel, notes, &send_opts, tag,
         )
         .await?;
+        if switch == PolicySwitch::NotSwitched {
+            run.warnings.push(format!(
+                "the policy was not switched (--policy-switch none): these numbers are for whatever policy the control plane ran, labelled {:?}",
+                step.policy
+            ));
+        }
         for w in &run.warnings {
             say(opts.quiet, format!("  warning: {w}"));
         }
