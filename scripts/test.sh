@@ -6,7 +6,8 @@
 # - wasm-bindgen-cli of exactly the wasm-bindgen version in Cargo.lock (cargo install; it
 #   runs core's tests on wasm32 and builds the viewer);
 # - Debian's chromium and chromium-driver, and nodejs and npm, with apt-get (through sudo when
-#   not root), for the viewer's tests in headless Chromium;
+#   not root), for the viewer's tests in headless Chromium, and faketime (libfaketime), for
+#   the sharded end-to-end test's shard with a shifted clock;
 # - kubernetes-validate from PyPI, in a virtual environment under target/tools (python3's venv,
 #   from Debian's python3-venv when missing), to check deploy/kubernetes against the schemas.
 # The browser tests' npm packages are installed from the committed lockfile by
@@ -23,7 +24,7 @@ for arg in "$@"; do
   case "$arg" in
     --no-install) install=0 ;;
     -h | --help)
-      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -79,6 +80,8 @@ has_node() { # node >= 18 and npm
   [ -n "$major" ] && [ "$major" -ge 18 ]
 }
 
+has_faketime() { command -v faketime >/dev/null 2>&1; }
+
 # kubernetes-validate, pinned: it ships the Kubernetes schemas the manifests are checked against.
 kv_want=1.37.0
 kv_venv=target/tools/kubernetes-validate
@@ -95,6 +98,7 @@ missing() {
   has_wasm_bindgen || echo "wasm-bindgen-cli $wb_want (have: $(wasm-bindgen --version 2>/dev/null || echo none)): cargo install wasm-bindgen-cli --version $wb_want"
   has_chromium || echo "Chromium (${CHROMIUM:-/usr/bin/chromium}): apt-get install chromium chromium-driver, or set CHROMIUM=/path/to/chromium"
   has_node || echo "node >= 18 and npm (have: node $(node --version 2>/dev/null || echo none), npm $(npm --version 2>/dev/null || echo none)): apt-get install nodejs npm"
+  has_faketime || echo "faketime (libfaketime): apt-get install faketime"
   has_kubernetes_validate || echo "kubernetes-validate $kv_want in $kv_venv: python3 -m venv $kv_venv && $kv_venv/bin/pip install kubernetes-validate==$kv_want"
 }
 
@@ -143,6 +147,7 @@ if [ -n "$(missing)" ]; then
   apt_packages=()
   has_chromium || apt_packages+=(chromium chromium-driver)
   has_node || apt_packages+=(nodejs npm)
+  has_faketime || apt_packages+=(faketime)
   if ! has_kubernetes_validate; then
     if ! command -v python3 >/dev/null 2>&1; then
       apt_packages+=(python3 python3-venv)

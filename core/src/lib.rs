@@ -46,6 +46,7 @@ pub mod slo;
 pub mod sse;
 pub mod stats;
 pub mod text;
+pub mod timeline;
 pub mod trials;
 pub mod workload;
 

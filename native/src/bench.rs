@@ -121,7 +121,14 @@ async fn over_http(mut plan: Plan, http: HttpPlan, records: Option<RecordsWriter
     };
     let cancel = Cancel::default();
     let watcher = tokio::spawn(watch_signals(cancel.clone(), plan.output.quiet));
-    let (report, err) = runner::run_steps(&opts, &plan.config, plan.steps.clone(), &cancel).await;
+    let (report, err) = runner::run_steps_sharded(
+        &opts,
+        &plan.config,
+        plan.steps.clone(),
+        &cancel,
+        plan.shard.as_ref(),
+    )
+    .await;
     watcher.abort();
     // Every run's collector has ended: the writer is ours again.
     let records = opts

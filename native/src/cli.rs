@@ -96,6 +96,27 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Write the HTML and Markdown reports and the SVG/PNG charts of a result file.
     Visualize(VisualizeArgs),
+    /// Merge the results of the N shards of one sharded invocation (--shard I/N) into one.
+    Merge(MergeArgs),
+}
+
+/// `merge` options.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shard results (report_<stamp>.json of each shard), one per shard, or folders
+    /// holding them (searched with their subfolders, one level down; results that are not
+    /// shards' are skipped there).
+    #[arg(required = true, value_name = "SHARD_RESULT|DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Output folder of the merged result.
+    #[arg(short = 'o', long, default_value = crate::plan::defaults::OUTPUT_DIR, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Write the JSON result pretty-printed (indented) rather than compact.
+    #[arg(long)]
+    pub pretty: bool,
+    /// Do not write the HTML and Markdown reports and the charts beside the JSON result.
+    #[arg(long)]
+    pub no_visualize: bool,
 }
 
 /// Benchmark mode.
@@ -161,6 +182,36 @@ pub struct BenchArgs {
     /// GPU sampling and metrics polling.
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
+    /// Sharding over several processes and the shared timeline.
+    #[command(flatten)]
+    pub shard: ShardArgs,
+}
+
+/// `--shard`, `--start-at`, `--phase-gap`: one workload sent by several processes (on one
+/// machine or many), each its shard, on a timeline they share; `merge` combines their
+/// results.
+#[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Sharding")]
+pub struct ShardArgs {
+    /// Send shard I of N of the workload (0 <= I < N): the requests whose id modulo N is I,
+    /// each at its own time, so every shard spans the whole schedule at 1/N of the rate. The
+    /// result is a shard result for `sage-cp-bench merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Start of the shared timeline of the shards: RFC 3339 (2026-12-06T12:00:00Z, or with
+    /// an offset such as +01:00) or unix milliseconds. Every phase (policy, rate, trial) gets
+    /// a fixed slot from it; without it a shard starts at once, on its own timeline.
+    #[arg(long, value_name = "RFC3339|UNIX_MS", requires = "shard")]
+    pub start_at: Option<String>,
+    /// Gap before each phase of a sharded run, in seconds: the previous phase drains and
+    /// shard 0 switches the policy, which every shard confirms before the phase's slot.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_negative_numbers = true,
+        requires = "shard"
+    )]
+    pub phase_gap: Option<f64>,
 }
 
 /// `-p/--policy/--policies`: one flag for one or several policies.

@@ -151,7 +151,7 @@ impl Step {
 }
 
 /// Prints a status line on stderr unless quiet.
-fn say(quiet: bool, msg: impl AsRef<str>) {
+pub(crate) fn say(quiet: bool, msg: impl AsRef<str>) {
     if !quiet {
         eprintln!("{}", msg.as_ref());
     }
@@ -164,6 +164,17 @@ pub async fn run_steps(
     report_config: &BenchmarkConfig,
     steps: Vec<Step>,
     cancel: &Cancel,
+) -> (Report, Option<anyhow::Error>) {
+    run_steps_sharded(opts, report_config, steps, cancel, None).await
+}
+
+/// [`run_steps`], as shard `shard` of a sharded invocation when given (see [`crate::shard`]).
+pub async fn run_steps_sharded(
+    opts: &BenchOptions,
+    report_config: &BenchmarkConfig,
+    steps: Vec<Step>,
+    cancel: &Cancel,
+    shard: Option<&crate::plan::shard::ShardPlan>,
 ) -> (Report, Option<anyhow::Error>) {
     let first = steps.first().map(|s| s.workload.clone());
     let (hash, n) = first
@@ -183,7 +194,9 @@ pub async fn run_steps(
     if let Some(reason) = opts.telemetry.gpu().unavailable_reason() {
         say(opts.quiet, format!("GPU monitoring unavailable: {reason}"));
     }
-    let err = run_into(opts, steps, cancel, &mut report).await.err();
+    let err = run_into(opts, steps, cancel, &mut report, shard)
+        .await
+        .err();
     report.gpu.read_errors = report
         .runs
         .iter()
@@ -213,6 +226,7 @@ async fn run_into(
     steps: Vec<Step>,
     cancel: &Cancel,
     report: &mut Report,
+    shard: Option<&crate::plan::shard::ShardPlan>,
 ) -> Result<()> {
     let Some(first) = steps.first() else {
         bail!("nothing to run: no policies");
@@ -270,7 +284,10 @@ async fn run_into(
         &base_url
     };
     report.environment.notes.push(sending_note(opts, sent_to));
-    let result = run_all_steps(opts, &base_url, steps, cancel, report).await;
+    let result = match shard {
+        Some(s) => crate::shard::run_phases(opts, s, &base_url, steps, cancel, report).await,
+        None => run_all_steps(opts, &base_url, steps, cancel, report).await,
+    };
     if let Some(s) = embedded {
         s.shutdown().await;
     }
@@ -382,7 +399,11 @@ fn sending_note(opts: &BenchOptions, base_url: &str) -> String {
     )
 }
 
-fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Result<Client> {
+pub(crate) fn client_for(
+    opts: &BenchOptions,
+    url: &str,
+    config: &BenchmarkConfig,
+) -> Result<Client> {
     Ok(Client::new(ClientOptions {
         base_url: url.to_string(),
         api_key: opts.api_key.clone(),
@@ -397,7 +418,7 @@ fn client_for(opts: &BenchOptions, url: &str, config: &BenchmarkConfig) -> Resul
 }
 
 /// How long a control plane that answered before may take to be ready for the next run.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn run_step(
     opts: &BenchOptions,
@@ -433,11 +454,7 @@ async fn run_step(
             "before the run: POST {reset} (--reset-url) answered {status}"
         ));
     }
-    let send_opts = SendOptions {
-        max_concurrency: step.config.max_concurrency.map(|n| n as usize),
-        max_connections: opts.max_connections,
-        ..SendOptions::default()
-    };
+    let send_opts = send_options(opts, step);
     client
         .preopen(opts.max_connections.min(PREOPEN_CONNECTIONS))
         .await;
@@ -473,6 +490,36 @@ async fn run_step(
             ));
         }
     }
+    let (run, _) = measure(
+        opts, &client, &cp, step, switch, cancel, notes, &send_opts, tag,
+    )
+    .await?;
+    Ok(run)
+}
+
+/// How a step's requests are sent.
+pub(crate) fn send_options(opts: &BenchOptions, step: &Step) -> SendOptions {
+    SendOptions {
+        max_concurrency: step.config.max_concurrency.map(|n| n as usize),
+        max_connections: opts.max_connections,
+        ..SendOptions::default()
+    }
+}
+
+/// The measured part of a step, its policy in place: sends the step's measured requests
+/// (from `send_opts.t0` when given), and gives the run and its accumulator's state.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn measure(
+    opts: &BenchOptions,
+    client: &Client,
+    cp: &ControlPlane,
+    step: &Step,
+    switch: PolicySwitch,
+    cancel: &Cancel,
+    notes: Vec<String>,
+    send_opts: &SendOptions,
+    tag: String,
+) -> Result<(PolicyRun, cpbench_core::metrics::AccumulatorState)> {
     let before = cp.metrics().await;
     let started_at = now_rfc3339();
     let measured = Schedule::new(Arc::clone(&step.workload), Part::Measured, tag);
@@ -485,13 +532,16 @@ async fn run_step(
             .map(|f| (f, RunTag::new(&step.policy, &step.params))),
     )?;
     // Samplers run from the sender's t=0 (`lead` after this call) until the last request ends.
-    let telemetry = opts
-        .telemetry
-        .start(client.base_url(), Instant::now() + send_opts.lead)?;
+    let telemetry = opts.telemetry.start(
+        client.base_url(),
+        send_opts
+            .t0
+            .unwrap_or_else(|| Instant::now() + send_opts.lead),
+    )?;
     let res = send_open_loop_to(
-        &client,
+        client,
         measured,
-        &send_opts,
+        send_opts,
         cancel,
         &progress,
         collector.sink(),
@@ -501,6 +551,7 @@ async fn run_step(
     progress.finish_and_clear();
     let after = cp.metrics().await;
     let records = collector.finish();
+    let state = records.accumulator.state();
     let mut run = PolicyRun::from_aggregates(
         step.policy.clone(),
         switch,
@@ -523,11 +574,11 @@ async fn run_step(
     run.warnings
         .extend(records.checks.warnings(&step.workload, &run.spans.sent));
     run.notes.extend(notes);
-    Ok(run)
+    Ok((run, state))
 }
 
 /// Connections opened before measuring (at most `--connections`).
-const PREOPEN_CONNECTIONS: usize = 64;
+pub(crate) const PREOPEN_CONNECTIONS: usize = 64;
 
 fn progress_bar(quiet: bool, n: u64) -> ProgressBar {
     if quiet {

@@ -48,6 +48,10 @@ pub struct SendOptions {
     pub pacing_min_gap: Duration,
     /// How far ahead of sending each sending thread's requests are prepared.
     pub window: Window,
+    /// The run's t=0, when given (a slot of a shared timeline): every request is due at its
+    /// offset from it, even when it has passed (the requests then go out late, and their
+    /// lateness is recorded); `None`: `lead` after the call.
+    pub t0: Option<Instant>,
 }
 
 impl Default for SendOptions {
@@ -60,6 +64,7 @@ impl Default for SendOptions {
             precise_pacing: true,
             pacing_min_gap: crate::pacer::DEFAULT_MIN_GAP,
             window: Window::default(),
+            t0: None,
         }
     }
 }
@@ -161,7 +166,7 @@ pub async fn send_open_loop_to(
                 .expect("starting a thread that prepares requests")
         })
         .collect();
-    let t0 = Instant::now() + opts.lead;
+    let t0 = opts.t0.unwrap_or_else(|| Instant::now() + opts.lead);
     let shared = Shared {
         client: client.clone(),
         schedule: Arc::clone(&schedule),

@@ -11,6 +11,7 @@ use super::time_series::SeriesAccumulator;
 use super::{LatencyHistograms, MeasureWindow, Summary, TimeSeries};
 use crate::record::RequestRecord;
 use crate::slo::{SloTargets, meets_slo};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Builds a run's aggregates from its records, taken one at a time as they complete, in any
@@ -66,6 +67,22 @@ pub struct RunAggregates {
     pub spans: RunSpans,
     /// The sample of records kept; `None` when none were asked for.
     pub records_sample: Option<RecordSample>,
+}
+
+/// The mergeable state of a [`RunAccumulator`] without its sample (see
+/// [`RunAccumulator::state`]): counts and histograms of the run, of each breakdown group, of
+/// each second and of each backend instance. Opaque: read it back with
+/// [`RunAccumulator::from_state`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AccumulatorState {
+    targets: SloTargets,
+    all: SummaryAccumulator,
+    groups: BreakdownAccumulator,
+    series: SeriesAccumulator,
+    instances: InstanceAccumulator,
+    spans: RunSpans,
+    last_end_us: u64,
 }
 
 impl RunAccumulator {
@@ -133,6 +150,41 @@ impl RunAccumulator {
             }
             _ => None,
         };
+    }
+
+    /// Everything but the sample, to be written beside a run's result and merged later
+    /// ([`RunAccumulator::from_state`]): how a shard's runs are combined with the other
+    /// shards' as if one process had taken every record.
+    pub fn state(&self) -> AccumulatorState {
+        AccumulatorState {
+            targets: self.targets.clone(),
+            all: self.all.clone(),
+            groups: self.groups.clone(),
+            series: self.series.clone(),
+            instances: self.instances.clone(),
+            spans: self.spans,
+            last_end_us: self.last_end_us,
+        }
+    }
+
+    /// The accumulator whose [`state`](Self::state) was `state`, with `sample` (the run's
+    /// `records_sample`) as its sample: `None` keeps no sample.
+    pub fn from_state(state: AccumulatorState, sample: Option<&RecordSample>) -> Self {
+        let sample = sample.map(|s| {
+            let mut sampler = RecordSampler::new(usize::try_from(s.limit).unwrap_or(usize::MAX));
+            sampler.restore(s);
+            sampler
+        });
+        Self {
+            targets: state.targets,
+            all: state.all,
+            groups: state.groups,
+            series: state.series,
+            instances: state.instances,
+            spans: state.spans,
+            last_end_us: state.last_end_us,
+            sample,
+        }
     }
 
     /// Records added so far.

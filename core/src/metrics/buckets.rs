@@ -8,6 +8,23 @@
 /// The most buckets a per-time list holds (one hour at one-second buckets).
 pub const MAX_BUCKETS: usize = 3600;
 
+/// The widest bucket a saved accumulator may claim, in seconds (2^40 s: far beyond any run).
+const MAX_WIDTH_S: u64 = 1 << 40;
+
+/// Reads a bucket width from a saved accumulator (a shard's result: untrusted), accepting only
+/// what the accumulators make: a power of two up to 2^40 seconds.
+pub(crate) fn deserialize_width<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::Deserialize;
+    let w = u64::deserialize(d)?;
+    if w.is_power_of_two() && w <= MAX_WIDTH_S {
+        Ok(w)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "bucket_s {w}: a power of two from 1 to 2^40 seconds is accepted"
+        )))
+    }
+}
+
 /// The bucket of `second` in `v` (buckets of `width_s` seconds), first merging the buckets in
 /// pairs (`2i` and `2i + 1` into `i`, doubling `width_s`) as often as it takes for that
 /// bucket to be below [`MAX_BUCKETS`].

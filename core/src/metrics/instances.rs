@@ -123,11 +123,13 @@ pub fn load_imbalance(by_instance: &BTreeMap<String, InstanceStats>) -> Option<f
 }
 
 /// [`InstanceStats`] by instance, taken one record at a time in any order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub(crate) struct InstanceAccumulator {
     by_instance: BTreeMap<String, InstanceStats>,
     /// Seconds a bucket of the per-bucket lists covers (a power of two), the same for every
     /// instance.
+    #[serde(deserialize_with = "super::buckets::deserialize_width")]
     bucket_s: u64,
 }
 

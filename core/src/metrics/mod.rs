@@ -43,7 +43,7 @@ mod summary;
 mod tests;
 mod time_series;
 
-pub use accumulator::{RunAccumulator, RunAggregates};
+pub use accumulator::{AccumulatorState, RunAccumulator, RunAggregates};
 pub use buckets::MAX_BUCKETS;
 pub use instances::{InstanceStats, load_imbalance};
 pub use latency::{LatencyHistograms, LatencyStats};

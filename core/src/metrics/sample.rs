@@ -146,6 +146,18 @@ impl RecordSampler {
         }
     }
 
+    /// Takes back a finished sample: this sampler then holds `sample`'s records and total,
+    /// as if it had been offered the records the sample was made from.
+    pub fn restore(&mut self, sample: &RecordSample) {
+        self.total += sample.total;
+        for r in &sample.records {
+            let o = order(r);
+            if self.takes(&o) {
+                self.keep(o, r.clone());
+            }
+        }
+    }
+
     /// The sample, sorted by id (then intended and end time).
     pub fn finish(self) -> RecordSample {
         let mut entries = self.heap.into_vec();

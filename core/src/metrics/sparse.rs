@@ -40,7 +40,8 @@ pub(crate) fn bucket_highest_us(index: u32) -> u64 {
 }
 
 /// Counts by bucket, sorted by bucket index; only non-empty buckets are kept.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub(crate) struct SparseHistogram {
     buckets: Vec<(u32, u32)>,
     count: u64,

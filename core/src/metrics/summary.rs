@@ -36,7 +36,8 @@ pub fn summarize<R: Borrow<RequestRecord>>(
 
 /// The counts and histograms of a [`Summary`], taken one record at a time in any order; the
 /// rates are divided by the window's length when it is known ([`finish`](Self::finish)).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub(crate) struct SummaryAccumulator {
     requests_total: u64,
     requests_succeeded: u64,
@@ -186,7 +187,8 @@ impl Breakdowns {
 }
 
 /// The groups of [`Breakdowns`], each a [`SummaryAccumulator`], taken one record at a time.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub(crate) struct BreakdownAccumulator {
     by_priority: BTreeMap<String, SummaryAccumulator>,
     by_model: BTreeMap<String, SummaryAccumulator>,

@@ -300,3 +300,24 @@ fn a_long_run_widens_its_buckets_and_keeps_every_count() {
     }
     assert_eq!(a.by_instance["b0"].requests_per_s[0], 6);
 }
+
+#[test]
+fn a_saved_state_with_a_bad_bucket_width_is_refused() {
+    let mut acc = RunAccumulator::new(&e2e_targets(), None);
+    acc.add(&long_run_rec(0, 5));
+    let text = serde_json::to_string(&acc.state()).unwrap();
+    assert!(text.contains("\"bucket_s\":1"), "{text}");
+    for bad in ["0", "3", "1099511627777"] {
+        let err = serde_json::from_str::<AccumulatorState>(&text.replacen(
+            "\"bucket_s\":1",
+            &format!("\"bucket_s\":{bad}"),
+            1,
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("bucket_s {bad}")),
+            "{err}"
+        );
+    }
+    assert!(serde_json::from_str::<AccumulatorState>(&text).is_ok());
+}

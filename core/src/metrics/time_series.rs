@@ -88,9 +88,11 @@ impl TimeSeries {
 /// of a [`LatencyHistogram`](crate::histogram::LatencyHistogram)), so a percentile read back is
 /// the highest value of the bucket holding the exact nearest-rank value: the same value below
 /// 2,048 µs, within 1/1024 of it above.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub(crate) struct SeriesAccumulator {
     /// Seconds a bucket covers (a power of two).
+    #[serde(deserialize_with = "super::buckets::deserialize_width")]
     bucket_s: u64,
     seconds: Vec<SecondAccumulator>,
 }
@@ -104,7 +106,8 @@ impl Default for SeriesAccumulator {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 struct SecondAccumulator {
     sent: u64,
     completed: u64,

@@ -17,6 +17,7 @@ mod imported;
 mod json;
 mod records_file;
 mod run;
+mod shard;
 mod statistics;
 mod telemetry;
 #[cfg(test)]
@@ -29,6 +30,9 @@ pub use imported::{
 pub use json::{OLDEST_READABLE_VERSION, ReportError, upgrade};
 pub use records_file::RecordsFile;
 pub use run::{LaunchRecord, PolicyRun, PolicySwitch, RunParams};
+pub use shard::{
+    ClockCheck, ClockState, MergedShard, PhaseRecord, ShardInfo, TimelineInfo, config_hash,
+};
 pub use statistics::{
     Comparison, Leader, MetricEstimate, PolicyStatistics, Statistics, StatisticsGroup, TrialSeeds,
     TrialWorkload,
@@ -96,6 +100,14 @@ pub struct Report {
     /// (`--records-csv`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_csv: Option<RecordsFile>,
+    /// Set on a shard's result (`--shard I/N`): which shard of which workload, its timeline
+    /// and clock, and its runs' mergeable state; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// Set on a report merged from shards (`merge`): each shard's file, lateness and clock;
+    /// empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergedShard>,
 }
 
 /// The tool that wrote a report.
@@ -194,6 +206,8 @@ impl Report {
             imported: None,
             records_file: None,
             records_csv: None,
+            shard: None,
+            merged_from: Vec::new(),
         }
     }
 }

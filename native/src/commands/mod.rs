@@ -2,6 +2,7 @@
 //! through [`crate::plan::resolve`] (flags to a validated plan) and [`crate::bench::execute`].
 
 mod config;
+mod merge;
 mod serve;
 mod visualize;
 
@@ -25,5 +26,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Validate(a) => config::validate(a),
         Command::Serve(a) => bench::runtime()?.block_on(serve::serve(a)),
         Command::Visualize(a) => visualize::visualize(a),
+        Command::Merge(a) => merge::merge(a),
     }
 }

@@ -81,6 +81,20 @@ impl ControlPlane {
         }
     }
 
+    /// A `GET` of an admin path, with the admin token when there is one.
+    pub(crate) fn admin_get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.admin(reqwest::Method::GET, path)
+    }
+
+    /// The active policy as `GET /admin/policy` names it; `None` when it names none.
+    pub async fn active_policy(&self) -> Option<String> {
+        self.get_json("/admin/policy")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.get("policy").and_then(Value::as_str).map(str::to_owned))
+    }
+
     /// What to say about a 401 from the admin API.
     fn unauthorized_hint(&self) -> String {
         if self.admin_token.is_some() {

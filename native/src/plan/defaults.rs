@@ -11,6 +11,11 @@ use cpbench_core::experiment::ThroughputCriteria;
 pub const MAX_DURATION_S: f64 = 86_400.0;
 /// `--launch-timeout`: how long a launched control plane may take to become healthy, s.
 pub const LAUNCH_TIMEOUT_S: f64 = 120.0;
+/// `--phase-gap`: the gap before each phase of a sharded run (draining the previous phase,
+/// switching the policy, confirming it), s.
+pub const PHASE_GAP_S: f64 = 3.0;
+/// Without `--start-at`, a shard's first slot starts this long after it is ready, ms.
+pub const SHARD_LEAD_MS: u64 = 500;
 /// `--drain`: the longest wait for the control plane's queues to drain between runs, s.
 pub const DRAIN_S: f64 = 10.0;
 /// `--reset-url`: how long each reset call may take before the run fails, s.
@@ -113,6 +118,7 @@ pub fn shown_in_help() -> Vec<(&'static str, Vec<(&'static str, String)>)> {
             ),
             ("embedding_slo_ms", slo(&c.slo.embedding_deadline_ms)),
             ("cluster", CLUSTER.to_string()),
+            ("phase_gap", PHASE_GAP_S.to_string()),
             ("trials", TRIALS.to_string()),
             (
                 "trial_seeds",

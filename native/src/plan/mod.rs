@@ -8,6 +8,7 @@
 //! naming the flag or field and what is accepted.
 
 pub mod defaults;
+pub mod shard;
 mod target;
 mod workload_flags;
 
@@ -62,6 +63,8 @@ pub struct Plan {
     pub experiment: Option<ExperimentPlan>,
     /// Notes for the report made while resolving (for instance models fitted to a cluster).
     pub notes: Vec<String>,
+    /// With `--shard`: which shard this process sends, and the shared timeline.
+    pub shard: Option<shard::ShardPlan>,
     /// The config and its folder, to generate the steps' workloads again (models fitted).
     resolved: Resolved,
     /// What distinguishes the steps' workloads.
@@ -122,6 +125,9 @@ impl Plan {
         self.config.model_distribution = llms;
         self.trials.workloads.clear();
         self.steps = steps(&self.resolved, &self.variants, &mut self.trials)?;
+        if let Some(s) = &mut self.shard {
+            shard::apply(s, &mut self.steps)?;
+        }
         self.notes.push(format!(
             "the workload sends the models the control plane serves ({names}): no --model was given and it does not serve the default ones"
         ));
@@ -332,8 +338,25 @@ pub fn resolve(request: Request<'_>) -> Result<Plan> {
         _ => Variants::One,
     };
     let mut trials = trials_plan(trial_args, &resolved.config.policies)?;
-    let steps = steps(&resolved, &variants, &mut trials)?;
+    let mut steps = steps(&resolved, &variants, &mut trials)?;
+    let shard = match bench {
+        Some(b) => shard::resolve(&b.shard, &mut steps, shard::now_unix_ms())?,
+        None => None,
+    };
+    if let Some(s) = &shard {
+        notes.push(match s.start_at_ms {
+            Some(_) => format!(
+                "shard {}/{} of the workload on a timeline shared with the other shards (--start-at), {} ms gap before each phase; warmup requests are not sent",
+                s.index, s.count, s.phase_gap_ms
+            ),
+            None => format!(
+                "shard {}/{} of the workload, started at once on its own timeline (no --start-at: for running the shards one after the other or alone on one machine), {} ms gap before each phase; warmup requests are not sent",
+                s.index, s.count, s.phase_gap_ms
+            ),
+        });
+    }
     Ok(Plan {
+        shard,
         kind,
         config: resolved.config.clone(),
         resolved,

@@ -1,4 +1,5 @@
-//! The admin API (`/admin/set_policy`, `/admin/policy`, `/admin/metrics`, `/admin/reset`)
+//! The admin API (`/admin/set_policy`, `/admin/policy`, `/admin/metrics`, `/admin/reset`,
+//! `/admin/time`)
 //! and `GET /metrics`, and what protects the admin API.
 //!
 //! A web page open in the user's browser can send requests to a server on the user's
@@ -137,6 +138,16 @@ pub(crate) async fn get_policy(State(state): State<AppState>) -> Response {
         ),
         Err(e) => error_response(&e, None),
     }
+}
+
+/// `GET /admin/time`: the server's wall clock in unix milliseconds (`{"unix_ms": ...}`),
+/// read as the request is answered, for the shards' round-trip clock check.
+pub(crate) async fn time() -> Response {
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    json_response(200, &json!({ "unix_ms": unix_ms }), None)
 }
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {

@@ -58,6 +58,7 @@ pub(crate) const ENDPOINTS: &[(&str, &str)] = &[
     ("/admin/policy", "GET"),
     ("/admin/metrics", "GET"),
     ("/admin/reset", "POST"),
+    ("/admin/time", "GET"),
     ("/metrics", "GET"),
 ];
 
@@ -73,6 +74,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/admin/policy", get(admin::get_policy))
         .route("/admin/metrics", get(admin::metrics))
         .route("/admin/reset", post(admin::reset))
+        .route("/admin/time", get(admin::time))
         .route("/metrics", get(admin::prometheus_metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
