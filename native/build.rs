@@ -25,7 +25,7 @@ fn main() {
         }
         None => www.join("dist"),
     };
-    let code = match bundle(&dist) {
+    let code = match bundle(&dist, &manifest.join("..")) {
         Ok(code) => code,
         Err(why) => {
             println!(
@@ -39,15 +39,19 @@ fn main() {
     fs::write(&out, code).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
 }
 
-/// The generated code of a complete bundle in `dist`, or why there is none.
-fn bundle(dist: &Path) -> Result<String, String> {
+/// The generated code of a complete bundle in `dist`, or why there is none (paths in the
+/// workspace `root` named relative to it).
+fn bundle(dist: &Path, root: &Path) -> Result<String, String> {
     let pkg = dist.join("pkg");
     let need = |p: PathBuf| -> Result<String, String> {
         if p.is_file() {
             let abs = fs::canonicalize(&p).map_err(|e| format!("{}: {e}", p.display()))?;
             Ok(abs.to_string_lossy().into_owned())
         } else {
-            Err(format!("{} not found", p.display()))
+            Err(format!(
+                "{} not found",
+                p.strip_prefix(root).unwrap_or(&p).display()
+            ))
         }
     };
     let styles = need(dist.join("styles.css"))?;

@@ -462,6 +462,34 @@ fn a_real_run_writes_its_visualizations_and_visualize_rewrites_them() {
     let md = std::fs::read_to_string(again.join(format!("report_{stamp}.md"))).unwrap();
     let original = std::fs::read_to_string(dir.join(format!("report_{stamp}.md"))).unwrap();
     assert_eq!(md, original, "visualize writes what the run wrote");
+
+    // The HTML the run wrote is the viewer with the result embedded (the static report in
+    // <noscript>), or, from a binary built without the viewer, the static report saying so;
+    // --static writes the static report only.
+    let html = std::fs::read_to_string(dir.join(format!("report_{stamp}.html"))).unwrap();
+    assert!(
+        html.contains("id=\"cpbench-embedded-results\"")
+            && html.contains("<noscript id=\"cpbench-static-report\">")
+            || html.contains("This report is static") && !html.contains("<script"),
+        "interactive, or static with a note"
+    );
+    let static_dir = dir.join("static");
+    let out = bin()
+        .args(["visualize", "--format", "html", "--static", "--input"])
+        .arg(dir.join(&json))
+        .arg("--output")
+        .arg(&static_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(static_dir.join(format!("report_{stamp}.html"))).unwrap();
+    assert!(!html.contains("<script") && !html.contains("This report is static"));
+    assert_eq!(html.matches("<figure class=\"chart\"").count(), svgs);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
