@@ -98,9 +98,11 @@ fn bench(c: &mut Criterion) {
 }
 
 fn bench_command(c: &mut Criterion) {
-    let mut config = BenchmarkConfig::default();
-    config.num_requests = REQUESTS;
-    config.policies = vec!["fifo".to_owned()];
+    let config = BenchmarkConfig {
+        num_requests: REQUESTS,
+        policies: vec!["fifo".to_owned()],
+        ..BenchmarkConfig::default()
+    };
     let spec = ClusterSpec::preset("default").expect("preset");
     let mut group = c.benchmark_group("simulate_command_100k");
     group.sample_size(10);

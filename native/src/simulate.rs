@@ -59,6 +59,7 @@ pub fn simulate_report(
 /// workload's schedule. `workload_hash` is the first step's [`Workload::hash`] when the
 /// caller has it already (the plan computes it for its trials): the hash makes the text of
 /// every request, so it is not made twice. Deterministic like [`simulate_report`].
+#[allow(clippy::too_many_arguments)] // the report's inputs, each once
 pub fn simulate_steps(
     config: &BenchmarkConfig,
     steps: &[Step],
