@@ -8,7 +8,7 @@
 //! `Dispatched` gives the queue time and the backend instance. Embeddings arrive whole: their
 //! first token is their end. Same inputs, same bytes.
 
-use crate::cluster::prefix::block_hashes;
+use crate::cluster::prefix::BlockHasher;
 use crate::cluster::{
     Cluster, ClusterError, ClusterEvent, ClusterMetrics, ClusterRequest, ClusterSpec,
 };
@@ -89,7 +89,8 @@ pub fn simulate(
 /// snapshots (every second, and at the end). Only the requests in flight are kept: memory beyond the workload's
 /// schedule does not grow with the number of requests. The requests' sizes (estimated
 /// prompt tokens, `max_tokens`, number of inputs) drive the cluster; an LLM request's prompt
-/// text is made only to name its prefix blocks, then dropped.
+/// text is made only to name its prefix blocks, hashed piece by piece as it is made and
+/// never held whole.
 pub fn simulate_with(
     workload: &Workload,
     spec: &ClusterSpec,
@@ -161,9 +162,13 @@ pub fn simulate_with(
                     num_inputs: r.num_inputs(),
                     // The blocks of the text the runner sends (one chat message or the
                     // completion prompt), as the reference server hashes them; the text is
-                    // made for this and dropped.
+                    // hashed piece by piece as it is made, never held.
                     prefix_blocks: if r.kind.is_llm() {
-                        block_hashes(&workload.text(r).prompt)
+                        let mut blocks = BlockHasher::new();
+                        workload
+                            .texts
+                            .prompt_pieces(&r.text, |piece| blocks.push_str(piece));
+                        blocks.finish()
                     } else {
                         Vec::new()
                     },

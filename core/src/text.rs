@@ -290,7 +290,14 @@ pub fn synthetic_tokens(seed: u64, target_tokens: u32) -> u32 {
     u32::try_from(count.chars.div_ceil(4)).unwrap_or(u32::MAX)
 }
 
-/// Where synthetic text goes: a string, or a count of its bytes and characters.
+/// [`synthetic_text`]`(seed, target_tokens)` handed to `f` in pieces (words, spaces, stops)
+/// instead of built: the pieces one after the other are the text.
+pub fn synthetic_pieces(seed: u64, target_tokens: u32, f: impl FnMut(&str)) {
+    write_synthetic(seed, target_tokens, &mut Pieces { bytes: 0, f });
+}
+
+/// Where synthetic text goes: a string, a count of its bytes and characters, or a function
+/// of its pieces.
 trait Sink {
     /// Bytes written so far.
     fn len(&self) -> usize;
@@ -332,6 +339,26 @@ impl Sink for Count {
     fn push(&mut self, c: char) {
         self.bytes += c.len_utf8();
         self.chars += 1;
+    }
+}
+
+/// The sink of [`synthetic_pieces`].
+struct Pieces<F> {
+    bytes: usize,
+    f: F,
+}
+
+impl<F: FnMut(&str)> Sink for Pieces<F> {
+    fn len(&self) -> usize {
+        self.bytes
+    }
+    fn push_str(&mut self, s: &str) {
+        self.bytes += s.len();
+        (self.f)(s);
+    }
+    fn push(&mut self, c: char) {
+        let mut buf = [0u8; 4];
+        self.push_str(c.encode_utf8(&mut buf));
     }
 }
 

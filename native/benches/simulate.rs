@@ -2,17 +2,24 @@
 //!
 //! `cargo bench -p sage-cp-bench --bench simulate`
 //!
-//! The workload is built here (not by the workload generator) so the number measures only the
-//! cluster and the driver: 80% chat requests spread over the `default` preset's two LLMs
-//! (prompts of 64-1,023 tokens, 32-255 output tokens), 20% single-input embeddings, arriving
-//! evenly at 10 requests/s with seeded jitter: about 10,000 s of virtual time.
+//! `simulate_100k`: the workload is built here (not by the workload generator) so the number
+//! measures only the cluster and the driver: 80% chat requests spread over the `default`
+//! preset's two LLMs (prompts of 64-1,023 tokens, 32-255 output tokens), 20% single-input
+//! embeddings, arriving evenly at 10 requests/s with seeded jitter: about 10,000 s of virtual
+//! time.
+//!
+//! `simulate_command_100k`: what `simulate -n 100000 -p fifo --no-records` does before
+//! writing its files: the default config's workload generated, hashed and simulated into a
+//! report. The goal is a million requests in 3 s, so 0.3 s here.
 
 use cpbench_core::cluster::{ClusterSpec, POLICY_NAMES};
+use cpbench_core::config::BenchmarkConfig;
 use cpbench_core::request::{Priority, RequestKind};
 use cpbench_core::sim::simulate;
 use cpbench_core::text::mix64;
-use cpbench_core::workload::{RequestSpec, TextSource, Workload};
+use cpbench_core::workload::{RequestSpec, TextSource, Workload, WorkloadData, generate};
 use criterion::{Criterion, criterion_group, criterion_main};
+use sage_cp_bench::simulate::simulate_report;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -90,5 +97,26 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn bench_command(c: &mut Criterion) {
+    let config = BenchmarkConfig {
+        num_requests: REQUESTS,
+        policies: vec!["fifo".to_owned()],
+        ..BenchmarkConfig::default()
+    };
+    let spec = ClusterSpec::preset("default").expect("preset");
+    let mut group = c.benchmark_group("simulate_command_100k");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.bench_function("fifo", |b| {
+        b.iter(|| {
+            let w = generate(black_box(&config), &WorkloadData::none()).expect("workload");
+            let report =
+                simulate_report(&config, &w, &spec, "default", String::new(), false).unwrap();
+            black_box(report.runs.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_command);
 criterion_main!(benches);

@@ -38,6 +38,10 @@ pub fn execute(plan: Plan) -> Result<i32> {
             let report = simulate::simulate_steps(
                 &plan.config,
                 &plan.steps,
+                plan.trials
+                    .workloads
+                    .first()
+                    .map(|t| t.workload_hash.as_str()),
                 &cluster.spec,
                 &cluster.name,
                 runner::now_rfc3339(),

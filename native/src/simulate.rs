@@ -43,6 +43,7 @@ pub fn simulate_report(
     simulate_steps(
         config,
         &steps,
+        None,
         cluster,
         cluster_name,
         created_at,
@@ -55,10 +56,14 @@ pub fn simulate_report(
 /// per step, with the step's own SLO targets. Each record goes, as its request ends, into
 /// the run's accumulator (a sample of them kept when `keep_records`) and to `records` when
 /// given, and is dropped: memory does not grow with the number of requests beyond the
-/// workload's schedule. Deterministic like [`simulate_report`].
+/// workload's schedule. `workload_hash` is the first step's [`Workload::hash`] when the
+/// caller has it already (the plan computes it for its trials): the hash makes the text of
+/// every request, so it is not made twice. Deterministic like [`simulate_report`].
+#[allow(clippy::too_many_arguments)] // the report's inputs, each once
 pub fn simulate_steps(
     config: &BenchmarkConfig,
     steps: &[Step],
+    workload_hash: Option<&str>,
     cluster: &ClusterSpec,
     cluster_name: &str,
     created_at: String,
@@ -67,7 +72,10 @@ pub fn simulate_steps(
 ) -> Result<Report> {
     let (hash, n) = steps
         .first()
-        .map(|s| (s.workload.hash(), s.workload.requests.len() as u64))
+        .map(|s| {
+            let hash = workload_hash.map_or_else(|| s.workload.hash(), str::to_owned);
+            (hash, s.workload.requests.len() as u64)
+        })
         .unwrap_or_default();
     let mut report = Report::new(
         ReportKind::Simulation,

@@ -432,3 +432,74 @@ fn a_request_spec_is_small() {
     assert!(r.prompt_tokens_est >= 4000);
     assert_eq!(estimate_tokens(&w.text(r).prompt), r.prompt_tokens_est);
 }
+
+/// A prompt handed over in pieces is the prompt `text` makes, for every kind of source,
+/// empty pieces (which `text` joins without a separator) included.
+#[test]
+fn prompt_pieces_join_into_the_prompt() {
+    let texts = Texts {
+        dataset: Some(Arc::new(Dataset {
+            entries: vec![
+                DatasetEntry::new(String::new(), None),
+                DatasetEntry::new("é, a prompt with \"quotes\"".into(), Some(3)),
+            ],
+            skipped: 0,
+        })),
+        embedding_input_length: LengthDist::Fixed { value: 3 },
+        prefixes: Arc::from(vec![
+            PrefixText {
+                seed: 7,
+                tokens: 20,
+            },
+            PrefixText { seed: 8, tokens: 0 },
+        ]),
+        conversation: Some(ConversationLengths {
+            user: LengthDist::Uniform { min: 1, max: 30 },
+            answer: LengthDist::Uniform { min: 1, max: 20 },
+        }),
+    };
+    let mut sources = vec![
+        TextSource::Synthetic { seed: 1, tokens: 0 },
+        TextSource::Synthetic {
+            seed: 2,
+            tokens: 50,
+        },
+        TextSource::Dataset { entry: 0 },
+        TextSource::Dataset { entry: 1 },
+        TextSource::PrefixedEntry { group: 1, entry: 0 },
+        TextSource::PrefixedEntry { group: 0, entry: 1 },
+        TextSource::DatasetTurn {
+            entry: 1,
+            turn: 0,
+            group: Some(1),
+        },
+        TextSource::FixedInputs {
+            seed: 3,
+            inputs: 2,
+            tokens: 4,
+        },
+    ];
+    for group in 0..2 {
+        for tokens in [0, 33] {
+            sources.push(TextSource::Prefixed {
+                group,
+                seed: 4,
+                tokens,
+            });
+        }
+    }
+    for turn in 0..4 {
+        for group in [None, Some(0), Some(1)] {
+            sources.push(TextSource::SessionTurn {
+                seed: 5,
+                turn,
+                group,
+            });
+        }
+    }
+    for s in &sources {
+        let mut joined = String::new();
+        texts.prompt_pieces(s, |p| joined.push_str(p));
+        assert_eq!(joined, texts.text(s).prompt, "{s:?}");
+    }
+}

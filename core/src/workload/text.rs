@@ -6,7 +6,9 @@
 
 use crate::dataset::Dataset;
 use crate::lengths::{LengthDist, uniform_index};
-use crate::text::{estimate_tokens, mix64, synthetic_chars, synthetic_text, synthetic_tokens};
+use crate::text::{
+    estimate_tokens, mix64, synthetic_chars, synthetic_pieces, synthetic_text, synthetic_tokens,
+};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::sync::Arc;
@@ -252,6 +254,43 @@ impl Texts {
                     inputs,
                 }
             }
+        }
+    }
+
+    /// The prompt [`text`](Self::text) makes for `source`, handed to `f` in pieces instead
+    /// of built (nothing for embedding inputs): the pieces one after the other are the
+    /// prompt. For what only reads the prompt once (its prefix blocks).
+    ///
+    /// # Panics
+    /// As [`text`](Self::text).
+    pub fn prompt_pieces(&self, source: &TextSource, mut f: impl FnMut(&str)) {
+        match *source {
+            TextSource::Synthetic { seed, tokens } => synthetic_pieces(seed, tokens, f),
+            TextSource::Dataset { entry } => f(self.entry(entry)),
+            TextSource::Prefixed { .. }
+            | TextSource::PrefixedEntry { .. }
+            | TextSource::SessionTurn { .. }
+            | TextSource::DatasetTurn { .. } => {
+                // As `text` joins them: a separator before a piece once the prompt is not
+                // empty.
+                let written = std::cell::Cell::new(false);
+                let mut emit = |s: &str| {
+                    written.set(written.get() || !s.is_empty());
+                    f(s);
+                };
+                self.each_piece(source, |p| {
+                    if written.get() {
+                        emit(SEPARATOR);
+                    }
+                    match p {
+                        Piece::Synthetic { seed, tokens } => {
+                            synthetic_pieces(seed, tokens, &mut emit);
+                        }
+                        Piece::Entry(s) => emit(s),
+                    }
+                });
+            }
+            TextSource::FixedInputs { .. } | TextSource::DrawnInputs { .. } => {}
         }
     }
 

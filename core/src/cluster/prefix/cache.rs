@@ -5,7 +5,35 @@
 //! The store counts blocks; the instance does the token arithmetic of its KV budget (a block
 //! is [`BLOCK_TOKENS`](super::BLOCK_TOKENS) tokens).
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A map keyed by block keys. The keys are hashes already (SplitMix64 outputs, model-salted),
+/// so they index the table as they are: hashing them again (SipHash) only costs time. Never
+/// iterated, so its order cannot show in any result.
+type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+
+/// The hasher of a [`KeyMap`]: the key itself.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed (`write_u64`); anything else folds in byte by byte.
+        for &b in bytes {
+            self.0 = crate::text::mix64(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// A cached block.
 #[derive(Debug, Clone, Copy)]
@@ -42,13 +70,13 @@ pub(crate) struct Lookup {
 /// One instance's cached blocks, keyed by (model-salted) block hash.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PrefixCache {
-    blocks: BTreeMap<u64, Block>,
+    blocks: KeyMap<Block>,
     /// Free blocks in eviction order: least recently freed first.
     free: BTreeMap<u64, u64>,
     tick: u64,
     /// Prompt blocks of the sequences routed to the instance and still there, with their
     /// multiplicity: what will be cached once they are prefilled (the router's view).
-    routed: BTreeMap<u64, u32>,
+    routed: KeyMap<u32>,
     pub(crate) stats: PrefixStats,
 }
 
@@ -120,17 +148,16 @@ impl PrefixCache {
     /// Caches a block just computed, referenced once; `false` (and nothing changes) when a
     /// block with that key is cached already.
     pub(crate) fn insert_pinned(&mut self, key: u64) -> bool {
-        if self.blocks.contains_key(&key) {
-            return false;
+        match self.blocks.entry(key) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(v) => {
+                v.insert(Block {
+                    refs: 1,
+                    freed_at: 0,
+                });
+                true
+            }
         }
-        self.blocks.insert(
-            key,
-            Block {
-                refs: 1,
-                freed_at: 0,
-            },
-        );
-        true
     }
 
     /// Drops a reference to each of `keys`, last block first; returns how many became free.
