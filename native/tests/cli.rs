@@ -161,12 +161,13 @@ fn run_against_the_embedded_control_plane_writes_a_valid_report() {
     assert_eq!(r.runs.len(), 1);
     assert_eq!(r.runs[0].summary.requests_total, 20);
     assert_eq!(r.runs[0].summary.requests_succeeded, 20);
-    let csv = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "csv"))
-        .expect("a CSV is written");
-    assert_eq!(std::fs::read_to_string(csv).unwrap().lines().count(), 21);
+    let records = r.records_file.as_ref().expect("a records file");
+    let bytes = std::fs::read(dir.join(&records.name)).expect("the records file is written");
+    use parquet::file::reader::FileReader;
+    let parquet = parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(bytes))
+        .expect("a Parquet file");
+    assert_eq!(parquet.metadata().file_metadata().num_rows(), 20);
+    assert!(r.records_csv.is_none());
 }
 
 /// Both HTTP clients and several sending threads measure every request, and the report says
