@@ -28,11 +28,11 @@ use std::sync::Arc;
 use crate::export::csv::{RunTag, outcome_columns, token_source};
 
 /// Records in a row group at most.
-pub const ROW_GROUP_ROWS: usize = 32_768;
+pub const ROW_GROUP_ROWS: usize = 8_192;
 
 /// Inter-token gaps in a row group at most (a row group closes once its records hold this
 /// many): a row group's gaps take at most 4 bytes each of these in memory.
-pub const ROW_GROUP_GAPS: usize = 2 << 20;
+pub const ROW_GROUP_GAPS: usize = 1 << 19;
 
 /// Strings converted for the column writer at a time.
 const STRING_BATCH: usize = 4096;
