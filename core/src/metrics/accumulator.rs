@@ -33,13 +33,7 @@ use std::collections::BTreeMap;
 /// requests that ended in it), and at most the sample's limit of records; not the records.
 #[derive(Debug)]
 pub struct RunAccumulator {
-    targets: SloTargets,
-    all: SummaryAccumulator,
-    groups: BreakdownAccumulator,
-    series: SeriesAccumulator,
-    instances: InstanceAccumulator,
-    spans: RunSpans,
-    last_end_us: u64,
+    state: AccumulatorState,
     sample: Option<RecordSampler>,
 }
 
@@ -85,23 +79,9 @@ pub struct AccumulatorState {
     last_end_us: u64,
 }
 
-impl RunAccumulator {
-    /// An empty accumulator judging SLOs by `targets`, keeping a sample of at most
-    /// `sample_limit` records (`None`: no sample).
-    pub fn new(targets: &SloTargets, sample_limit: Option<usize>) -> Self {
-        Self {
-            targets: targets.clone(),
-            all: SummaryAccumulator::default(),
-            groups: BreakdownAccumulator::default(),
-            series: SeriesAccumulator::default(),
-            instances: InstanceAccumulator::default(),
-            spans: RunSpans::default(),
-            last_end_us: 0,
-            sample: sample_limit.map(RecordSampler::new),
-        }
-    }
-
-    fn add_aggregates(&mut self, r: &RequestRecord) {
+impl AccumulatorState {
+    /// Adds one record to every aggregate.
+    fn add(&mut self, r: &RequestRecord) {
         let met = meets_slo(r, &self.targets);
         self.all.add(r, met);
         self.groups.add(r, met);
@@ -111,9 +91,42 @@ impl RunAccumulator {
         self.last_end_us = self.last_end_us.max(r.end_us);
     }
 
+    /// Adds the aggregates of `other` (judging SLOs by the same targets).
+    fn merge(&mut self, other: &AccumulatorState) {
+        debug_assert!(
+            self.targets == other.targets,
+            "merged runs judge SLOs alike"
+        );
+        self.all.merge(&other.all);
+        self.groups.merge(&other.groups);
+        self.series.merge(&other.series);
+        self.instances.merge(&other.instances);
+        self.spans.merge(&other.spans);
+        self.last_end_us = self.last_end_us.max(other.last_end_us);
+    }
+}
+
+impl RunAccumulator {
+    /// An empty accumulator judging SLOs by `targets`, keeping a sample of at most
+    /// `sample_limit` records (`None`: no sample).
+    pub fn new(targets: &SloTargets, sample_limit: Option<usize>) -> Self {
+        Self {
+            state: AccumulatorState {
+                targets: targets.clone(),
+                all: SummaryAccumulator::default(),
+                groups: BreakdownAccumulator::default(),
+                series: SeriesAccumulator::default(),
+                instances: InstanceAccumulator::default(),
+                spans: RunSpans::default(),
+                last_end_us: 0,
+            },
+            sample: sample_limit.map(RecordSampler::new),
+        }
+    }
+
     /// Adds one record, taking it (the sample may keep it without a copy).
     pub fn push(&mut self, record: RequestRecord) {
-        self.add_aggregates(&record);
+        self.state.add(&record);
         if let Some(s) = &mut self.sample {
             s.offer(record);
         }
@@ -121,7 +134,7 @@ impl RunAccumulator {
 
     /// Adds one record by reference (copied only when the sample keeps it).
     pub fn add(&mut self, record: &RequestRecord) {
-        self.add_aggregates(record);
+        self.state.add(record);
         if let Some(s) = &mut self.sample {
             s.offer_ref(record);
         }
@@ -133,16 +146,7 @@ impl RunAccumulator {
     /// targets. The sample keeps the smaller of the two limits, and is dropped when either
     /// has none (it would not be a sample of every record).
     pub fn merge(&mut self, other: RunAccumulator) {
-        debug_assert!(
-            self.targets == other.targets,
-            "merged runs judge SLOs alike"
-        );
-        self.all.merge(&other.all);
-        self.groups.merge(&other.groups);
-        self.series.merge(&other.series);
-        self.instances.merge(&other.instances);
-        self.spans.merge(&other.spans);
-        self.last_end_us = self.last_end_us.max(other.last_end_us);
+        self.state.merge(&other.state);
         self.sample = match (self.sample.take(), other.sample) {
             (Some(mut a), Some(b)) => {
                 a.merge(b);
@@ -156,15 +160,7 @@ impl RunAccumulator {
     /// ([`RunAccumulator::from_state`]): how a shard's runs are combined with the other
     /// shards' as if one process had taken every record.
     pub fn state(&self) -> AccumulatorState {
-        AccumulatorState {
-            targets: self.targets.clone(),
-            all: self.all.clone(),
-            groups: self.groups.clone(),
-            series: self.series.clone(),
-            instances: self.instances.clone(),
-            spans: self.spans,
-            last_end_us: self.last_end_us,
-        }
+        self.state.clone()
     }
 
     /// The accumulator whose [`state`](Self::state) was `state`, with `sample` (the run's
@@ -175,21 +171,12 @@ impl RunAccumulator {
             sampler.restore(s);
             sampler
         });
-        Self {
-            targets: state.targets,
-            all: state.all,
-            groups: state.groups,
-            series: state.series,
-            instances: state.instances,
-            spans: state.spans,
-            last_end_us: state.last_end_us,
-            sample,
-        }
+        Self { state, sample }
     }
 
     /// Records added so far.
     pub fn len(&self) -> u64 {
-        self.spans.intended.count
+        self.state.spans.intended.count
     }
 
     /// Whether no record was added.
@@ -200,17 +187,18 @@ impl RunAccumulator {
     /// The aggregates, with rates over `window` (for [`MeasureWindow::UntilLastEnd`], from 0
     /// to the latest end among the records added).
     pub fn finish(self, window: MeasureWindow) -> RunAggregates {
+        let s = self.state;
         let duration_us = match window {
-            MeasureWindow::UntilLastEnd => self.last_end_us,
+            MeasureWindow::UntilLastEnd => s.last_end_us,
             MeasureWindow::DurationUs(us) => us,
         };
-        let (summary, histograms) = self.all.finish(duration_us);
-        let groups = self.groups.finish(duration_us);
+        let (summary, histograms) = s.all.finish(duration_us);
+        let groups = s.groups.finish(duration_us);
         // One bucket width for the series and the instances' lists (the instances' buckets,
         // by intended send time, are never wider than the series', which also counts ends).
-        let mut series = self.series;
-        series.widen_to(self.instances.bucket_s());
-        let by_instance = self.instances.finish(series.len(), series.bucket_s());
+        let mut series = s.series;
+        series.widen_to(s.instances.bucket_s());
+        let by_instance = s.instances.finish(series.len(), series.bucket_s());
         RunAggregates {
             summary,
             histograms,
@@ -220,7 +208,7 @@ impl RunAccumulator {
             time_series: series.finish(),
             load_imbalance: load_imbalance(&by_instance),
             by_instance,
-            spans: self.spans,
+            spans: s.spans,
             records_sample: self.sample.map(RecordSampler::finish),
         }
     }
