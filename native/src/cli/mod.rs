@@ -178,8 +178,9 @@ pub struct BenchArgs {
 pub struct ShardArgs {
     /// Send shard I of N of the workload (0 <= I < N): the requests whose id modulo N is I,
     /// each at its own time, so every shard spans the whole schedule at 1/N of the rate. The
-    /// result is a shard result for `sage-cp-bench merge`.
-    #[arg(long, value_name = "I/N")]
+    /// result is a shard result for `sage-cp-bench merge`. Not with --launch: the shards
+    /// share one control plane.
+    #[arg(long, value_name = "I/N", conflicts_with = "launch")]
     pub shard: Option<String>,
     /// Start of the shared timeline of the shards: RFC 3339 (2026-12-06T12:00:00Z, or with
     /// an offset such as +01:00) or unix milliseconds. Every phase (policy, rate, trial) gets
