@@ -421,7 +421,10 @@ fn bad_shard_flags_are_usage_errors_naming_the_flag() {
     let dir = temp_dir("usage");
     let cases: [(&[&str], &str); 5] = [
         (&["--shard", "3/3"], "--shard"),
-        (&["--shard", "0/2", "--launch", "serve --port {port}"], "--launch"),
+        (
+            &["--shard", "0/2", "--launch", "serve --port {port}"],
+            "--launch",
+        ),
         (&["--shard", "1/0"], "--shard"),
         (&["--shard", "0/2", "--start-at", "yesterday"], "--start-at"),
         (&["--shard", "0/2", "--start-at", "1000"], "in the past"),

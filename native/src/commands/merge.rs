@@ -4,12 +4,12 @@
 
 use crate::cli::MergeArgs;
 use crate::export;
+use crate::export::records::{Format, TempPath};
 use crate::plan::usage;
 use crate::shard::merge::{self, ShardInput};
 use anyhow::{Context, Result};
 use cpbench_core::report::{RecordsFile, Report};
-use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 /// The result files to merge: each file named, and in each folder named the `report_*.json`
@@ -103,7 +103,7 @@ pub(super) fn merge(a: &MergeArgs) -> Result<i32> {
             i.report
                 .records_file
                 .as_ref()
-                .is_some_and(|f| f.format == "parquet")
+                .is_some_and(|f| f.format == Format::Parquet.name())
         })
         .count();
     let mut report = merge::merge(inputs)?;
@@ -171,7 +171,7 @@ fn records(
     let mut files = Vec::new();
     for ((index, f), (_, folder)) in shards.iter().zip(folders) {
         match f {
-            Some(f) if f.format == "csv" => {
+            Some(f) if f.format == Format::Csv.name() => {
                 files.push((*index, folder.join(&f.name), f.rows));
             }
             Some(f) => {
@@ -191,64 +191,37 @@ fn records(
     }
     files.sort_by_key(|(i, _, _)| *i);
     let rows: u64 = files.iter().map(|(_, _, n)| n).sum();
-    let name = format!("requests_{stem}.csv");
-    let path = dir.join(&name);
+    let (tmp, mut out) = TempPath::create(dir, Format::Csv)?;
     let mut header: Option<String> = None;
-    let mut hash = Sha256::new();
-    let mut bytes = 0u64;
-    let mut failure = None;
-    let concat = |w: &mut dyn Write| -> std::io::Result<()> {
-        for (index, f, _) in &files {
-            let mut r = BufReader::new(
-                std::fs::File::open(f)
-                    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", f.display())))?,
-            );
-            let mut head = String::new();
-            r.read_line(&mut head)?;
-            match &header {
-                None => {
-                    hash.update(head.as_bytes());
-                    bytes += head.len() as u64;
-                    w.write_all(head.as_bytes())?;
-                    header = Some(head);
-                }
-                Some(h) if *h != head => {
-                    failure = Some(format!("shard {index}'s records file has another header"));
-                    return Err(std::io::Error::other("header"));
-                }
-                Some(_) => {}
+    for (index, f, _) in &files {
+        let mut r = BufReader::new(
+            std::fs::File::open(f).with_context(|| format!("reading {}", f.display()))?,
+        );
+        let mut head = String::new();
+        r.read_line(&mut head)
+            .with_context(|| format!("reading {}", f.display()))?;
+        match &header {
+            None => {
+                out.write_all(head.as_bytes())?;
+                header = Some(head);
             }
-            let mut buf = vec![0u8; 1 << 16];
-            loop {
-                let k = r.read(&mut buf)?;
-                if k == 0 {
-                    break;
-                }
-                hash.update(&buf[..k]);
-                bytes += k as u64;
-                w.write_all(&buf[..k])?;
+            Some(h) if *h != head => {
+                report.environment.notes.push(format!(
+                    "the shards' records files were not concatenated (shard {index}'s records file has another header): each is named in merged_from"
+                ));
+                return Ok(None);
             }
+            Some(_) => {}
         }
-        Ok(())
-    };
-    let done = export::write_atomic_new_with(&path, concat);
-    if let Some(why) = failure {
-        report.environment.notes.push(format!(
-            "the shards' records files were not concatenated ({why}): each is named in merged_from"
-        ));
-        return Ok(None);
+        std::io::copy(&mut r, &mut out).with_context(|| format!("copying {}", f.display()))?;
     }
-    if !done.with_context(|| format!("writing {}", path.display()))? {
+    let finished = tmp.finish(out, rows, Format::Csv)?;
+    let name = Format::Csv.file_name(stem);
+    let path = dir.join(&name);
+    if !finished.link_new(&path)? {
         anyhow::bail!("{} exists already", path.display());
     }
-    let digest = hash.finalize();
-    report.records_csv = Some(RecordsFile {
-        name,
-        format: "csv".into(),
-        rows,
-        bytes,
-        sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
-    });
+    report.records_csv = Some(finished.describe(&name));
     report.environment.notes.push(
         "the CSV records file holds the shards' CSV records files one after the other (shard 0 first)"
             .into(),

@@ -40,7 +40,7 @@ impl Format {
 }
 
 /// A writer's bytes, counted and hashed as they go to the file.
-pub(super) struct Hashing {
+pub struct Hashing {
     file: BufWriter<File>,
     hash: Sha256,
     bytes: u64,
@@ -61,13 +61,13 @@ impl Write for Hashing {
 
 /// The path of a temporary file, removed when dropped unless taken.
 #[derive(Debug)]
-pub(super) struct TempPath(PathBuf);
+pub struct TempPath(PathBuf);
 
 impl TempPath {
     /// A new temporary file for records of `format` in `dir`
     /// (`.requests-N-FORMAT.PID.tmp`, which [`crate::export::prepare_output_dir`] removes when
     /// its process died), and the writer into it.
-    pub(super) fn create(dir: &Path, format: Format) -> Result<(Self, Hashing)> {
+    pub fn create(dir: &Path, format: Format) -> Result<(Self, Hashing)> {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(
             ".requests-{n}-{}.{}.tmp",
@@ -90,7 +90,7 @@ impl TempPath {
 
     /// Flushes and syncs the file written through `out`, which holds `rows` records of
     /// `format`; the file is removed on failure.
-    pub(super) fn finish(self, out: Hashing, rows: u64, format: Format) -> Result<FinishedFile> {
+    pub fn finish(self, out: Hashing, rows: u64, format: Format) -> Result<FinishedFile> {
         let Hashing { file, hash, bytes } = out;
         let file = file
             .into_inner()

@@ -20,8 +20,8 @@ use super::csv::{RunTag, write_row};
 use anyhow::Result;
 use cpbench_core::record::RequestRecord;
 use cpbench_core::report::Report;
-pub use file::{FinishedFile, Format};
-use file::{Hashing, TempPath};
+use file::Hashing;
+pub use file::{FinishedFile, Format, TempPath};
 use parquet_file::ParquetRecords;
 use std::path::{Path, PathBuf};
 
